@@ -1,0 +1,51 @@
+"""Domain errors. Services raise these; the API maps them to HTTP statuses
+(``annotation.api_common.exception_handler``) and commands print them."""
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base class. ``message`` is for a person; ``details`` is machine-readable context."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class NotFound(DomainError):
+    """The object does not exist or is outside the actor's campaigns (shown as 404)."""
+
+    code = "not_found"
+
+
+class NotAllowed(DomainError):
+    """The actor's role does not permit the operation (403)."""
+
+    code = "not_allowed"
+
+
+class InvalidTransition(DomainError):
+    """The object is not in a state that allows the operation (409)."""
+
+    code = "invalid_transition"
+
+
+class StaleVersion(DomainError):
+    """A draft save was based on an older version than the stored one (409)."""
+
+    code = "stale_version"
+
+
+class Conflict(DomainError):
+    """The operation collides with existing data, e.g. a repeated vote (409)."""
+
+    code = "conflict"
+
+
+class ValidationFailed(DomainError):
+    """Input is incomplete or invalid; ``details['errors']`` maps each field to its problems (400)."""
+
+    code = "validation_failed"

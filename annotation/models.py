@@ -1,0 +1,331 @@
+"""Campaigns, their members and vocabulary, seeds, assignments, rewrites and the event log.
+
+Models hold fields and constraints only; every write goes through ``annotation.services``.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    ANNOTATOR = "annotator", "Annotator"
+    REVIEWER = "reviewer", "Reviewer"
+    CURATOR = "curator", "Curator"
+
+
+class Campaign(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators/reviewers.")
+    tokenizer = models.CharField(max_length=64, default="o200k_base")
+    panel_size = models.PositiveSmallIntegerField(default=4)
+    accept_threshold = models.PositiveSmallIntegerField(default=3)
+    early_decision = models.BooleanField(
+        default=False, help_text="Decide as soon as the outcome can no longer change."
+    )
+    target_release_size = models.PositiveIntegerField(default=397)
+    lease_minutes = models.PositiveIntegerField(
+        default=24 * 60, help_text="How long a claimed seed stays reserved without activity."
+    )
+    max_active_assignments = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(
+                # A strict majority, so "accepted" and "rejected" can never both hold.
+                condition=Q(accept_threshold__lte=models.F("panel_size"))
+                & Q(panel_size__lt=models.F("accept_threshold") * 2),
+                name="campaign_threshold_is_strict_majority",
+            ),
+            models.CheckConstraint(condition=Q(panel_size__gte=1), name="campaign_panel_size_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Membership(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "user", "role"], name="membership_unique_role"
+            )
+        ]
+        indexes = [models.Index(fields=["user", "campaign"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.role} in {self.campaign}"
+
+
+class Category(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="categories")
+    name = models.CharField(max_length=200)
+    short_name = models.CharField(max_length=100, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["campaign", "position", "name"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "name"], name="category_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subcategory(models.Model):
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="subcategories")
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="subcategories")
+    name = models.CharField(max_length=200)
+    short_name = models.CharField(max_length=100, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["campaign", "position", "name"]
+        verbose_name_plural = "subcategories"
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "name"], name="subcategory_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProgrammingLanguage(models.Model):
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="programming_languages"
+    )
+    name = models.CharField(max_length=64)
+    aliases = models.JSONField(default=list, blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["campaign", "position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "name"], name="language_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Seed(models.Model):
+    class Status(models.TextChoices):
+        POOLED = "pooled", "Pooled"
+        SAMPLED = "sampled", "Sampled"
+        ASSIGNED = "assigned", "Assigned"
+        DONE = "done", "Done"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="seeds")
+    external_id = models.CharField(max_length=200)
+    title = models.CharField(max_length=500, blank=True)
+    body = models.TextField()
+    answer = models.TextField(blank=True)
+    source_url = models.URLField(max_length=1000, blank=True)
+    cluster = models.CharField(max_length=300, blank=True)
+    subcategory = models.ForeignKey(
+        Subcategory, null=True, blank=True, on_delete=models.PROTECT, related_name="seeds"
+    )
+    language_hint = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.POOLED)
+    # Order in which claim-next hands sampled seeds out (interleaves subcategories).
+    sample_rank = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "external_id"], name="seed_unique_external_id"
+            ),
+            models.UniqueConstraint(fields=["campaign", "content_hash"], name="seed_unique_content"),
+        ]
+        indexes = [
+            models.Index(fields=["campaign", "status", "sample_rank"]),
+            models.Index(fields=["campaign", "subcategory"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}:{self.external_id}"
+
+
+class RejectReason(models.TextChoices):
+    NOT_SELF_CONTAINED = "not_self_contained", "Not self-contained"
+    UNCLEAR = "unclear", "Unclear"
+    UNSOLVABLE = "unsolvable", "Unsolvable"
+    ETHICAL = "ethical", "Ethical issue"
+    DUPLICATE = "duplicate", "Duplicate"
+    OFF_TOPIC = "off_topic", "Off-topic"
+    OTHER = "other", "Other"
+
+
+class Assignment(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        REJECTED = "rejected", "Seed rejected"
+        RELEASED = "released", "Released"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
+    seed = models.ForeignKey(Seed, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    reject_reason = models.CharField(max_length=32, choices=RejectReason.choices, blank=True)
+    reject_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["seed"],
+                condition=Q(status="active"),
+                name="assignment_one_active_per_seed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected") | ~Q(reject_reason=""),
+                name="assignment_rejection_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["annotator", "campaign", "status"]),
+            models.Index(fields=["status", "lease_expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
+
+class Difficulty(models.TextChoices):
+    EASY = "easy", "Easy"
+    MEDIUM = "medium", "Medium"
+    HARD = "hard", "Hard"
+
+
+class Rewrite(models.Model):
+    """One revision of an annotator's rewrite of a seed."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        NO_CONSENSUS = "no_consensus", "No consensus"
+        RETURNED = "returned", "Returned"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rewrites")
+    seed = models.ForeignKey(Seed, on_delete=models.CASCADE, related_name="rewrites")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="rewrites")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="rewrites"
+    )
+    revision = models.PositiveIntegerField(default=1)
+    previous = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="next_revision"
+    )
+    text = models.TextField(blank=True)
+    difficulty = models.CharField(max_length=8, choices=Difficulty.choices, blank=True)
+    programming_languages = models.ManyToManyField(
+        ProgrammingLanguage, through="RewriteLanguage", related_name="rewrites", blank=True
+    )
+    natural_language = models.CharField(max_length=16, blank=True)
+    subcategory = models.ForeignKey(
+        Subcategory, null=True, blank=True, on_delete=models.PROTECT, related_name="rewrites"
+    )
+    check_clear = models.BooleanField(default=False)
+    check_ethical = models.BooleanField(default=False)
+    check_solvable = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=1)
+    question_tokens = models.PositiveIntegerField(null=True, blank=True)
+    tokenizer = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    feedback = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment", "revision"], name="rewrite_unique_revision"
+            ),
+            models.UniqueConstraint(
+                fields=["assignment"],
+                condition=Q(status__in=["draft", "submitted"]),
+                name="rewrite_one_open_revision_per_assignment",
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "status"])]
+
+    def __str__(self) -> str:
+        return f"rewrite {self.pk} r{self.revision} ({self.status})"
+
+    @property
+    def checklist(self) -> dict[str, bool]:
+        return {
+            "clear": self.check_clear,
+            "ethical": self.check_ethical,
+            "solvable": self.check_solvable,
+        }
+
+
+class RewriteLanguage(models.Model):
+    """The ordered programming languages of a rewrite (the first is the main one)."""
+
+    rewrite = models.ForeignKey(Rewrite, on_delete=models.CASCADE, related_name="language_links")
+    language = models.ForeignKey(ProgrammingLanguage, on_delete=models.PROTECT)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["rewrite", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["rewrite", "language"], name="rewrite_language_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rewrite_id}:{self.language_id}"
+
+
+class Event(models.Model):
+    """Append-only audit row, one per state change. Never updated or deleted by the code."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    kind = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=32)
+    object_id = models.BigIntegerField()
+    from_state = models.CharField(max_length=32, blank=True)
+    to_state = models.CharField(max_length=32, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["campaign", "kind"]),
+            models.Index(fields=["object_type", "object_id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_type}:{self.object_id} {self.from_state}->{self.to_state}"

@@ -1,0 +1,104 @@
+"""Reads of the annotation app, always scoped to the actor's memberships."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from .errors import NotAllowed, NotFound
+from .models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role
+
+
+@dataclass
+class CampaignMembership:
+    campaign: Campaign
+    roles: list[str]
+
+
+def campaigns_for_user(*, user: Any) -> list[CampaignMembership]:
+    """The campaigns ``user`` belongs to, each with the user's roles (one query)."""
+    by_campaign: dict[int, CampaignMembership] = {}
+    for m in (
+        Membership.objects.filter(user_id=user.pk)
+        .select_related("campaign")
+        .order_by("campaign__slug", "role")
+    ):
+        entry = by_campaign.setdefault(m.campaign_id, CampaignMembership(m.campaign, []))
+        entry.roles.append(m.role)
+    return list(by_campaign.values())
+
+
+def user_roles(*, user: Any, campaign: Campaign) -> set[str]:
+    return set(
+        Membership.objects.filter(campaign=campaign, user_id=user.pk).values_list("role", flat=True)
+    )
+
+
+def campaign_for_member(*, user: Any, slug: str, role: str | None = None) -> Campaign:
+    """The campaign ``slug`` if ``user`` is a member (NotFound otherwise) holding ``role`` when
+    one is given (NotAllowed otherwise)."""
+    campaign = Campaign.objects.filter(slug=slug, memberships__user_id=user.pk).distinct().first()
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    if role is not None:
+        if role not in user_roles(user=user, campaign=campaign):
+            raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
+    return campaign
+
+
+def revisions_prefetch() -> Prefetch:
+    """Rewrites of an assignment, newest revision first, with tags, as ``.revisions``."""
+    return Prefetch(
+        "rewrites",
+        queryset=Rewrite.objects.order_by("-revision")
+        .select_related("subcategory__category")
+        .prefetch_related(language_links_prefetch()),
+        to_attr="revisions",
+    )
+
+
+def language_links_prefetch() -> Prefetch:
+    return Prefetch(
+        "language_links",
+        queryset=RewriteLanguage.objects.select_related("language").order_by("position"),
+    )
+
+
+def _assignments_base() -> QuerySet[Assignment]:
+    return Assignment.objects.select_related(
+        "campaign", "seed__subcategory__category"
+    ).prefetch_related(revisions_prefetch())
+
+
+def assignments_for_annotator(
+    *, user: Any, campaign: Campaign, status: str | None = None
+) -> QuerySet[Assignment]:
+    qs = _assignments_base().filter(campaign=campaign, annotator_id=user.pk)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-status", "id")
+
+
+def assignment_for_user(*, user: Any, assignment_id: int) -> Assignment:
+    """An assignment its annotator (or a curator of its campaign) may see; NotFound otherwise."""
+    assignment = _assignments_base().filter(pk=assignment_id).first()
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    if assignment.annotator_id == user.pk:
+        return assignment
+    if Role.CURATOR in user_roles(user=user, campaign=assignment.campaign):
+        return assignment
+    raise NotFound("No such assignment.")
+
+
+def current_revision(assignment: Assignment) -> Rewrite | None:
+    """The newest revision of a prefetched assignment (``revisions_prefetch``)."""
+    revisions = getattr(assignment, "revisions", None)
+    if revisions is None:
+        return assignment.rewrites.order_by("-revision").first()
+    return revisions[0] if revisions else None
+
+
+def rewrite_language_names(rewrite: Rewrite) -> list[str]:
+    return [link.language.name for link in rewrite.language_links.all()]
+

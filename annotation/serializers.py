@@ -1,0 +1,174 @@
+"""Input parsing and output rendering for the annotation API. Inputs are separate from outputs."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from .models import Assignment, Difficulty, RejectReason, Rewrite, Seed
+from .selectors import current_revision, rewrite_language_names
+from .services.rewrites import CHECKLIST_ITEMS
+
+
+class CampaignOut(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    roles = serializers.ListField(child=serializers.CharField())
+    role = serializers.CharField(help_text="The highest of the roles: curator > reviewer > annotator")
+    guidelines = serializers.CharField()
+    tokenizer = serializers.CharField()
+    panel_size = serializers.IntegerField()
+    accept_threshold = serializers.IntegerField()
+    target_release_size = serializers.IntegerField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        campaign = instance.campaign
+        order = ["curator", "reviewer", "annotator"]
+        return {
+            "slug": campaign.slug,
+            "name": campaign.name,
+            "roles": instance.roles,
+            "role": next(r for r in order if r in instance.roles),
+            "guidelines": campaign.guidelines,
+            "tokenizer": campaign.tokenizer,
+            "panel_size": campaign.panel_size,
+            "accept_threshold": campaign.accept_threshold,
+            "target_release_size": campaign.target_release_size,
+        }
+
+
+class SeedOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    title = serializers.CharField()
+    text = serializers.CharField()
+    answer = serializers.CharField()
+    source_url = serializers.CharField()
+    cluster = serializers.CharField()
+    subcategory = serializers.CharField(allow_null=True)
+    category = serializers.CharField(allow_null=True)
+
+    def to_representation(self, seed: Seed) -> dict[str, Any]:
+        sub = seed.subcategory
+        return {
+            "id": seed.pk,
+            "external_id": seed.external_id,
+            "title": seed.title,
+            "text": seed.body,
+            "answer": seed.answer,
+            "source_url": seed.source_url,
+            "cluster": seed.cluster,
+            "subcategory": sub.name if sub else None,
+            "category": sub.category.name if sub else None,
+        }
+
+
+class ChecklistSerializer(serializers.Serializer):
+    clear = serializers.BooleanField(default=False)
+    ethical = serializers.BooleanField(default=False, help_text="No ethical issue")
+    solvable = serializers.BooleanField(default=False)
+
+
+def rewrite_tags(rewrite: Rewrite) -> dict[str, Any]:
+    return {
+        "text": rewrite.text,
+        "difficulty": rewrite.difficulty,
+        "programming_languages": rewrite_language_names(rewrite),
+        "natural_language": rewrite.natural_language,
+        "subcategory": rewrite.subcategory.name if rewrite.subcategory_id else "",
+        "category": rewrite.subcategory.category.name if rewrite.subcategory_id else "",
+        "checklist": rewrite.checklist,
+    }
+
+
+EMPTY_DRAFT = {
+    "text": "",
+    "difficulty": "",
+    "programming_languages": [],
+    "natural_language": "",
+    "subcategory": "",
+    "category": "",
+    "checklist": dict.fromkeys(CHECKLIST_ITEMS, False),
+    "version": 0,
+    "revision": 1,
+    "status": "draft",
+    "question_tokens": None,
+}
+
+
+class DraftOut(serializers.Serializer):
+    text = serializers.CharField()
+    difficulty = serializers.CharField()
+    programming_languages = serializers.ListField(child=serializers.CharField())
+    natural_language = serializers.CharField()
+    subcategory = serializers.CharField()
+    category = serializers.CharField()
+    checklist = ChecklistSerializer()
+    version = serializers.IntegerField()
+    revision = serializers.IntegerField()
+    status = serializers.CharField()
+    question_tokens = serializers.IntegerField(allow_null=True)
+
+    def to_representation(self, rewrite: Rewrite | None) -> dict[str, Any]:
+        if rewrite is None:
+            return dict(EMPTY_DRAFT)
+        return {
+            **rewrite_tags(rewrite),
+            "version": rewrite.version,
+            "revision": rewrite.revision,
+            "status": rewrite.status,
+            "question_tokens": rewrite.question_tokens,
+        }
+
+
+class AssignmentOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    campaign = serializers.CharField()
+    status = serializers.CharField()
+    lease_expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    seed = SeedOut()
+    draft = DraftOut()
+    feedback = serializers.DictField(allow_null=True)
+    reject_reason = serializers.CharField()
+    reject_note = serializers.CharField()
+
+    def to_representation(self, assignment: Assignment) -> dict[str, Any]:
+        rewrite = current_revision(assignment)
+        return {
+            "id": assignment.pk,
+            "campaign": assignment.campaign.slug,
+            "status": assignment.status,
+            "lease_expires_at": serializers.DateTimeField().to_representation(
+                assignment.lease_expires_at
+            )
+            if assignment.lease_expires_at
+            else None,
+            "created_at": serializers.DateTimeField().to_representation(assignment.created_at),
+            "seed": SeedOut(assignment.seed).data,
+            "draft": DraftOut(rewrite).data,
+            "feedback": (rewrite.feedback or None) if rewrite else None,
+            "reject_reason": assignment.reject_reason,
+            "reject_note": assignment.reject_note,
+        }
+
+
+class DraftIn(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=100_000)
+    difficulty = serializers.CharField(
+        allow_blank=True, required=False, default="",
+        help_text=f"One of {', '.join(Difficulty.values)}, or empty while undecided.",
+    )
+    programming_languages = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, default=list, max_length=20
+    )
+    natural_language = serializers.CharField(allow_blank=True, required=False, default="")
+    subcategory = serializers.CharField(allow_blank=True, required=False, default="")
+    checklist = ChecklistSerializer(required=False)
+    version = serializers.IntegerField(
+        min_value=0, help_text="The version you read (0 when there is no draft yet)."
+    )
+
+
+class RejectIn(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=RejectReason.choices)
+    note = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)

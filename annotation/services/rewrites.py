@@ -1,0 +1,245 @@
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..errors import InvalidTransition, NotFound, StaleVersion, ValidationFailed
+from ..models import (
+    Assignment,
+    Difficulty,
+    ProgrammingLanguage,
+    Rewrite,
+    RewriteLanguage,
+    Seed,
+    Subcategory,
+)
+from ..tokens import count_tokens
+from ..vocabulary import Vocabulary, natural_language_code
+from .assignments import _lease_end, _lock_own_active_assignment
+from .events import event_record
+
+CHECKLIST_ITEMS = ("clear", "ethical", "solvable")
+
+
+@dataclass
+class DraftInput:
+    """A draft as the annotator sends it; vocabulary values are names, resolved by the service."""
+
+    text: str = ""
+    difficulty: str = ""
+    programming_languages: list[str] = field(default_factory=list)
+    natural_language: str = ""
+    subcategory: str = ""
+    checklist: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class _ResolvedDraft:
+    text: str
+    difficulty: str
+    languages: list[ProgrammingLanguage]
+    natural_language: str
+    subcategory: Subcategory | None
+    checklist: dict[str, bool]
+
+
+def _resolve(vocab: Vocabulary, data: DraftInput) -> _ResolvedDraft:
+    errors: dict[str, list[str]] = {}
+    difficulty = (data.difficulty or "").strip().lower()
+    if difficulty and difficulty not in Difficulty.values:
+        errors["difficulty"] = [f"must be one of {', '.join(Difficulty.values)}"]
+    languages: list[ProgrammingLanguage] = []
+    unknown = []
+    for name in data.programming_languages:
+        lang = vocab.language(name)
+        if lang is None:
+            unknown.append(name)
+        elif lang not in languages:
+            languages.append(lang)
+    if unknown:
+        errors["programming_languages"] = [
+            f"not in this campaign's vocabulary: {', '.join(map(repr, unknown))}"
+        ]
+    natural = ""
+    if (data.natural_language or "").strip():
+        natural = natural_language_code(data.natural_language) or ""
+        if not natural:
+            errors["natural_language"] = [
+                f"{data.natural_language!r} is not a language code such as 'en' or 'zh'"
+            ]
+    subcategory = None
+    if (data.subcategory or "").strip():
+        subcategory = vocab.subcategory(data.subcategory)
+        if subcategory is None:
+            errors["subcategory"] = [f"unknown subcategory {data.subcategory!r}"]
+    unknown_items = sorted(set(data.checklist) - set(CHECKLIST_ITEMS))
+    if unknown_items:
+        errors["checklist"] = [f"unknown items {unknown_items}; the items are {CHECKLIST_ITEMS}"]
+    if errors:
+        raise ValidationFailed("The draft has invalid values.", details={"errors": errors})
+    return _ResolvedDraft(
+        text=data.text or "",
+        difficulty=difficulty,
+        languages=languages,
+        natural_language=natural,
+        subcategory=subcategory,
+        checklist={item: bool(data.checklist.get(item, False)) for item in CHECKLIST_ITEMS},
+    )
+
+
+def _open_draft(assignment: Assignment) -> Rewrite | None:
+    return (
+        Rewrite.objects.select_for_update()
+        .filter(assignment=assignment, status=Rewrite.Status.DRAFT)
+        .first()
+    )
+
+
+def rewrite_languages_set(*, rewrite: Rewrite, languages: list[ProgrammingLanguage]) -> None:
+    """Replace the ordered programming languages of ``rewrite``."""
+    RewriteLanguage.objects.filter(rewrite=rewrite).delete()
+    RewriteLanguage.objects.bulk_create(
+        RewriteLanguage(rewrite=rewrite, language=lang, position=i)
+        for i, lang in enumerate(languages)
+    )
+
+
+@transaction.atomic
+def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int) -> Rewrite:
+    """Save the annotator's draft. ``version`` is the version the client read (0 when there is
+    no draft yet); the saved draft gets version + 1. Renews a claimed assignment's lease.
+
+    Raises NotFound, InvalidTransition (assignment not active), StaleVersion (someone saved a
+    newer version: nothing is changed; ``details['current']`` holds the stored draft) and
+    ValidationFailed (a value outside the campaign's vocabulary)."""
+    assignment = _lock_own_active_assignment(assignment_id=assignment_id, actor=actor)
+    draft = _open_draft(assignment)
+    current_version = draft.version if draft else 0
+    if version != current_version:
+        raise StaleVersion(
+            f"This draft was saved elsewhere (version {current_version}; yours is based on "
+            f"version {version}). Reload it, merge your changes and save again.",
+            details={"current_version": current_version, "current": _draft_snapshot(draft)},
+        )
+    resolved = _resolve(Vocabulary.for_campaign(assignment.campaign), data)
+    created = draft is None
+    if created:
+        last = assignment.rewrites.order_by("-revision").first()
+        if last is not None and last.status != Rewrite.Status.RETURNED:
+            raise InvalidTransition("This assignment's rewrite was already submitted.")
+        draft = Rewrite(
+            campaign=assignment.campaign, seed=assignment.seed, assignment=assignment,
+            author=actor, revision=(last.revision + 1) if last else 1, previous=last, version=0,
+        )
+    draft.text = resolved.text
+    draft.difficulty = resolved.difficulty
+    draft.natural_language = resolved.natural_language
+    draft.subcategory = resolved.subcategory
+    draft.check_clear = resolved.checklist["clear"]
+    draft.check_ethical = resolved.checklist["ethical"]
+    draft.check_solvable = resolved.checklist["solvable"]
+    draft.version = current_version + 1
+    if created:
+        draft.save()
+    else:
+        draft.save(
+            update_fields=[
+                "text", "difficulty", "natural_language", "subcategory", "check_clear",
+                "check_ethical", "check_solvable", "version", "updated_at",
+            ]
+        )
+    rewrite_languages_set(rewrite=draft, languages=resolved.languages)
+    if assignment.lease_expires_at is not None:
+        assignment.lease_expires_at = _lease_end(assignment.campaign, timezone.now())
+        assignment.save(update_fields=["lease_expires_at", "updated_at"])
+    if created:
+        event_record(
+            campaign=assignment.campaign, actor=actor, kind="rewrite.draft_started", obj=draft,
+            to_state=Rewrite.Status.DRAFT, data={"revision": draft.revision},
+        )
+    return draft
+
+
+def _draft_snapshot(draft: Rewrite | None) -> dict[str, Any] | None:
+    if draft is None:
+        return None
+    return {
+        "text": draft.text,
+        "difficulty": draft.difficulty,
+        "programming_languages": [link.language.name for link in draft.language_links.all()],
+        "natural_language": draft.natural_language,
+        "subcategory": draft.subcategory.name if draft.subcategory_id else "",
+        "checklist": draft.checklist,
+        "version": draft.version,
+    }
+
+
+def rewrite_missing_fields(rewrite: Rewrite | None) -> dict[str, list[str]]:
+    """What a rewrite still lacks before it can be submitted, field by field."""
+    if rewrite is None:
+        return {"text": ["write the rewrite first"]}
+    missing: dict[str, list[str]] = {}
+    if not rewrite.text.strip():
+        missing["text"] = ["the rewrite is empty"]
+    if not rewrite.difficulty:
+        missing["difficulty"] = ["choose easy, medium or hard"]
+    if not rewrite.language_links.exists():
+        missing["programming_languages"] = ["choose at least one programming language"]
+    if not rewrite.natural_language:
+        missing["natural_language"] = ["choose the natural language of the question"]
+    if not rewrite.subcategory_id:
+        missing["subcategory"] = ["choose a subcategory"]
+    unchecked = [item for item in CHECKLIST_ITEMS if not getattr(rewrite, f"check_{item}")]
+    if unchecked:
+        missing["checklist"] = [f"confirm '{item}'" for item in unchecked]
+    return missing
+
+
+@transaction.atomic
+def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
+    """Submit the assignment's draft: rewrite draft -> submitted, assignment -> submitted, seed
+    -> done. Counting the question's tokens is scheduled for after commit. Opening the review
+    panel is the caller's part (``review.services.submission_open``).
+
+    Raises NotFound, InvalidTransition (nothing to submit / not active) and ValidationFailed
+    naming every missing field."""
+    assignment = _lock_own_active_assignment(assignment_id=assignment_id, actor=actor)
+    draft = _open_draft(assignment)
+    missing = rewrite_missing_fields(draft)
+    if missing:
+        raise ValidationFailed(
+            "The rewrite is not complete: " + ", ".join(missing) + ".",
+            details={"errors": missing},
+        )
+    now = timezone.now()
+    draft.status = Rewrite.Status.SUBMITTED
+    draft.submitted_at = now
+    draft.tokenizer = assignment.campaign.tokenizer
+    draft.save(update_fields=["status", "submitted_at", "tokenizer", "updated_at"])
+    assignment.status = Assignment.Status.SUBMITTED
+    assignment.save(update_fields=["status", "updated_at"])
+    Seed.objects.filter(pk=assignment.seed_id).update(status=Seed.Status.DONE)
+    event_record(
+        campaign=assignment.campaign, actor=actor, kind="rewrite.submitted", obj=draft,
+        from_state=Rewrite.Status.DRAFT, to_state=Rewrite.Status.SUBMITTED,
+        data={"revision": draft.revision, "assignment": assignment.pk},
+    )
+    from ..tasks import count_rewrite_tokens
+
+    count_rewrite_tokens.delay_on_commit(draft.pk)
+    return draft
+
+
+def rewrite_count_tokens(*, rewrite_id: int) -> int | None:
+    """Store the question token count of a rewrite with its campaign's tokenizer. Idempotent;
+    returns the count, or None if the rewrite no longer exists."""
+    rewrite = Rewrite.objects.select_related("campaign").filter(pk=rewrite_id).first()
+    if rewrite is None:
+        raise NotFound(f"Rewrite {rewrite_id} does not exist.")
+    tokenizer = rewrite.tokenizer or rewrite.campaign.tokenizer
+    tokens = count_tokens(rewrite.text, tokenizer)
+    Rewrite.objects.filter(pk=rewrite.pk, text=rewrite.text).update(
+        question_tokens=tokens, tokenizer=tokenizer
+    )
+    return tokens

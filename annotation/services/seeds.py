@@ -1,0 +1,324 @@
+import hashlib
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+
+from ..errors import InvalidTransition, ValidationFailed
+from ..models import Campaign, Event, Seed
+from ..sampling import sampling_quotas
+from ..vocabulary import Vocabulary
+from .events import event_record
+
+Progress = Callable[[int], None]
+
+SEED_FIELDS = {
+    "id", "text", "title", "answer", "source_url", "cluster", "category", "subcategory",
+    "language", "metadata",
+}
+_url = URLValidator(schemes=["http", "https"])
+
+
+def seed_content_hash(*, title: str, text: str) -> str:
+    """sha256 of title and text with case and whitespace folded: the same question pasted twice
+    with different spacing is the same seed."""
+    normal = re.sub(r"\s+", " ", f"{title}\n{text}").strip().casefold()
+    return hashlib.sha256(normal.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class LineError:
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class SeedImportReport:
+    lines: int = 0
+    created: int = 0
+    already_present: list[str] = field(default_factory=list)
+    duplicate_content: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
+    dry_run: bool = False
+
+
+class SeedImportError(ValidationFailed):
+    """The file has bad lines; nothing was imported. ``report.errors`` names each line."""
+
+    def __init__(self, report: SeedImportReport) -> None:
+        self.report = report
+        super().__init__(
+            f"{len(report.errors)} bad line(s); nothing was imported.",
+            details={"errors": [str(e) for e in report.errors]},
+        )
+
+
+def _str_field(record: dict, name: str, errors: list[str], *, max_length: int | None = None) -> str:
+    value = record.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors.append(f"'{name}' must be a string")
+        return ""
+    if max_length and len(value) > max_length:
+        errors.append(f"'{name}' is longer than {max_length} characters")
+    return value
+
+
+def _parse_seed_line(
+    lineno: int, raw: str, vocab: Vocabulary
+) -> tuple[Seed | None, list[str]]:
+    try:
+        record = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, [f"invalid JSON ({exc.msg} at column {exc.colno})"]
+    if not isinstance(record, dict):
+        return None, ["a seed must be a JSON object"]
+    errors: list[str] = []
+    seed_id = record.get("id")
+    if isinstance(seed_id, bool) or not isinstance(seed_id, (str, int)) or str(seed_id).strip() == "":
+        errors.append("missing 'id' (a non-empty string or integer)")
+        seed_id = None
+    elif len(str(seed_id)) > 200:
+        errors.append("'id' is longer than 200 characters")
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        errors.append("missing 'text' (a non-empty string)")
+        text = ""
+    title = _str_field(record, "title", errors, max_length=500)
+    answer = _str_field(record, "answer", errors)
+    cluster = _str_field(record, "cluster", errors, max_length=300)
+    language = _str_field(record, "language", errors, max_length=64)
+    source_url = _str_field(record, "source_url", errors, max_length=1000)
+    if source_url:
+        try:
+            _url(source_url)
+        except ValidationError:
+            errors.append(f"'source_url' is not an http(s) URL: {source_url[:80]!r}")
+    metadata = record.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        errors.append("'metadata' must be a JSON object")
+        metadata = {}
+    unknown = sorted(set(record) - SEED_FIELDS)
+    if unknown:
+        # Keep what the pool carries (e.g. scraper fields) rather than drop it.
+        metadata = {**metadata, **{k: record[k] for k in unknown}}
+    subcategory = None
+    sub_name = _str_field(record, "subcategory", errors)
+    cat_name = _str_field(record, "category", errors)
+    if sub_name:
+        subcategory = vocab.subcategory(sub_name)
+        if subcategory is None:
+            errors.append(f"unknown subcategory {sub_name!r}")
+    if cat_name:
+        category = vocab.category(cat_name)
+        if category is None:
+            errors.append(f"unknown category {cat_name!r}")
+        elif subcategory is not None and subcategory.category_id != category.pk:
+            errors.append(
+                f"subcategory {subcategory.name!r} belongs to {subcategory.category.name!r}, "
+                f"not {category.name!r}"
+            )
+    if errors:
+        return None, errors
+    return (
+        Seed(
+            campaign=vocab.campaign,
+            external_id=str(seed_id).strip(),
+            title=title,
+            body=text,
+            answer=answer,
+            source_url=source_url,
+            cluster=cluster,
+            subcategory=subcategory,
+            language_hint=language,
+            metadata=metadata,
+            content_hash=seed_content_hash(title=title, text=text),
+        ),
+        [],
+    )
+
+
+def seeds_import(
+    *,
+    campaign: Campaign,
+    lines: Iterable[str],
+    actor: Any = None,
+    dry_run: bool = False,
+    skip_bad_lines: bool = False,
+    progress: Progress | None = None,
+) -> SeedImportReport:
+    """Import seeds from JSON lines (see DESIGN.md for the record shape).
+
+    Every line is validated first. If any is bad, SeedImportError is raised naming each bad line
+    and nothing is written (unless ``skip_bad_lines``). Seeds whose id is already in the campaign
+    are skipped as already present; seeds whose content duplicates an existing or earlier seed
+    are reported and skipped. ``dry_run`` validates and reports without writing."""
+    vocab = Vocabulary.for_campaign(campaign)
+    report = SeedImportReport(dry_run=dry_run)
+    parsed: list[tuple[int, Seed]] = []
+    first_line_of_id: dict[str, int] = {}
+    for lineno, raw in enumerate(lines, start=1):
+        report.lines = lineno
+        if progress:
+            progress(1)
+        if not raw.strip():
+            continue
+        seed, errors = _parse_seed_line(lineno, raw, vocab)
+        if seed is not None:
+            earlier = first_line_of_id.get(seed.external_id)
+            if earlier is not None:
+                errors = [f"duplicate id {seed.external_id!r} (first seen on line {earlier})"]
+                seed = None
+            else:
+                first_line_of_id[seed.external_id] = lineno
+        report.errors.extend(LineError(lineno, message) for message in errors)
+        if seed is not None:
+            parsed.append((lineno, seed))
+    if report.errors and not skip_bad_lines:
+        raise SeedImportError(report)
+
+    existing_ids = set(
+        Seed.objects.filter(campaign=campaign, external_id__in=first_line_of_id).values_list(
+            "external_id", flat=True
+        )
+    )
+    known_hashes = dict(
+        Seed.objects.filter(
+            campaign=campaign, content_hash__in={s.content_hash for _, s in parsed}
+        ).values_list("content_hash", "external_id")
+    )
+    to_create: list[Seed] = []
+    for lineno, seed in parsed:
+        if seed.external_id in existing_ids:
+            report.already_present.append(seed.external_id)
+            continue
+        if seed.content_hash in known_hashes:
+            report.duplicate_content.append((lineno, known_hashes[seed.content_hash]))
+            continue
+        known_hashes[seed.content_hash] = seed.external_id
+        to_create.append(seed)
+    report.created = len(to_create)
+    if dry_run or not to_create:
+        return report
+    with transaction.atomic():
+        Seed.objects.bulk_create(to_create, batch_size=1000)
+        event_record(
+            campaign=campaign, actor=actor, kind="seeds.imported", obj=campaign,
+            data={
+                "created": report.created,
+                "already_present": len(report.already_present),
+                "duplicate_content": len(report.duplicate_content),
+                "skipped_bad_lines": len(report.errors),
+            },
+        )
+    return report
+
+
+@dataclass
+class SampleReport:
+    size: int
+    sampled_now: int
+    sampled_total: int
+    quotas: dict[str, int]
+    available: dict[str, int]
+    unclassified: int
+
+
+@transaction.atomic
+def seeds_sample(
+    *, campaign: Campaign, size: int, seed: int = 42, actor: Any = None
+) -> SampleReport:
+    """Sample ``size`` seeds uniformly across subcategories (see ``sampling_quotas``).
+
+    Seeds already sampled count towards the quotas, so a later, larger run tops the sample up.
+    The draw is deterministic for the same pool and ``seed``. Seeds without a subcategory are
+    not sampled. Raises InvalidTransition if ``size`` is smaller than what is already sampled."""
+    if size < 1:
+        raise ValidationFailed("--size must be at least 1.", details={"errors": {"size": [">= 1"]}})
+    # Lock the campaign row so two samplings of one campaign cannot interleave.
+    Campaign.objects.select_for_update().get(pk=campaign.pk)
+    rows = list(
+        Seed.objects.filter(campaign=campaign)
+        .values_list("id", "external_id", "status", "subcategory_id", "subcategory__name")
+        .order_by("external_id")
+    )
+    unclassified = sum(1 for r in rows if r[3] is None)
+    already = Counter(r[3] for r in rows if r[3] is not None and r[2] != Seed.Status.POOLED)
+    pooled: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    names: dict[int, str] = {}
+    for pk, external_id, status, sub_id, sub_name in rows:
+        if sub_id is None:
+            continue
+        names[sub_id] = sub_name
+        if status == Seed.Status.POOLED:
+            pooled[sub_id].append((pk, external_id))
+    already_total = sum(already.values())
+    if size < already_total:
+        raise InvalidTransition(
+            f"{already_total} seeds are already sampled; a sample cannot shrink. "
+            f"Ask for --size {already_total} or more to top it up."
+        )
+    available = {sub: already[sub] + len(pooled[sub]) for sub in names}
+    quotas = sampling_quotas(available, size)
+    picks: list[list[int]] = []
+    for sub_id in sorted(names):
+        want = max(0, quotas[sub_id] - already[sub_id])
+        rng = random.Random(f"{seed}:{names[sub_id]}")
+        chosen = rng.sample(pooled[sub_id], want)
+        picks.append([pk for pk, _ in chosen])
+    # Ranks interleave subcategories so claim-next hands out a mix, not one subcategory at a time.
+    order_rng = random.Random(f"{seed}:order")
+    start = (
+        Seed.objects.filter(campaign=campaign, sample_rank__isnull=False)
+        .order_by("-sample_rank")
+        .values_list("sample_rank", flat=True)
+        .first()
+        or 0
+    )
+    ranked: list[int] = []
+    depth = max((len(p) for p in picks), default=0)
+    for i in range(depth):
+        layer = [p[i] for p in picks if i < len(p)]
+        order_rng.shuffle(layer)
+        ranked.extend(layer)
+    rank_of = {pk: start + n + 1 for n, pk in enumerate(ranked)}
+    seeds = list(Seed.objects.filter(pk__in=ranked))
+    for s in seeds:
+        s.status = Seed.Status.SAMPLED
+        s.sample_rank = rank_of[s.pk]
+    Seed.objects.bulk_update(seeds, ["status", "sample_rank"], batch_size=1000)
+    Event.objects.bulk_create(
+        [
+            Event(
+                campaign=campaign, actor=actor if getattr(actor, "pk", None) else None,
+                kind="seed.sampled", object_type="seed", object_id=s.pk,
+                from_state=Seed.Status.POOLED, to_state=Seed.Status.SAMPLED,
+                data={"seed": seed, "rank": s.sample_rank},
+            )
+            for s in sorted(seeds, key=lambda s: s.sample_rank or 0)
+        ],
+        batch_size=1000,
+    )
+    event_record(
+        campaign=campaign, actor=actor, kind="seeds.sampled", obj=campaign,
+        data={"size": size, "seed": seed, "sampled_now": len(seeds)},
+    )
+    return SampleReport(
+        size=size,
+        sampled_now=len(seeds),
+        sampled_total=already_total + len(seeds),
+        quotas={names[k]: v for k, v in quotas.items()},
+        available={names[k]: v for k, v in available.items()},
+        unclassified=unclassified,
+    )

@@ -1,0 +1,15 @@
+"""The Celery application.
+
+Without ``CELERY_BROKER_URL`` the settings make tasks run eagerly in-process (the embedded
+default); with it, tasks go to the broker (Redis) and a worker runs them.
+"""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("codearena", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

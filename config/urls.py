@@ -1,0 +1,58 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from annotation import api as annotation_api
+from annotation import views as annotation_views
+from review import api as review_api
+
+api_v1 = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("campaigns/", annotation_api.CampaignListView.as_view(), name="campaign-list"),
+    path(
+        "campaigns/<slug:slug>/assignments/",
+        annotation_api.CampaignAssignmentListView.as_view(),
+        name="assignment-list",
+    ),
+    path(
+        "campaigns/<slug:slug>/assignments/next/",
+        annotation_api.ClaimNextView.as_view(),
+        name="assignment-claim-next",
+    ),
+    path(
+        "assignments/<int:pk>/",
+        annotation_api.AssignmentDetailView.as_view(),
+        name="assignment-detail",
+    ),
+    path("assignments/<int:pk>/draft/", annotation_api.DraftSaveView.as_view(), name="draft-save"),
+    path("assignments/<int:pk>/submit/", review_api.SubmitView.as_view(), name="assignment-submit"),
+    path(
+        "assignments/<int:pk>/reject/", annotation_api.RejectSeedView.as_view(), name="seed-reject"
+    ),
+    path(
+        "campaigns/<slug:slug>/ballots/",
+        review_api.CampaignBallotListView.as_view(),
+        name="ballot-list",
+    ),
+    path("ballots/<int:pk>/", review_api.BallotDetailView.as_view(), name="ballot-detail"),
+    path("ballots/<int:pk>/vote/", review_api.VoteView.as_view(), name="ballot-vote"),
+    path(
+        "campaigns/<slug:slug>/rewrites/",
+        review_api.CampaignRewriteListView.as_view(),
+        name="rewrite-list",
+    ),
+    path("rewrites/<int:pk>/return/", review_api.ReturnView.as_view(), name="rewrite-return"),
+    path(
+        "campaigns/<slug:slug>/stats/", review_api.CampaignStatsView.as_view(), name="campaign-stats"
+    ),
+]
+
+urlpatterns = [
+    path("", annotation_views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

@@ -1,0 +1,60 @@
+"""Ballots: one reviewer's vote on one revision of a rewrite."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from annotation.models import Campaign, Rewrite
+
+
+class Decision(models.TextChoices):
+    VALID = "valid", "Valid"
+    INVALID = "invalid", "Invalid"
+
+
+class VoteReason(models.TextChoices):
+    UNCLEAR = "unclear", "Unclear"
+    NOT_SELF_CONTAINED = "not_self_contained", "Not self-contained"
+    UNSOLVABLE = "unsolvable", "Unsolvable"
+    ETHICAL = "ethical", "Ethical issue"
+    WRONG_TAGS = "wrong_tags", "Wrong tags"
+    DUPLICATE = "duplicate", "Duplicate"
+    CONTAMINATED = "contaminated", "Contaminated"
+    OTHER = "other", "Other"
+
+
+class Ballot(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CAST = "cast", "Cast"
+        CLOSED = "closed", "Closed"  # the panel decided early; this vote is no longer needed
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ballots")
+    rewrite = models.ForeignKey(Rewrite, on_delete=models.CASCADE, related_name="ballots")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ballots"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    decision = models.CharField(max_length=8, choices=Decision.choices, blank=True)
+    reasons = models.JSONField(default=list, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    cast_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["rewrite", "reviewer"], name="ballot_one_per_reviewer"),
+            models.CheckConstraint(
+                condition=(Q(status="cast") & ~Q(decision=""))
+                | (~Q(status="cast") & Q(decision="")),
+                name="ballot_decision_iff_cast",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["reviewer", "campaign", "status"]),
+            models.Index(fields=["rewrite", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"ballot {self.pk} ({self.status})"

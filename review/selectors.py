@@ -1,0 +1,98 @@
+"""Reads of the review app, scoped to the actor's memberships and role."""
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from annotation.errors import NotAllowed, NotFound
+from annotation.models import Campaign, Rewrite, RewriteLanguage, Role
+from annotation.selectors import campaign_for_member, language_links_prefetch, user_roles
+
+from .models import Ballot
+
+
+def _ballots_base() -> QuerySet[Ballot]:
+    return Ballot.objects.select_related(
+        "campaign",
+        "rewrite__seed__subcategory__category",
+        "rewrite__subcategory__category",
+        "rewrite__author",
+    ).prefetch_related(
+        Prefetch(
+            "rewrite__language_links",
+            queryset=RewriteLanguage.objects.select_related("language").order_by("position"),
+        )
+    )
+
+
+def ballots_for_reviewer(
+    *, user: Any, slug: str, status: str | None = Ballot.Status.PENDING
+) -> QuerySet[Ballot]:
+    """The reviewer's ballots in campaign ``slug``, oldest first. NotFound for non-members,
+    NotAllowed for members who are not reviewers."""
+    campaign = campaign_for_member(user=user, slug=slug, role=Role.REVIEWER)
+    qs = _ballots_base().filter(campaign=campaign, reviewer_id=user.pk)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("created_at", "id")
+
+
+def ballot_for_reviewer(*, user: Any, ballot_id: int) -> Ballot:
+    """One of the reviewer's own ballots. NotFound if it is not theirs (or not in their
+    campaigns); NotAllowed if they are in the campaign without the reviewer role."""
+    ballot = _ballots_base().filter(pk=ballot_id).first()
+    if ballot is None:
+        raise NotFound("No such ballot.")
+    if ballot.reviewer_id == user.pk:
+        return ballot
+    roles = user_roles(user=user, campaign=ballot.campaign)
+    if roles and Role.REVIEWER not in roles:
+        raise NotAllowed("Only reviewers can see ballots.")
+    raise NotFound("No such ballot.")
+
+
+def rewrites_for_curator(
+    *, user: Any, slug: str, status: str | None = None
+) -> tuple[Campaign, QuerySet[Rewrite]]:
+    campaign = campaign_for_member(user=user, slug=slug, role=Role.CURATOR)
+    qs = (
+        Rewrite.objects.filter(campaign=campaign)
+        .select_related("author", "seed", "subcategory__category")
+        .prefetch_related(
+            language_links_prefetch(),
+            Prefetch(
+                "ballots",
+                queryset=Ballot.objects.select_related("reviewer").order_by("id"),
+            ),
+        )
+        .order_by("id")
+    )
+    if status:
+        qs = qs.filter(status=status)
+    return campaign, qs
+
+
+def rewrite_for_curator(*, user: Any, rewrite_id: int) -> Rewrite:
+    rewrite = Rewrite.objects.select_related("campaign").filter(pk=rewrite_id).first()
+    if rewrite is None:
+        raise NotFound("No such rewrite.")
+    campaign_for_member(user=user, slug=rewrite.campaign.slug, role=Role.CURATOR)
+    return rewrite
+
+
+def panel_votes_for(*, ballots: list[Ballot]) -> dict[int, list[Ballot]]:
+    """For each cast ballot among ``ballots``, the cast votes of its panel (one query). Pending
+    ballots get nothing: votes stay hidden until the reviewer has voted."""
+    cast = [b for b in ballots if b.status == Ballot.Status.CAST]
+    if not cast:
+        return {}
+    by_rewrite: dict[int, list[Ballot]] = {}
+    for vote in (
+        Ballot.objects.filter(
+            rewrite_id__in={b.rewrite_id for b in cast}, status=Ballot.Status.CAST
+        )
+        .select_related("reviewer")
+        .order_by("cast_at", "id")
+    ):
+        by_rewrite.setdefault(vote.rewrite_id, []).append(vote)
+    return {b.pk: by_rewrite.get(b.rewrite_id, []) for b in cast}

@@ -1,0 +1,213 @@
+"""Campaign statistics (funnel, distributions, token lengths, agreement, people), computed with a
+fixed number of aggregate queries whatever the campaign's size. Used by the stats API and by
+release exports."""
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q
+
+from annotation.models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role, Seed
+
+from .agreement import fleiss_kappa
+from .models import Ballot, Decision
+
+DECIDED = (Rewrite.Status.ACCEPTED, Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS)
+
+
+def token_summary(values: Iterable[int | None]) -> dict[str, float | int | None]:
+    numbers = sorted(v for v in values if v is not None)
+    if not numbers:
+        return {"count": 0, "min": None, "max": None, "mean": None, "median": None}
+    return {
+        "count": len(numbers),
+        "min": numbers[0],
+        "max": numbers[-1],
+        "mean": round(statistics.fmean(numbers), 2),
+        "median": statistics.median(numbers),
+    }
+
+
+def campaign_funnel(campaign: Campaign) -> dict[str, int]:
+    seeds = Seed.objects.filter(campaign=campaign).aggregate(
+        seeds=Count("pk"),
+        sampled=Count("pk", filter=~Q(status=Seed.Status.POOLED)),
+        assigned=Count("pk", filter=Q(status__in=[Seed.Status.ASSIGNED, Seed.Status.DONE])),
+    )
+    rejected_by_annotators = (
+        Assignment.objects.filter(campaign=campaign, status=Assignment.Status.REJECTED)
+        .values("seed_id")
+        .distinct()
+        .count()
+    )
+    rewrites = Rewrite.objects.filter(campaign=campaign).aggregate(
+        rewritten=Count("seed_id", filter=~Q(status=Rewrite.Status.DRAFT), distinct=True),
+        submitted=Count("pk", filter=~Q(status=Rewrite.Status.DRAFT)),
+        waiting_for_votes=Count("pk", filter=Q(status=Rewrite.Status.SUBMITTED)),
+        accepted=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED)),
+        rejected=Count("pk", filter=Q(status=Rewrite.Status.REJECTED)),
+        no_consensus=Count("pk", filter=Q(status=Rewrite.Status.NO_CONSENSUS)),
+        returned=Count("pk", filter=Q(status=Rewrite.Status.RETURNED)),
+    )
+    return {
+        **seeds,
+        "rewritten": rewrites["rewritten"],
+        "rejected_by_annotators": rejected_by_annotators,
+        "submitted": rewrites["submitted"],
+        "waiting_for_votes": rewrites["waiting_for_votes"],
+        "accepted": rewrites["accepted"],
+        "rejected": rewrites["rejected"],
+        "no_consensus": rewrites["no_consensus"],
+        "returned": rewrites["returned"],
+        # Decontamination (reference corpora and hits) arrives with the releases work; until
+        # then no rewrite can be flagged.
+        "contaminated": 0,
+    }
+
+
+def distributions(rewrites: list[Rewrite]) -> dict[str, Any]:
+    """Counts over ``rewrites`` (each with ``subcategory__category`` and ``language_links``
+    loaded), sorted by count then name so the output is stable."""
+
+    def ordered(counter: Counter) -> dict[str, int]:
+        return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    categories: Counter = Counter()
+    subcategories: Counter = Counter()
+    difficulty: Counter = Counter()
+    languages: Counter = Counter()
+    natural: Counter = Counter()
+    difficulty_by_category: dict[str, Counter] = defaultdict(Counter)
+    for r in rewrites:
+        category = r.subcategory.category.name
+        categories[category] += 1
+        subcategories[r.subcategory.name] += 1
+        difficulty[r.difficulty] += 1
+        difficulty_by_category[category][r.difficulty] += 1
+        for link in r.language_links.all():
+            languages[link.language.name] += 1
+        natural[r.natural_language] += 1
+    return {
+        "categories": ordered(categories),
+        "subcategories": ordered(subcategories),
+        "difficulty": {d: difficulty.get(d, 0) for d in ("easy", "medium", "hard")},
+        "difficulty_by_category": {
+            c: {d: difficulty_by_category[c].get(d, 0) for d in ("easy", "medium", "hard")}
+            for c in ordered(categories)
+        },
+        "programming_languages": ordered(languages),
+        "natural_languages": ordered(natural),
+        "question_tokens": token_summary(r.question_tokens for r in rewrites),
+    }
+
+
+def accepted_rewrites(campaign: Campaign) -> list[Rewrite]:
+    return list(
+        Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED)
+        .select_related("subcategory__category", "seed")
+        .prefetch_related(
+            Prefetch(
+                "language_links",
+                queryset=RewriteLanguage.objects.select_related("language").order_by("position"),
+            )
+        )
+        .order_by("id")
+    )
+
+
+def panel_vote_table(campaign: Campaign) -> list[list[int]]:
+    """[valid, invalid] counts for every decided revision whose whole panel voted."""
+    rows = (
+        Rewrite.objects.filter(campaign=campaign, status__in=[*DECIDED, Rewrite.Status.RETURNED])
+        .annotate(
+            valid=Count("ballots", filter=Q(ballots__decision=Decision.VALID)),
+            invalid=Count("ballots", filter=Q(ballots__decision=Decision.INVALID)),
+        )
+        .values_list("valid", "invalid")
+    )
+    return [[v, i] for v, i in rows if v + i == campaign.panel_size]
+
+
+def agreement(campaign: Campaign) -> dict[str, Any]:
+    table = panel_vote_table(campaign)
+    kappa = fleiss_kappa(table) if campaign.panel_size >= 2 else None
+    return {
+        "fleiss_kappa": None if kappa is None else round(kappa, 4),
+        "panels": len(table),
+        "unanimous": sum(1 for v, i in table if v == 0 or i == 0),
+        "split": sum(1 for v, i in table if v == i),
+    }
+
+
+def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
+    members = Membership.objects.filter(campaign=campaign).select_related("user")
+    annotators = {m.user_id: m.user.get_username() for m in members if m.role == Role.ANNOTATOR}
+    reviewers = {m.user_id: m.user.get_username() for m in members if m.role == Role.REVIEWER}
+    a_stats = {
+        row["annotator_id"]: row
+        for row in Assignment.objects.filter(campaign=campaign)
+        .values("annotator_id")
+        .annotate(
+            assigned=Count("pk"),
+            active=Count("pk", filter=Q(status=Assignment.Status.ACTIVE)),
+            submitted=Count("pk", filter=Q(status=Assignment.Status.SUBMITTED)),
+            rejected_seeds=Count("pk", filter=Q(status=Assignment.Status.REJECTED)),
+        )
+    }
+    r_stats = {
+        row["author_id"]: row
+        for row in Rewrite.objects.filter(campaign=campaign)
+        .values("author_id")
+        .annotate(
+            accepted=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED)),
+            decided=Count("pk", filter=Q(status__in=[*DECIDED, Rewrite.Status.RETURNED])),
+        )
+    }
+    b_stats = {
+        row["reviewer_id"]: row
+        for row in Ballot.objects.filter(campaign=campaign)
+        .values("reviewer_id")
+        .annotate(
+            pending=Count("pk", filter=Q(status=Ballot.Status.PENDING)),
+            cast=Count("pk", filter=Q(status=Ballot.Status.CAST)),
+        )
+    }
+    out_annotators = []
+    for user_id, name in sorted(annotators.items(), key=lambda kv: kv[1]):
+        a = a_stats.get(user_id, {})
+        r = r_stats.get(user_id, {})
+        decided = r.get("decided", 0)
+        out_annotators.append(
+            {
+                "username": name,
+                "assigned": a.get("assigned", 0),
+                "active": a.get("active", 0),
+                "submitted": a.get("submitted", 0),
+                "rejected_seeds": a.get("rejected_seeds", 0),
+                "accepted": r.get("accepted", 0),
+                "acceptance_rate": round(r.get("accepted", 0) / decided, 4) if decided else None,
+            }
+        )
+    out_reviewers = [
+        {
+            "username": name,
+            "pending": b_stats.get(user_id, {}).get("pending", 0),
+            "cast": b_stats.get(user_id, {}).get("cast", 0),
+        }
+        for user_id, name in sorted(reviewers.items(), key=lambda kv: kv[1])
+    ]
+    return {"annotators": out_annotators, "reviewers": out_reviewers}
+
+
+def campaign_stats(campaign: Campaign) -> dict[str, Any]:
+    accepted = accepted_rewrites(campaign)
+    return {
+        "campaign": campaign.slug,
+        "funnel": campaign_funnel(campaign),
+        **distributions(accepted),
+        "agreement": agreement(campaign),
+        "people": people(campaign),
+        "tokenizer": campaign.tokenizer,
+    }
