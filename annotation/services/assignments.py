@@ -231,6 +231,7 @@ def assignment_reject_seed(
     assignment.reject_note = note.strip()
     assignment.save(update_fields=["status", "reject_reason", "reject_note", "updated_at"])
     Seed.objects.filter(pk=assignment.seed_id).update(status=Seed.Status.DONE)
+    assignment.seed.status = Seed.Status.DONE
     event_record(
         campaign=assignment.campaign, actor=actor, kind="assignment.seed_rejected", obj=assignment,
         from_state=Assignment.Status.ACTIVE, to_state=Assignment.Status.REJECTED,

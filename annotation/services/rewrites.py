@@ -220,6 +220,7 @@ def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
     assignment.status = Assignment.Status.SUBMITTED
     assignment.save(update_fields=["status", "updated_at"])
     Seed.objects.filter(pk=assignment.seed_id).update(status=Seed.Status.DONE)
+    assignment.seed.status = Seed.Status.DONE
     event_record(
         campaign=assignment.campaign, actor=actor, kind="rewrite.submitted", obj=draft,
         from_state=Rewrite.Status.DRAFT, to_state=Rewrite.Status.SUBMITTED,
