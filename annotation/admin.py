@@ -94,8 +94,16 @@ class RewriteAdmin(admin.ModelAdmin):
 class EventAdmin(admin.ModelAdmin):
     """The audit log is append-only: no add, change or delete here."""
 
-    list_display = ["created_at", "campaign", "actor", "kind", "object_type", "object_id",
-                    "from_state", "to_state"]
+    list_display = [
+        "created_at",
+        "campaign",
+        "actor",
+        "kind",
+        "object_type",
+        "object_id",
+        "from_state",
+        "to_state",
+    ]
     list_filter = ["campaign", "kind"]
     list_select_related = ["campaign", "actor"]
 

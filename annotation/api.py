@@ -97,7 +97,9 @@ class DraftSaveView(APIView):
 
 
 class RejectSeedView(APIView):
-    @extend_schema(request=RejectIn, responses=AssignmentOut, summary="Reject the seed as unsuitable")
+    @extend_schema(
+        request=RejectIn, responses=AssignmentOut, summary="Reject the seed as unsuitable"
+    )
     def post(self, request: Request, pk: int) -> Response:
         data = _parse(RejectIn, request.data)
         services.assignment_reject_seed(

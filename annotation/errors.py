@@ -46,6 +46,7 @@ class Conflict(DomainError):
 
 
 class ValidationFailed(DomainError):
-    """Input is incomplete or invalid; ``details['errors']`` maps each field to its problems (400)."""
+    """Input is incomplete or invalid (400); ``details['errors']`` maps each field to its
+    problems."""
 
     code = "validation_failed"

@@ -40,7 +40,9 @@ class Campaign(models.Model):
                 & Q(panel_size__lt=models.F("accept_threshold") * 2),
                 name="campaign_threshold_is_strict_majority",
             ),
-            models.CheckConstraint(condition=Q(panel_size__gte=1), name="campaign_panel_size_gte_1"),
+            models.CheckConstraint(
+                condition=Q(panel_size__gte=1), name="campaign_panel_size_gte_1"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -151,7 +153,9 @@ class Seed(models.Model):
             models.UniqueConstraint(
                 fields=["campaign", "external_id"], name="seed_unique_external_id"
             ),
-            models.UniqueConstraint(fields=["campaign", "content_hash"], name="seed_unique_content"),
+            models.UniqueConstraint(
+                fields=["campaign", "content_hash"], name="seed_unique_content"
+            ),
         ]
         indexes = [
             models.Index(fields=["campaign", "status", "sample_rank"]),

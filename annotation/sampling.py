@@ -32,4 +32,3 @@ def sampling_quotas(available: Mapping[K, int], size: int) -> dict[K, int]:
             remaining -= give
         open_keys = [k for k in open_keys if quotas[k] < available[k]]
     return quotas
-

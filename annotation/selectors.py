@@ -40,9 +40,8 @@ def campaign_for_member(*, user: Any, slug: str, role: str | None = None) -> Cam
     campaign = Campaign.objects.filter(slug=slug, memberships__user_id=user.pk).distinct().first()
     if campaign is None:
         raise NotFound("No such campaign.")
-    if role is not None:
-        if role not in user_roles(user=user, campaign=campaign):
-            raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
+    if role is not None and role not in user_roles(user=user, campaign=campaign):
+        raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
     return campaign
 
 
@@ -101,4 +100,3 @@ def current_revision(assignment: Assignment) -> Rewrite | None:
 
 def rewrite_language_names(rewrite: Rewrite) -> list[str]:
     return [link.language.name for link in rewrite.language_links.all()]
-

@@ -13,7 +13,9 @@ class CampaignOut(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
     roles = serializers.ListField(child=serializers.CharField())
-    role = serializers.CharField(help_text="The highest of the roles: curator > reviewer > annotator")
+    role = serializers.CharField(
+        help_text="The highest of the roles: curator > reviewer > annotator"
+    )
     guidelines = serializers.CharField()
     tokenizer = serializers.CharField()
     panel_size = serializers.IntegerField()
@@ -155,7 +157,9 @@ class AssignmentOut(serializers.Serializer):
 class DraftIn(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=100_000)
     difficulty = serializers.CharField(
-        allow_blank=True, required=False, default="",
+        allow_blank=True,
+        required=False,
+        default="",
         help_text=f"One of {', '.join(Difficulty.values)}, or empty while undecided.",
     )
     programming_languages = serializers.ListField(

@@ -6,8 +6,12 @@ from .services.assignments import assignments_expire
 from .services.rewrites import rewrite_count_tokens
 
 
-@shared_task(name="annotation.tasks.count_rewrite_tokens", autoretry_for=(OSError,),
-             retry_backoff=True, max_retries=5)
+@shared_task(
+    name="annotation.tasks.count_rewrite_tokens",
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def count_rewrite_tokens(rewrite_id: int) -> int | None:
     return rewrite_count_tokens(rewrite_id=rewrite_id)
 

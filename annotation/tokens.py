@@ -8,7 +8,7 @@ import tiktoken
 
 @cache
 def encoding(name: str) -> tiktoken.Encoding:
-    """The tiktoken encoding ``name`` (e.g. ``o200k_base``) or of model ``name`` (e.g. ``gpt-4o``)."""
+    """The tiktoken encoding ``name`` (``o200k_base``) or the one of model ``name`` (``gpt-4o``)."""
     try:
         return tiktoken.get_encoding(name)
     except ValueError:

@@ -44,7 +44,9 @@ api_v1 = [
     ),
     path("rewrites/<int:pk>/return/", review_api.ReturnView.as_view(), name="rewrite-return"),
     path(
-        "campaigns/<slug:slug>/stats/", review_api.CampaignStatsView.as_view(), name="campaign-stats"
+        "campaigns/<slug:slug>/stats/",
+        review_api.CampaignStatsView.as_view(),
+        name="campaign-stats",
     ),
 ]
 

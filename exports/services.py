@@ -145,7 +145,10 @@ def benchmark_export(
         "agreement": agreement(campaign),
         "tokenizer": campaign.tokenizer,
         "parameters": {
-            "size": size, "seed": seed, "stratify": stratify, "allow_smaller": allow_smaller,
+            "size": size,
+            "seed": seed,
+            "stratify": stratify,
+            "allow_smaller": allow_smaller,
             "eligible": len(eligible),
         },
     }
@@ -156,9 +159,16 @@ def benchmark_export(
         "stats.json": _write_atomic(out_dir / "stats.json", stats_bytes),
     }
     event_record(
-        campaign=campaign, actor=actor, kind="benchmark.exported", obj=campaign,
-        data={"out_dir": str(out_dir), "total": len(records), **stats["parameters"],
-              "files": files},
+        campaign=campaign,
+        actor=actor,
+        kind="benchmark.exported",
+        obj=campaign,
+        data={
+            "out_dir": str(out_dir),
+            "total": len(records),
+            **stats["parameters"],
+            "files": files,
+        },
     )
     return ExportResult(out_dir=out_dir, files=files, total=len(records), stats=stats)
 

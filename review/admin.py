@@ -10,5 +10,13 @@ class BallotAdmin(admin.ModelAdmin):
     list_display = ["id", "campaign", "rewrite", "reviewer", "status", "decision", "cast_at"]
     list_filter = ["campaign", "status", "decision"]
     list_select_related = ["campaign", "rewrite", "reviewer"]
-    readonly_fields = ["campaign", "rewrite", "reviewer", "status", "decision", "reasons",
-                       "comment", "cast_at"]
+    readonly_fields = [
+        "campaign",
+        "rewrite",
+        "reviewer",
+        "status",
+        "decision",
+        "reasons",
+        "comment",
+        "cast_at",
+    ]

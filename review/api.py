@@ -91,7 +91,9 @@ class CampaignRewriteListView(APIView):
 
 
 class ReturnView(APIView):
-    @extend_schema(request=ReturnIn, responses={201: dict}, summary="Return a rewrite to its author")
+    @extend_schema(
+        request=ReturnIn, responses={201: dict}, summary="Return a rewrite to its author"
+    )
     def post(self, request: Request, pk: int) -> Response:
         selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
         data = _parse(ReturnIn, request.data)
@@ -107,4 +109,3 @@ class CampaignStatsView(APIView):
     def get(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         return Response(campaign_stats(campaign))
-

@@ -101,7 +101,5 @@ class CuratorRewriteOut(serializers.Serializer):
                 "invalid": sum(1 for b in ballots if b.decision == Decision.INVALID),
                 "pending": sum(1 for b in ballots if b.status == Ballot.Status.PENDING),
             },
-            "votes": [
-                {**vote_out(b, with_reviewer=True), "status": b.status} for b in ballots
-            ],
+            "votes": [{**vote_out(b, with_reviewer=True), "status": b.status} for b in ballots],
         }

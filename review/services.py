@@ -56,8 +56,12 @@ def panel_fill(*, rewrite_id: int) -> list[Ballot]:
     ]
     for ballot in ballots:
         event_record(
-            campaign=campaign, actor=None, kind="ballot.opened", obj=ballot,
-            to_state=Ballot.Status.PENDING, data={"rewrite": rewrite.pk},
+            campaign=campaign,
+            actor=None,
+            kind="ballot.opened",
+            obj=ballot,
+            to_state=Ballot.Status.PENDING,
+            data={"rewrite": rewrite.pk},
         )
     return ballots
 
@@ -92,7 +96,11 @@ class VoteResult:
 
 
 def ballot_cast(
-    *, ballot_id: int, actor: Any, decision: str, reasons: list[str] | None = None,
+    *,
+    ballot_id: int,
+    actor: Any,
+    decision: str,
+    reasons: list[str] | None = None,
     comment: str = "",
 ) -> VoteResult:
     """Cast the actor's vote. Locks the rewrite first, so that concurrent last votes are
@@ -143,14 +151,21 @@ def ballot_cast(
         ballot.save(update_fields=["status", "decision", "reasons", "comment", "cast_at"])
         campaign = rewrite.campaign
         event_record(
-            campaign=campaign, actor=actor, kind="ballot.cast", obj=ballot,
-            from_state=Ballot.Status.PENDING, to_state=Ballot.Status.CAST,
+            campaign=campaign,
+            actor=actor,
+            kind="ballot.cast",
+            obj=ballot,
+            from_state=Ballot.Status.PENDING,
+            to_state=Ballot.Status.CAST,
             data={"decision": decision, "reasons": reasons, "rewrite": rewrite.pk},
         )
         tally = rewrite_tally(rewrite=rewrite)
         outcome = consensus(
-            valid=tally["valid"], invalid=tally["invalid"], panel_size=campaign.panel_size,
-            threshold=campaign.accept_threshold, early=campaign.early_decision,
+            valid=tally["valid"],
+            invalid=tally["invalid"],
+            panel_size=campaign.panel_size,
+            threshold=campaign.accept_threshold,
+            early=campaign.early_decision,
         )
         if outcome is not None:
             rewrite.status = outcome.value
@@ -161,8 +176,12 @@ def ballot_cast(
             )
             Ballot.objects.filter(pk__in=closed).update(status=Ballot.Status.CLOSED)
             event_record(
-                campaign=campaign, actor=actor, kind=f"rewrite.{outcome.value}", obj=rewrite,
-                from_state=Rewrite.Status.SUBMITTED, to_state=outcome.value,
+                campaign=campaign,
+                actor=actor,
+                kind=f"rewrite.{outcome.value}",
+                obj=rewrite,
+                from_state=Rewrite.Status.SUBMITTED,
+                to_state=outcome.value,
                 data={**tally, "closed_ballots": closed},
             )
     return VoteResult(ballot=ballot, outcome=outcome)
@@ -214,12 +233,20 @@ def rewrite_return(*, rewrite_id: int, actor: Any, note: str = "") -> Rewrite:
         for b in rewrite.ballots.filter(status=Ballot.Status.CAST).order_by("cast_at", "id")
     ]
     new = Rewrite.objects.create(
-        campaign=rewrite.campaign, seed_id=rewrite.seed_id, assignment=assignment,
-        author_id=rewrite.author_id, revision=rewrite.revision + 1, previous=rewrite,
-        text=rewrite.text, difficulty=rewrite.difficulty,
-        natural_language=rewrite.natural_language, subcategory_id=rewrite.subcategory_id,
-        check_clear=rewrite.check_clear, check_ethical=rewrite.check_ethical,
-        check_solvable=rewrite.check_solvable, version=1,
+        campaign=rewrite.campaign,
+        seed_id=rewrite.seed_id,
+        assignment=assignment,
+        author_id=rewrite.author_id,
+        revision=rewrite.revision + 1,
+        previous=rewrite,
+        text=rewrite.text,
+        difficulty=rewrite.difficulty,
+        natural_language=rewrite.natural_language,
+        subcategory_id=rewrite.subcategory_id,
+        check_clear=rewrite.check_clear,
+        check_ethical=rewrite.check_ethical,
+        check_solvable=rewrite.check_solvable,
+        version=1,
         feedback={
             "outcome": old_status,
             "note": note.strip(),
@@ -232,13 +259,21 @@ def rewrite_return(*, rewrite_id: int, actor: Any, note: str = "") -> Rewrite:
         for link in rewrite.language_links.all()
     )
     event_record(
-        campaign=rewrite.campaign, actor=actor, kind="rewrite.returned", obj=rewrite,
-        from_state=old_status, to_state=Rewrite.Status.RETURNED,
+        campaign=rewrite.campaign,
+        actor=actor,
+        kind="rewrite.returned",
+        obj=rewrite,
+        from_state=old_status,
+        to_state=Rewrite.Status.RETURNED,
         data={"note": note.strip(), "new_revision": new.pk},
     )
     event_record(
-        campaign=rewrite.campaign, actor=actor, kind="assignment.reopened", obj=assignment,
-        from_state=Assignment.Status.SUBMITTED, to_state=Assignment.Status.ACTIVE,
+        campaign=rewrite.campaign,
+        actor=actor,
+        kind="assignment.reopened",
+        obj=assignment,
+        from_state=Assignment.Status.SUBMITTED,
+        to_state=Assignment.Status.ACTIVE,
         data={"revision": new.revision},
     )
     return new

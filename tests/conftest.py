@@ -67,10 +67,16 @@ GOOD_DRAFT = {
 }
 
 
-def seed_line(i: int, subcategory: str = "Algorithm Design and Implementation", **extra: Any) -> str:
+def seed_line(
+    i: int, subcategory: str = "Algorithm Design and Implementation", **extra: Any
+) -> str:
     return json.dumps(
-        {"id": f"s{i}", "text": f"Question number {i}: how do I do thing {i}?",
-         "subcategory": subcategory, **extra}
+        {
+            "id": f"s{i}",
+            "text": f"Question number {i}: how do I do thing {i}?",
+            "subcategory": subcategory,
+            **extra,
+        }
     )
 
 
@@ -104,7 +110,9 @@ class World:
     def draft(self, assignment: Any, version: int = 0, **changes: Any) -> Any:
         data = {**GOOD_DRAFT, **changes}
         return draft_save(
-            assignment_id=assignment.pk, actor=assignment.annotator, data=DraftInput(**data),
+            assignment_id=assignment.pk,
+            actor=assignment.annotator,
+            data=DraftInput(**data),
             version=version,
         )
 

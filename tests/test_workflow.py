@@ -35,8 +35,11 @@ def events(kind: str) -> int:
 def vote_all(rewrite, decisions, comment="") -> None:
     for ballot, decision in zip(rewrite.ballots.order_by("id"), decisions, strict=True):
         ballot_cast(
-            ballot_id=ballot.pk, actor=ballot.reviewer, decision=decision,
-            reasons=[] if decision == "valid" else ["unclear"], comment=comment,
+            ballot_id=ballot.pk,
+            actor=ballot.reviewer,
+            decision=decision,
+            reasons=[] if decision == "valid" else ["unclear"],
+            comment=comment,
         )
 
 
@@ -88,10 +91,18 @@ def test_draft_rejects_values_outside_vocabulary(world):
     world.add_seeds(1)
     a = world.claim()
     with pytest.raises(ValidationFailed) as err:
-        world.draft(a, programming_languages=["cobol-99"], subcategory="Knitting",
-                    natural_language="xx-nope", difficulty="trivial")
+        world.draft(
+            a,
+            programming_languages=["cobol-99"],
+            subcategory="Knitting",
+            natural_language="xx-nope",
+            difficulty="trivial",
+        )
     assert set(err.value.details["errors"]) == {
-        "programming_languages", "subcategory", "natural_language", "difficulty",
+        "programming_languages",
+        "subcategory",
+        "natural_language",
+        "difficulty",
     }
     assert not Rewrite.objects.exists()
 
@@ -99,8 +110,12 @@ def test_draft_rejects_values_outside_vocabulary(world):
 def test_draft_accepts_aliases_and_short_names(world):
     world.add_seeds(1)
     a = world.claim()
-    d = world.draft(a, programming_languages=["py", "TypeScript", "cpp"], subcategory="algorithm",
-                    natural_language="Chinese")
+    d = world.draft(
+        a,
+        programming_languages=["py", "TypeScript", "cpp"],
+        subcategory="algorithm",
+        natural_language="Chinese",
+    )
     assert [link.language.name for link in d.language_links.all()] == ["python", "ts", "c++"]
     assert d.subcategory.name == "Algorithm Design and Implementation"
     assert d.natural_language == "zh"
@@ -109,12 +124,23 @@ def test_draft_accepts_aliases_and_short_names(world):
 def test_submit_names_every_missing_field_and_changes_nothing(world):
     world.add_seeds(1)
     a = world.claim()
-    world.draft(a, text="  ", difficulty="", programming_languages=[], natural_language="",
-                subcategory="", checklist={"clear": True})
+    world.draft(
+        a,
+        text="  ",
+        difficulty="",
+        programming_languages=[],
+        natural_language="",
+        subcategory="",
+        checklist={"clear": True},
+    )
     with pytest.raises(ValidationFailed) as err:
         rewrite_submit(assignment_id=a.pk, actor=a.annotator)
     assert set(err.value.details["errors"]) == {
-        "text", "difficulty", "programming_languages", "natural_language", "subcategory",
+        "text",
+        "difficulty",
+        "programming_languages",
+        "natural_language",
+        "subcategory",
         "checklist",
     }
     assert err.value.details["errors"]["checklist"] == ["confirm 'ethical'", "confirm 'solvable'"]
@@ -169,12 +195,20 @@ def test_fourth_vote_decides(world, decisions, outcome):
     r = world.submitted()
     ballots = list(r.ballots.order_by("id"))
     for ballot, decision in zip(ballots[:3], decisions[:3], strict=True):
-        result = ballot_cast(ballot_id=ballot.pk, actor=ballot.reviewer, decision=decision,
-                             reasons=["unclear"] if decision == "invalid" else [])
+        result = ballot_cast(
+            ballot_id=ballot.pk,
+            actor=ballot.reviewer,
+            decision=decision,
+            reasons=["unclear"] if decision == "invalid" else [],
+        )
         assert result.outcome is None
     last = ballots[3]
-    result = ballot_cast(ballot_id=last.pk, actor=last.reviewer, decision=decisions[3],
-                         reasons=["unclear"] if decisions[3] == "invalid" else [])
+    result = ballot_cast(
+        ballot_id=last.pk,
+        actor=last.reviewer,
+        decision=decisions[3],
+        reasons=["unclear"] if decisions[3] == "invalid" else [],
+    )
     assert result.outcome == outcome
     r.refresh_from_db()
     assert r.status == outcome and r.decided_at is not None
@@ -190,8 +224,9 @@ def test_vote_is_final_and_only_by_its_reviewer(world):
         ballot_cast(ballot_id=ballot.pk, actor=world.reviewers[4], decision="valid")
     ballot_cast(ballot_id=ballot.pk, actor=ballot.reviewer, decision="valid")
     with pytest.raises(Conflict):
-        ballot_cast(ballot_id=ballot.pk, actor=ballot.reviewer, decision="invalid",
-                    reasons=["unclear"])
+        ballot_cast(
+            ballot_id=ballot.pk, actor=ballot.reviewer, decision="invalid", reasons=["unclear"]
+        )
     ballot.refresh_from_db()
     assert ballot.decision == "valid"
     assert events("ballot.cast") == 1
@@ -214,8 +249,10 @@ def test_early_decision_closes_remaining_ballots(make_world):
     ballots = list(r.ballots.order_by("id"))
     for b in ballots[:2]:
         assert ballot_cast(ballot_id=b.pk, actor=b.reviewer, decision="valid").outcome is None
-    assert ballot_cast(ballot_id=ballots[2].pk, actor=ballots[2].reviewer,
-                       decision="valid").outcome == "accepted"
+    assert (
+        ballot_cast(ballot_id=ballots[2].pk, actor=ballots[2].reviewer, decision="valid").outcome
+        == "accepted"
+    )
     ballots[3].refresh_from_db()
     assert ballots[3].status == "closed"
     with pytest.raises(InvalidTransition):
@@ -269,8 +306,9 @@ def test_reject_seed(world):
         assignment_reject_seed(assignment_id=a.pk, actor=a.annotator, reason="other", note=" ")
     with pytest.raises(NotFound):
         assignment_reject_seed(assignment_id=a.pk, actor=world.annotators[1], reason="unclear")
-    a = assignment_reject_seed(assignment_id=a.pk, actor=a.annotator, reason="ethical",
-                               note="asks for spyware")
+    a = assignment_reject_seed(
+        assignment_id=a.pk, actor=a.annotator, reason="ethical", note="asks for spyware"
+    )
     assert (a.status, a.reject_reason, a.seed.status) == ("rejected", "ethical", "done")
     with pytest.raises(InvalidTransition):
         assignment_reject_seed(assignment_id=a.pk, actor=a.annotator, reason="unclear")

@@ -17,7 +17,9 @@ class CurationCommand(BaseCommand):
             lines = [exc.message]
             errors = exc.details.get("errors")
             if isinstance(errors, dict):
-                lines += [f"  {field}: {'; '.join(map(str, msgs))}" for field, msgs in errors.items()]
+                lines += [
+                    f"  {field}: {'; '.join(map(str, msgs))}" for field, msgs in errors.items()
+                ]
             raise CommandError("\n".join(lines)) from exc
 
     def campaign(self, slug: str) -> Campaign:

@@ -17,7 +17,9 @@ def require_role(*, campaign: Campaign, actor: Any, role: str) -> None:
     """Raise NotFound if ``actor`` is not a member of ``campaign`` and NotAllowed if they are but
     lack ``role``."""
     roles = set(
-        Membership.objects.filter(campaign=campaign, user_id=actor.pk).values_list("role", flat=True)
+        Membership.objects.filter(campaign=campaign, user_id=actor.pk).values_list(
+            "role", flat=True
+        )
     )
     if not roles:
         raise NotFound("No such campaign.")
@@ -75,7 +77,9 @@ def seeds_assign(
         for i, s in enumerate(group):
             assignments.append(
                 Assignment(
-                    campaign=campaign, seed=s, annotator=users[(offset + i) % len(users)],
+                    campaign=campaign,
+                    seed=s,
+                    annotator=users[(offset + i) % len(users)],
                     lease_expires_at=lease,
                 )
             )
@@ -88,8 +92,12 @@ def seeds_assign(
     Event.objects.bulk_create(
         [
             Event(
-                campaign=campaign, actor=actor_ref, kind="assignment.dealt",
-                object_type="assignment", object_id=a.pk, to_state=Assignment.Status.ACTIVE,
+                campaign=campaign,
+                actor=actor_ref,
+                kind="assignment.dealt",
+                object_type="assignment",
+                object_id=a.pk,
+                to_state=Assignment.Status.ACTIVE,
                 data={"seed": a.seed_id, "annotator": a.annotator.get_username()},
             )
             for a in assignments
@@ -149,8 +157,13 @@ def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
         campaign=campaign, seed=seed, annotator=actor, lease_expires_at=_lease_end(campaign, now)
     )
     event_record(
-        campaign=campaign, actor=actor, kind="assignment.claimed", obj=assignment,
-        from_state="", to_state=Assignment.Status.ACTIVE, data={"seed": seed.pk},
+        campaign=campaign,
+        actor=actor,
+        kind="assignment.claimed",
+        obj=assignment,
+        from_state="",
+        to_state=Assignment.Status.ACTIVE,
+        data={"seed": seed.pk},
     )
     return assignment
 
@@ -172,18 +185,21 @@ def assignments_expire(*, campaign: Campaign | None = None, now: datetime | None
         if not expired:
             return 0
         ids = [a.pk for a in expired]
-        released = Assignment.objects.filter(
-            pk__in=ids, status=Assignment.Status.ACTIVE
-        ).update(status=Assignment.Status.RELEASED)
+        released = Assignment.objects.filter(pk__in=ids, status=Assignment.Status.ACTIVE).update(
+            status=Assignment.Status.RELEASED
+        )
         Seed.objects.filter(
             pk__in=[a.seed_id for a in expired], status=Seed.Status.ASSIGNED
         ).update(status=Seed.Status.SAMPLED)
         Event.objects.bulk_create(
             [
                 Event(
-                    campaign_id=a.campaign_id, kind="assignment.lease_expired",
-                    object_type="assignment", object_id=a.pk,
-                    from_state=Assignment.Status.ACTIVE, to_state=Assignment.Status.RELEASED,
+                    campaign_id=a.campaign_id,
+                    kind="assignment.lease_expired",
+                    object_type="assignment",
+                    object_id=a.pk,
+                    from_state=Assignment.Status.ACTIVE,
+                    to_state=Assignment.Status.RELEASED,
                     data={"seed": a.seed_id},
                 )
                 for a in expired
@@ -233,8 +249,12 @@ def assignment_reject_seed(
     Seed.objects.filter(pk=assignment.seed_id).update(status=Seed.Status.DONE)
     assignment.seed.status = Seed.Status.DONE
     event_record(
-        campaign=assignment.campaign, actor=actor, kind="assignment.seed_rejected", obj=assignment,
-        from_state=Assignment.Status.ACTIVE, to_state=Assignment.Status.REJECTED,
+        campaign=assignment.campaign,
+        actor=actor,
+        kind="assignment.seed_rejected",
+        obj=assignment,
+        from_state=Assignment.Status.ACTIVE,
+        to_state=Assignment.Status.REJECTED,
         data={"reason": reason, "note": assignment.reject_note, "seed": assignment.seed_id},
     )
     return assignment

@@ -32,7 +32,9 @@ def campaign_create(
 
     errors: dict[str, list[str]] = {}
     if taxonomy is not None and taxonomy not in BUILTIN_TAXONOMIES:
-        errors["taxonomy"] = [f"unknown taxonomy {taxonomy!r}; built-in: {sorted(BUILTIN_TAXONOMIES)}"]
+        errors["taxonomy"] = [
+            f"unknown taxonomy {taxonomy!r}; built-in: {sorted(BUILTIN_TAXONOMIES)}"
+        ]
     if panel_size < 1:
         errors["panel_size"] = ["must be at least 1"]
     elif not (panel_size / 2 < accept_threshold <= panel_size):
@@ -60,7 +62,11 @@ def campaign_create(
     if taxonomy is not None:
         taxonomy_install(campaign=campaign, name=taxonomy)
     event_record(
-        campaign=campaign, actor=actor, kind="campaign.created", obj=campaign, to_state="open",
+        campaign=campaign,
+        actor=actor,
+        kind="campaign.created",
+        obj=campaign,
+        to_state="open",
         data={"taxonomy": taxonomy, "panel_size": panel_size, "accept_threshold": accept_threshold},
     )
     return campaign
@@ -85,7 +91,9 @@ def taxonomy_install(*, campaign: Campaign, name: str) -> None:
         for i, s in enumerate(data["subcategories"])
     )
     ProgrammingLanguage.objects.bulk_create(
-        ProgrammingLanguage(campaign=campaign, name=lang["name"], aliases=lang["aliases"], position=i)
+        ProgrammingLanguage(
+            campaign=campaign, name=lang["name"], aliases=lang["aliases"], position=i
+        )
         for i, lang in enumerate(data["programming_languages"])
     )
 
@@ -100,7 +108,11 @@ def membership_add(*, campaign: Campaign, user: Any, role: str, actor: Any = Non
     membership, created = Membership.objects.get_or_create(campaign=campaign, user=user, role=role)
     if created:
         event_record(
-            campaign=campaign, actor=actor, kind="membership.added", obj=membership, to_state=role,
+            campaign=campaign,
+            actor=actor,
+            kind="membership.added",
+            obj=membership,
+            to_state=role,
             data={"user": user.get_username()},
         )
     return membership

@@ -129,8 +129,13 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
         if last is not None and last.status != Rewrite.Status.RETURNED:
             raise InvalidTransition("This assignment's rewrite was already submitted.")
         draft = Rewrite(
-            campaign=assignment.campaign, seed=assignment.seed, assignment=assignment,
-            author=actor, revision=(last.revision + 1) if last else 1, previous=last, version=0,
+            campaign=assignment.campaign,
+            seed=assignment.seed,
+            assignment=assignment,
+            author=actor,
+            revision=(last.revision + 1) if last else 1,
+            previous=last,
+            version=0,
         )
     draft.text = resolved.text
     draft.difficulty = resolved.difficulty
@@ -145,8 +150,15 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
     else:
         draft.save(
             update_fields=[
-                "text", "difficulty", "natural_language", "subcategory", "check_clear",
-                "check_ethical", "check_solvable", "version", "updated_at",
+                "text",
+                "difficulty",
+                "natural_language",
+                "subcategory",
+                "check_clear",
+                "check_ethical",
+                "check_solvable",
+                "version",
+                "updated_at",
             ]
         )
     rewrite_languages_set(rewrite=draft, languages=resolved.languages)
@@ -155,8 +167,12 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
         assignment.save(update_fields=["lease_expires_at", "updated_at"])
     if created:
         event_record(
-            campaign=assignment.campaign, actor=actor, kind="rewrite.draft_started", obj=draft,
-            to_state=Rewrite.Status.DRAFT, data={"revision": draft.revision},
+            campaign=assignment.campaign,
+            actor=actor,
+            kind="rewrite.draft_started",
+            obj=draft,
+            to_state=Rewrite.Status.DRAFT,
+            data={"revision": draft.revision},
         )
     return draft
 
@@ -222,8 +238,12 @@ def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
     Seed.objects.filter(pk=assignment.seed_id).update(status=Seed.Status.DONE)
     assignment.seed.status = Seed.Status.DONE
     event_record(
-        campaign=assignment.campaign, actor=actor, kind="rewrite.submitted", obj=draft,
-        from_state=Rewrite.Status.DRAFT, to_state=Rewrite.Status.SUBMITTED,
+        campaign=assignment.campaign,
+        actor=actor,
+        kind="rewrite.submitted",
+        obj=draft,
+        from_state=Rewrite.Status.DRAFT,
+        to_state=Rewrite.Status.SUBMITTED,
         data={"revision": draft.revision, "assignment": assignment.pk},
     )
     from ..tasks import count_rewrite_tokens

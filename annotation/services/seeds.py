@@ -20,8 +20,16 @@ from .events import event_record
 Progress = Callable[[int], None]
 
 SEED_FIELDS = {
-    "id", "text", "title", "answer", "source_url", "cluster", "category", "subcategory",
-    "language", "metadata",
+    "id",
+    "text",
+    "title",
+    "answer",
+    "source_url",
+    "cluster",
+    "category",
+    "subcategory",
+    "language",
+    "metadata",
 }
 _url = URLValidator(schemes=["http", "https"])
 
@@ -75,9 +83,7 @@ def _str_field(record: dict, name: str, errors: list[str], *, max_length: int | 
     return value
 
 
-def _parse_seed_line(
-    lineno: int, raw: str, vocab: Vocabulary
-) -> tuple[Seed | None, list[str]]:
+def _parse_seed_line(lineno: int, raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str]]:
     try:
         record = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -86,7 +92,11 @@ def _parse_seed_line(
         return None, ["a seed must be a JSON object"]
     errors: list[str] = []
     seed_id = record.get("id")
-    if isinstance(seed_id, bool) or not isinstance(seed_id, (str, int)) or str(seed_id).strip() == "":
+    if (
+        isinstance(seed_id, bool)
+        or not isinstance(seed_id, (str, int))
+        or str(seed_id).strip() == ""
+    ):
         errors.append("missing 'id' (a non-empty string or integer)")
         seed_id = None
     elif len(str(seed_id)) > 200:
@@ -214,7 +224,10 @@ def seeds_import(
     with transaction.atomic():
         Seed.objects.bulk_create(to_create, batch_size=1000)
         event_record(
-            campaign=campaign, actor=actor, kind="seeds.imported", obj=campaign,
+            campaign=campaign,
+            actor=actor,
+            kind="seeds.imported",
+            obj=campaign,
             data={
                 "created": report.created,
                 "already_present": len(report.already_present),
@@ -301,9 +314,13 @@ def seeds_sample(
     Event.objects.bulk_create(
         [
             Event(
-                campaign=campaign, actor=actor if getattr(actor, "pk", None) else None,
-                kind="seed.sampled", object_type="seed", object_id=s.pk,
-                from_state=Seed.Status.POOLED, to_state=Seed.Status.SAMPLED,
+                campaign=campaign,
+                actor=actor if getattr(actor, "pk", None) else None,
+                kind="seed.sampled",
+                object_type="seed",
+                object_id=s.pk,
+                from_state=Seed.Status.POOLED,
+                to_state=Seed.Status.SAMPLED,
                 data={"seed": seed, "rank": s.sample_rank},
             )
             for s in sorted(seeds, key=lambda s: s.sample_rank or 0)
@@ -311,7 +328,10 @@ def seeds_sample(
         batch_size=1000,
     )
     event_record(
-        campaign=campaign, actor=actor, kind="seeds.sampled", obj=campaign,
+        campaign=campaign,
+        actor=actor,
+        kind="seeds.sampled",
+        obj=campaign,
         data={"size": size, "seed": seed, "sampled_now": len(seeds)},
     )
     return SampleReport(

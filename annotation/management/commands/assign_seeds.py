@@ -14,7 +14,9 @@ class Command(CurationCommand):
         parser.add_argument("slug")
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
-            "--lease-hours", type=float, default=None,
+            "--lease-hours",
+            type=float,
+            default=None,
             help="Give dealt assignments a lease (default: held until done).",
         )
 

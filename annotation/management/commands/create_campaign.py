@@ -12,7 +12,9 @@ class Command(CurationCommand):
         parser.add_argument("slug")
         parser.add_argument("--name", required=True)
         parser.add_argument(
-            "--taxonomy", default="codearena", choices=[*BUILTIN_TAXONOMIES, "none"],
+            "--taxonomy",
+            default="codearena",
+            choices=[*BUILTIN_TAXONOMIES, "none"],
             help="Built-in taxonomy to start from ('none' for an empty one).",
         )
         parser.add_argument("--panel-size", type=int, default=4)
@@ -29,16 +31,22 @@ class Command(CurationCommand):
             with open(opts["guidelines_file"], encoding="utf-8") as fh:
                 guidelines = fh.read()
         campaign = campaign_create(
-            slug=opts["slug"], name=opts["name"],
+            slug=opts["slug"],
+            name=opts["name"],
             taxonomy=None if opts["taxonomy"] == "none" else opts["taxonomy"],
-            panel_size=opts["panel_size"], accept_threshold=opts["threshold"],
-            tokenizer=opts["tokenizer"], guidelines=guidelines,
-            target_release_size=opts["target_size"], lease_minutes=opts["lease_minutes"],
+            panel_size=opts["panel_size"],
+            accept_threshold=opts["threshold"],
+            tokenizer=opts["tokenizer"],
+            guidelines=guidelines,
+            target_release_size=opts["target_size"],
+            lease_minutes=opts["lease_minutes"],
             early_decision=opts["early_decision"],
         )
-        self.stdout.write(self.style.SUCCESS(
-            f"Created campaign {campaign.slug!r}: {campaign.categories.count()} categories, "
-            f"{campaign.subcategories.count()} subcategories, "
-            f"{campaign.programming_languages.count()} programming languages; panel "
-            f"{campaign.panel_size}, accept at {campaign.accept_threshold}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created campaign {campaign.slug!r}: {campaign.categories.count()} categories, "
+                f"{campaign.subcategories.count()} subcategories, "
+                f"{campaign.programming_languages.count()} programming languages; panel "
+                f"{campaign.panel_size}, accept at {campaign.accept_threshold}."
+            )
+        )

@@ -29,13 +29,21 @@ class Command(CurationCommand):
             raise CommandError(f"No such file: {path}")
         with path.open("rb") as fh:
             total = sum(1 for _ in fh)
-        bar = tqdm(total=total, unit="line", desc="seeds", disable=opts["no_progress"],
-                   file=self.stderr._out)
+        bar = tqdm(
+            total=total,
+            unit="line",
+            desc="seeds",
+            disable=opts["no_progress"],
+            file=self.stderr._out,
+        )
         try:
             with path.open(encoding="utf-8", errors="strict") as fh:
                 report = seeds_import(
-                    campaign=campaign, lines=fh, dry_run=opts["dry_run"],
-                    skip_bad_lines=opts["skip_bad_lines"], progress=bar.update,
+                    campaign=campaign,
+                    lines=fh,
+                    dry_run=opts["dry_run"],
+                    skip_bad_lines=opts["skip_bad_lines"],
+                    progress=bar.update,
                 )
         except UnicodeDecodeError as exc:
             raise CommandError(f"{path} is not UTF-8 ({exc.reason} at byte {exc.start}).") from exc
@@ -54,9 +62,11 @@ class Command(CurationCommand):
         for lineno, other in report.duplicate_content:
             self.stderr.write(f"{path}:{lineno}: skipped: same content as seed {other!r}")
         verb = "would import" if report.dry_run else "imported"
-        self.stdout.write(self.style.SUCCESS(
-            f"{path.name}: {report.lines} lines, {verb} {report.created} seeds, "
-            f"{len(report.already_present)} already present, "
-            f"{len(report.duplicate_content)} duplicate content, "
-            f"{len(report.errors)} bad line(s) skipped."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{path.name}: {report.lines} lines, {verb} {report.created} seeds, "
+                f"{len(report.already_present)} already present, "
+                f"{len(report.duplicate_content)} duplicate content, "
+                f"{len(report.errors)} bad line(s) skipped."
+            )
+        )

@@ -59,7 +59,8 @@ class Command(CurationCommand):
             )
         for username, role in PEOPLE:
             user = user_ensure(
-                username=username, email=f"{username}@demo.invalid",
+                username=username,
+                email=f"{username}@demo.invalid",
                 password=_demo_password(username),
             )
             membership_add(campaign=campaign, user=user, role=role)

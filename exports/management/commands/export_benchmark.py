@@ -18,14 +18,20 @@ class Command(CurationCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         result = benchmark_export(
-            campaign=self.campaign(opts["slug"]), out_dir=opts["out"], size=opts["size"],
-            seed=opts["seed"], stratify=opts["stratify"], allow_smaller=opts["allow_smaller"],
+            campaign=self.campaign(opts["slug"]),
+            out_dir=opts["out"],
+            size=opts["size"],
+            seed=opts["seed"],
+            stratify=opts["stratify"],
+            allow_smaller=opts["allow_smaller"],
             progress=lambda msg: self.stderr.write(f"... {msg}"),
         )
         for name, meta in result.files.items():
             self.stdout.write(f"  {result.out_dir / name}  {meta['bytes']} bytes  {meta['sha256']}")
         funnel = result.stats["funnel"]
-        self.stdout.write(self.style.SUCCESS(
-            f"Exported {result.total} samples ({funnel['accepted']} accepted, "
-            f"{result.stats['parameters']['eligible']} eligible) to {result.out_dir}."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Exported {result.total} samples ({funnel['accepted']} accepted, "
+                f"{result.stats['parameters']['eligible']} eligible) to {result.out_dir}."
+            )
+        )

@@ -21,7 +21,8 @@ class Command(CurationCommand):
         parser.add_argument("--role", required=True, choices=Role.values)
         parser.add_argument("--email", default="")
         parser.add_argument(
-            "--password-stdin", action="store_true",
+            "--password-stdin",
+            action="store_true",
             help="Read the password from the first line of standard input.",
         )
 

@@ -1,0 +1,49 @@
+# Two commands do all the set-up: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export TIKTOKEN_CACHE_DIR ?= $(abspath ../shared/tiktoken)
+
+.PHONY: install demo serve test lint bench worker beat clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+## Install, migrate, load the demo campaign and serve it on http://$(HOST):$(PORT)/
+## (SQLite and in-process Celery unless DATABASE_URL / CELERY_BROKER_URL are set).
+demo: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Install and run the whole test suite.
+test: install
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## Performance benchmarks; results land in bench/results/.
+bench: install
+	$(BIN)/python bench/run.py
+
+worker: install
+	$(BIN)/celery -A config.celery_app worker --loglevel=INFO
+
+beat: install
+	$(BIN)/celery -A config.celery_app beat --loglevel=INFO
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles
