@@ -1,0 +1,227 @@
+"""The command-line walkthrough of a whole campaign, and the export files."""
+
+import io
+import json
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from annotation.models import Assignment, Campaign, Membership, Rewrite
+from annotation.services import DraftInput, draft_save
+from annotation.tokens import count_tokens
+from review.services import ballot_cast, submission_open
+from review.stats import campaign_funnel
+
+pytestmark = pytest.mark.django_db
+SUBS = ["Code Debugging", "Security", "Machine Learning", "Database Management"]
+
+
+def run(*args, stdin=None):
+    out, err = io.StringIO(), io.StringIO()
+    if stdin is not None:
+        import sys
+
+        old = sys.stdin
+        sys.stdin = io.StringIO(stdin)
+    try:
+        call_command(*args, stdout=out, stderr=err)
+    finally:
+        if stdin is not None:
+            sys.stdin = old
+    return out.getvalue()
+
+
+@pytest.fixture
+def campaign_cli(tmp_path, django_capture_on_commit_callbacks):
+    run("create_campaign", "cli", "--name", "CLI campaign")
+    for name, role in [("cur", "curator"), ("a1", "annotator"), ("a2", "annotator")] + [
+        (f"r{i}", "reviewer") for i in range(1, 5)
+    ]:
+        run("add_member", "cli", name, "--role", role, "--password-stdin", stdin=f"pw-{name}\n")
+    seeds = tmp_path / "seeds.jsonl"
+    seeds.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"q{i}",
+                    "text": f"Question {i}: why does my code fail?",
+                    "subcategory": SUBS[i % 4],
+                }
+            )
+            + "\n"
+            for i in range(40)
+        )
+    )
+    run("import_seeds", "cli", str(seeds), "--no-progress")
+    return Campaign.objects.get(slug="cli")
+
+
+def finish(campaign, decisions_for, callbacks_fixture):
+    """Each annotator completes their assignments; reviewers vote as ``decisions_for`` says."""
+    for i, a in enumerate(Assignment.objects.filter(campaign=campaign).order_by("id")):
+        draft_save(
+            assignment_id=a.pk,
+            actor=a.annotator,
+            version=0,
+            data=DraftInput(
+                text=f"Rewritten question {i}: explain why this Python loop never ends.",
+                difficulty=["easy", "medium", "hard"][i % 3],
+                programming_languages=["python"],
+                natural_language="en",
+                subcategory=a.seed.subcategory.name,
+                checklist={"clear": True, "ethical": True, "solvable": True},
+            ),
+        )
+        with callbacks_fixture(execute=True):
+            rewrite = submission_open(assignment_id=a.pk, actor=a.annotator)
+        for ballot, decision in zip(rewrite.ballots.order_by("id"), decisions_for(i), strict=True):
+            ballot_cast(
+                ballot_id=ballot.pk,
+                actor=ballot.reviewer,
+                decision=decision,
+                reasons=["unclear"] if decision == "invalid" else [],
+            )
+
+
+def test_walkthrough(campaign_cli, tmp_path, django_capture_on_commit_callbacks):
+    campaign = campaign_cli
+    user = get_user_model().objects.get(username="a1")
+    assert user.check_password("pw-a1")
+    assert Membership.objects.filter(campaign=campaign).count() == 7
+    out = run("sample_seeds", "cli", "--size", "20", "--seed", "7")
+    assert "Sampled 20 seeds now, 20 in all over 4 subcategories" in out
+    out = run("assign_seeds", "cli")
+    assert "Assigned 20 seeds." in out and "a1: 10" in out and "a2: 10" in out
+    assert run("expire_assignments", "cli").strip() == "Released 0 expired assignment(s)."
+
+    finish(
+        campaign,
+        lambda i: ["valid"] * 4 if i % 4 else ["valid", "invalid"] * 2,
+        django_capture_on_commit_callbacks,
+    )
+    funnel = campaign_funnel(campaign)
+    assert (funnel["accepted"], funnel["no_consensus"], funnel["submitted"]) == (15, 5, 20)
+
+    out_dir = tmp_path / "release"
+    out = run("export_benchmark", "cli", "--out", str(out_dir))
+    assert "Exported 15 samples" in out
+    lines = (out_dir / "benchmark.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    assert len(records) == 15
+    assert list(records[0]) == [
+        "id",
+        "messages",
+        "category",
+        "subcategory",
+        "difficulty",
+        "programming_language",
+        "language",
+        "question_tokens",
+        "seed_id",
+        "votes",
+    ]
+    for rec in records:
+        rewrite = Rewrite.objects.get(seed__external_id=rec["seed_id"], status="accepted")
+        assert rec["messages"] == [{"role": "user", "content": rewrite.text}]
+        assert rec["question_tokens"] == count_tokens(rewrite.text, "o200k_base")
+        assert rec["votes"] == {"valid": 4, "invalid": 0}
+        assert rec["programming_language"] == ["python"] and rec["language"] == "en"
+        assert len(rec["id"]) == 32 and int(rec["id"], 16) >= 0
+    stats = json.loads((out_dir / "stats.json").read_text())
+    assert stats["total"] == 15
+    assert sum(stats["categories"].values()) == 15
+    assert sum(stats["subcategories"].values()) == 15
+    assert sum(stats["difficulty"].values()) == 15
+    assert stats["funnel"]["released"] == 15 and stats["funnel"]["accepted"] == 15
+    assert stats["funnel"]["sampled"] == 20 and stats["funnel"]["seeds"] == 40
+    tokens = sorted(r["question_tokens"] for r in records)
+    assert stats["question_tokens"]["min"] == tokens[0]
+    assert stats["question_tokens"]["max"] == tokens[-1]
+    assert stats["agreement"]["panels"] == 20
+    assert stats["tokenizer"] == "o200k_base"
+
+
+def test_export_is_byte_identical_and_stratified(
+    campaign_cli, tmp_path, django_capture_on_commit_callbacks
+):
+    run("sample_seeds", "cli", "--size", "40")
+    run("assign_seeds", "cli")
+    finish(campaign_cli, lambda i: ["valid"] * 4, django_capture_on_commit_callbacks)
+    one, two = tmp_path / "one", tmp_path / "two"
+    run("export_benchmark", "cli", "--out", str(one), "--size", "12", "--seed", "3")
+    run("export_benchmark", "cli", "--out", str(two), "--size", "12", "--seed", "3")
+    for name in ["benchmark.jsonl", "stats.json"]:
+        assert (one / name).read_bytes() == (two / name).read_bytes()
+    stats = json.loads((one / "stats.json").read_text())
+    assert stats["total"] == 12
+    assert sorted(stats["subcategories"].values()) == [3, 3, 3, 3]
+    run("export_benchmark", "cli", "--out", str(two), "--size", "12", "--seed", "4")
+    assert (one / "benchmark.jsonl").read_bytes() != (two / "benchmark.jsonl").read_bytes()
+    # No temporary files are left behind.
+    assert sorted(os.listdir(one)) == ["benchmark.jsonl", "stats.json"]
+
+
+def test_export_refuses_too_small_unless_allowed(
+    campaign_cli, tmp_path, django_capture_on_commit_callbacks
+):
+    run("sample_seeds", "cli", "--size", "4")
+    run("assign_seeds", "cli")
+    finish(campaign_cli, lambda i: ["valid"] * 4, django_capture_on_commit_callbacks)
+    out_dir = tmp_path / "small"
+    with pytest.raises(CommandError, match="Only 4 accepted rewrites are eligible"):
+        run("export_benchmark", "cli", "--out", str(out_dir), "--size", "397")
+    assert not out_dir.exists()
+    out = run("export_benchmark", "cli", "--out", str(out_dir), "--size", "397", "--allow-smaller")
+    assert "Exported 4 samples" in out
+
+
+def test_failed_write_leaves_previous_file_and_no_temp(campaign_cli, tmp_path, monkeypatch):
+    from exports import services
+
+    out_dir = tmp_path / "out"
+    run("export_benchmark", "cli", "--out", str(out_dir))
+    before = (out_dir / "benchmark.jsonl").read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(services.os, "fsync", crash)
+    with pytest.raises(OSError):
+        run("export_benchmark", "cli", "--out", str(out_dir))
+    assert (out_dir / "benchmark.jsonl").read_bytes() == before
+    assert sorted(os.listdir(out_dir)) == ["benchmark.jsonl", "stats.json"]
+
+
+def test_create_campaign_errors(db):
+    run("create_campaign", "dup", "--name", "Dup")
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_campaign", "dup", "--name", "Dup")
+    with pytest.raises(CommandError, match="strict majority"):
+        run("create_campaign", "bad", "--name", "Bad", "--panel-size", "4", "--threshold", "2")
+    assert not Campaign.objects.filter(slug="bad").exists()
+
+
+def test_add_member_requires_a_password_on_stdin_when_asked(db):
+    run("create_campaign", "c", "--name", "C")
+    with pytest.raises(CommandError, match="no password"):
+        run("add_member", "c", "u", "--role", "annotator", "--password-stdin", stdin="")
+
+
+def test_demo_command_is_rerunnable():
+    out = run("demo")
+    assert "reviewer4" in out and "password: demo-reviewer4" in out
+    campaign = Campaign.objects.get(slug="demo")
+    assert campaign.seeds.count() >= 40
+    assert campaign.seeds.filter(status="sampled").count() == campaign.seeds.count()
+    assert campaign.subcategories.count() == 40
+    roles = sorted(Membership.objects.filter(campaign=campaign).values_list("role", flat=True))
+    assert roles.count("annotator") == 4 and roles.count("reviewer") == 4
+    run("demo")
+    assert Campaign.objects.get(slug="demo").seeds.count() == campaign.seeds.count()
+    assert get_user_model().objects.get(username="annotator1").check_password("demo-annotator1")
+
+
+def test_expire_assignments_command_for_all_campaigns(campaign_cli):
+    assert "Released 0" in run("expire_assignments")
