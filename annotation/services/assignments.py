@@ -58,7 +58,7 @@ def seeds_assign(
         )
     users = [m.user for m in annotators]
     seeds = list(
-        Seed.objects.select_for_update(skip_locked=True)
+        Seed.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(campaign=campaign, status=Seed.Status.SAMPLED)
         .select_related("subcategory")
         .order_by("sample_rank", "id")
