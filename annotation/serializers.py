@@ -110,9 +110,7 @@ class DraftOut(serializers.Serializer):
     status = serializers.CharField()
     question_tokens = serializers.IntegerField(allow_null=True)
 
-    def to_representation(self, rewrite: Rewrite | None) -> dict[str, Any]:
-        if rewrite is None:
-            return dict(EMPTY_DRAFT)
+    def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
         return {
             **rewrite_tags(rewrite),
             "version": rewrite.version,
@@ -147,7 +145,8 @@ class AssignmentOut(serializers.Serializer):
             else None,
             "created_at": serializers.DateTimeField().to_representation(assignment.created_at),
             "seed": SeedOut(assignment.seed).data,
-            "draft": DraftOut(rewrite).data,
+            # A serializer given None renders its defaults, not to_representation: spell it out.
+            "draft": DraftOut(rewrite).data if rewrite else dict(EMPTY_DRAFT),
             "feedback": (rewrite.feedback or None) if rewrite else None,
             "reject_reason": assignment.reject_reason,
             "reject_note": assignment.reject_note,
