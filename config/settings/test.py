@@ -1,14 +1,16 @@
 """pytest settings: the same database selection as everywhere (DATABASE_URL or SQLite), eager
-Celery (tests that need a real worker start one), fast password hashing."""
+Celery even when CELERY_BROKER_URL is set (tests that need a real worker start one, with
+CELERY_TASK_ALWAYS_EAGER=0 in its environment), fast password hashing."""
 
 import os
 
 from .base import *  # noqa: F403
+from .base import env_bool
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "test-only-not-secret")
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
