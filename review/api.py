@@ -38,6 +38,10 @@ class CampaignBallotListView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         wanted = request.query_params.get("status", Ballot.Status.PENDING)
+        if wanted not in [*Ballot.Status.values, "all"]:
+            raise serializers.ValidationError(
+                {"status": [f"use one of {', '.join(Ballot.Status.values)} or 'all'"]}
+            )
         qs = selectors.ballots_for_reviewer(
             user=request.user, slug=slug, status=None if wanted == "all" else wanted
         )

@@ -194,13 +194,13 @@ def _draft_snapshot(draft: Rewrite | None) -> dict[str, Any] | None:
 def rewrite_missing_fields(rewrite: Rewrite | None) -> dict[str, list[str]]:
     """What a rewrite still lacks before it can be submitted, field by field."""
     if rewrite is None:
-        return {"text": ["write the rewrite first"]}
+        rewrite = Rewrite()  # nothing saved yet: everything is missing
     missing: dict[str, list[str]] = {}
     if not rewrite.text.strip():
         missing["text"] = ["the rewrite is empty"]
     if not rewrite.difficulty:
         missing["difficulty"] = ["choose easy, medium or hard"]
-    if not rewrite.language_links.exists():
+    if rewrite.pk is None or not rewrite.language_links.exists():
         missing["programming_languages"] = ["choose at least one programming language"]
     if not rewrite.natural_language:
         missing["natural_language"] = ["choose the natural language of the question"]
