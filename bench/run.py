@@ -1,0 +1,175 @@
+"""Performance benchmarks of the curation workflow, on a fresh database.
+
+Runs against BENCH_DATABASE_URL (default: a throw-away SQLite file bench/bench.sqlite3; use a
+PostgreSQL URL to measure production) and writes bench/results/workflow-<vendor>.json.
+Not part of the test run: `make bench`.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ["DATABASE_URL"] = os.environ.get(
+    "BENCH_DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'bench.sqlite3'}"
+)
+os.environ.pop("CELERY_BROKER_URL", None)
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
+os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from annotation.models import Assignment  # noqa: E402
+from annotation.services import (  # noqa: E402
+    DraftInput,
+    assignment_claim_next,
+    campaign_create,
+    draft_save,
+    membership_add,
+    seeds_assign,
+    seeds_import,
+    seeds_sample,
+    user_ensure,
+)
+from exports.services import benchmark_export  # noqa: E402
+from review.services import ballot_cast, submission_open  # noqa: E402
+from review.stats import campaign_stats  # noqa: E402
+
+
+def timed(results: dict, name: str, fn, *, count: int = 1):
+    queries = 0
+
+    def count_query(execute, sql, params, many, context):
+        nonlocal queries
+        queries += 1
+        return execute(sql, params, many, context)
+
+    started = time.perf_counter()
+    with connection.execute_wrapper(count_query):
+        value = fn()
+    elapsed = time.perf_counter() - started
+    results[name] = {
+        "seconds": round(elapsed, 4),
+        "count": count,
+        "per_item_ms": round(1000 * elapsed / count, 3),
+        "queries": queries,
+    }
+    print(f"{name:<28} {elapsed:8.3f}s  {count:>6} items  {queries:>7} queries")
+    return value
+
+
+def main() -> None:
+    if connection.vendor == "sqlite":
+        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
+    call_command("migrate", verbosity=0)
+    if connection.vendor != "sqlite":
+        call_command("flush", "--noinput", verbosity=0)
+    pool = Path(tempfile.mkdtemp()) / "pool.jsonl"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "make_seed_pool.py"),
+            "--out",
+            str(pool),
+            "--repeat",
+            "8",
+        ],
+        check=True,
+    )
+    lines = pool.read_text(encoding="utf-8").split("\n")  # not splitlines(): U+2028 is text
+    results: dict = {}
+    campaign = campaign_create(slug="bench", name="Bench")
+    annotators = []
+    for i in range(4):
+        user = user_ensure(username=f"ann{i}")
+        membership_add(campaign=campaign, user=user, role="annotator")
+        annotators.append(user)
+    for i in range(5):
+        membership_add(campaign=campaign, user=user_ensure(username=f"rev{i}"), role="reviewer")
+    timed(
+        results,
+        "import_seeds",
+        lambda: seeds_import(campaign=campaign, lines=lines),
+        count=len(lines),
+    )
+    timed(
+        results, "sample_seeds_2000", lambda: seeds_sample(campaign=campaign, size=2000), count=2000
+    )
+    # Half dealt, half left for claim-next.
+    claims = 400
+    timed(
+        results,
+        "claim_next",
+        lambda: [
+            assignment_claim_next(campaign=campaign, actor=annotators[i % 4]) for i in range(claims)
+        ],
+        count=claims,
+    )
+    timed(results, "assign_seeds", lambda: seeds_assign(campaign=campaign), count=2000 - claims)
+    assignments = list(Assignment.objects.filter(campaign=campaign).order_by("id")[:400])
+
+    def write_and_submit():
+        for i, a in enumerate(assignments):
+            draft_save(
+                assignment_id=a.pk,
+                actor=a.annotator,
+                version=0,
+                data=DraftInput(
+                    text=f"Benchmark question {i}: write a function that ...",
+                    difficulty="medium",
+                    programming_languages=["python"],
+                    natural_language="en",
+                    subcategory=a.seed.subcategory.name,
+                    checklist={"clear": True, "ethical": True, "solvable": True},
+                ),
+            )
+            submission_open(assignment_id=a.pk, actor=a.annotator)
+
+    timed(results, "draft_save_and_submit", write_and_submit, count=len(assignments))
+    from review.models import Ballot
+
+    ballots = list(Ballot.objects.filter(campaign=campaign).select_related("reviewer"))
+    timed(
+        results,
+        "ballot_cast",
+        lambda: [
+            ballot_cast(
+                ballot_id=b.pk,
+                actor=b.reviewer,
+                decision="valid" if b.pk % 5 else "invalid",
+                reasons=[] if b.pk % 5 else ["unclear"],
+            )
+            for b in ballots
+        ],
+        count=len(ballots),
+    )
+    timed(results, "campaign_stats", lambda: campaign_stats(campaign))
+    out = Path(tempfile.mkdtemp())
+    timed(results, "export_benchmark", lambda: benchmark_export(campaign=campaign, out_dir=out))
+    record = {
+        "database": connection.vendor,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+    }
+    target = ROOT / "bench" / "results" / f"workflow-{connection.vendor}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
