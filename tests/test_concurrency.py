@@ -44,10 +44,10 @@ def run_together(jobs: list[Callable[[], Any]], timeout: float = 60) -> list[tup
     return outcomes
 
 
-def cast(ballot: Ballot, decision: str, reviewer: Any = None) -> Any:
+def cast(ballot: Ballot, decision: str) -> Any:
     return ballot_cast(
         ballot_id=ballot.pk,
-        actor=reviewer or ballot.reviewer,
+        actor=ballot.reviewer,
         decision=decision,
         reasons=["unclear"] if decision == "invalid" else [],
     )
