@@ -22,7 +22,7 @@ from annotation.services import (
     seeds_sample,
     user_ensure,
 )
-from review.services import submission_open
+from review.services import ballot_cast, submission_open
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -137,3 +137,18 @@ def api_for(user: Any) -> APIClient:
     token, _ = Token.objects.get_or_create(user=user)
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
+
+
+def cast_panel(rewrite: Any, decisions: list[str], comments: list[str] | None = None) -> None:
+    """Cast a whole panel's votes in ballot order through the service ('invalid' gets the reason
+    'unclear')."""
+    comments = comments or [""] * len(decisions)
+    ballots = rewrite.ballots.select_related("reviewer").order_by("id")
+    for ballot, decision, comment in zip(ballots, decisions, comments, strict=True):
+        ballot_cast(
+            ballot_id=ballot.pk,
+            actor=ballot.reviewer,
+            decision=decision,
+            reasons=[] if decision == "valid" else ["unclear"],
+            comment=comment,
+        )

@@ -26,7 +26,7 @@ from annotation.services import (
 )
 from review.models import Ballot
 from review.services import ballot_cast, rewrite_return
-from tests.conftest import GOOD_DRAFT, api_for
+from tests.conftest import GOOD_DRAFT, api_for, cast_panel
 
 pytestmark = pytest.mark.django_db
 
@@ -76,19 +76,6 @@ def vote(ballot: Ballot, decision: str, reasons: list[str] | None = None, commen
         {"decision": decision, "reasons": reasons, "comment": comment},
         format="json",
     )
-
-
-def cast_all(rewrite: Rewrite, decisions: list[str], comments: list[str] | None = None) -> None:
-    """Cast the whole panel's votes through the service (test set-up, not under test)."""
-    comments = comments or [""] * len(decisions)
-    for ballot, decision, comment in zip(panel(rewrite), decisions, comments, strict=True):
-        ballot_cast(
-            ballot_id=ballot.pk,
-            actor=ballot.reviewer,
-            decision=decision,
-            reasons=[] if decision == "valid" else ["unclear"],
-            comment=comment,
-        )
 
 
 def request(client: APIClient, method: str, url: str, data: Any = None) -> Any:
@@ -450,7 +437,7 @@ def test_wrong_role_is_403(world):
     pending = world.submitted(world.annotators[0])
     ballot = panel(pending)[0]
     split = world.submitted(world.annotators[1])
-    cast_all(split, ["valid", "valid", "invalid", "invalid"])
+    cast_panel(split, ["valid", "valid", "invalid", "invalid"])
     slug = world.campaign.slug
     annotator = api_for(world.annotators[2])
     reviewer = api_for(world.reviewers[0])
@@ -680,7 +667,7 @@ def test_split_panel_is_no_consensus_and_return_sends_feedback_without_names(wor
 def test_returning_an_accepted_rewrite_is_409(world):
     world.add_seeds(1)
     rewrite = world.submitted()
-    cast_all(rewrite, ["valid"] * 4)
+    cast_panel(rewrite, ["valid"] * 4)
     r = api_for(world.curator).post(
         f"{API}/rewrites/{rewrite.pk}/return/", {"note": "no"}, format="json"
     )
@@ -699,7 +686,7 @@ def test_members_of_another_campaign_get_404_everywhere(world, make_world):
     rewrite = world.submitted(world.annotators[0])
     ballot = panel(rewrite)[0]
     split = world.submitted(world.annotators[1])
-    cast_all(split, ["valid", "invalid", "valid", "invalid"])
+    cast_panel(split, ["valid", "invalid", "valid", "invalid"])
     active = world.claim(world.annotators[2])
     world.draft(active, text="mine")
     slug = world.campaign.slug
@@ -885,10 +872,10 @@ def test_stats_match_counts_computed_from_the_database(world, django_capture_on_
     world.draft(drafting)
     refused = world.claim(ann[2])
     assignment_reject_seed(assignment_id=refused.pk, actor=ann[2], reason="off_topic")
-    cast_all(accepted, ["valid", "valid", "invalid", "valid"])
-    cast_all(accepted_too, ["valid"] * 4)
-    cast_all(rejected, ["invalid"] * 4)
-    cast_all(split, ["valid", "invalid", "invalid", "valid"])
+    cast_panel(accepted, ["valid", "valid", "invalid", "valid"])
+    cast_panel(accepted_too, ["valid"] * 4)
+    cast_panel(rejected, ["invalid"] * 4)
+    cast_panel(split, ["valid", "invalid", "invalid", "valid"])
     rewrite_return(rewrite_id=split.pk, actor=world.curator, note="Try again.")
 
     r = api_for(world.curator).get(f"{API}/campaigns/{campaign.slug}/stats/")
@@ -1008,7 +995,7 @@ def build_rows(make_world: Any, n: int) -> Any:
     for i in range(n):
         rewrite = world.submitted(world.annotators[0])
         if i % 3 == 0:
-            cast_all(rewrite, ["valid", "valid", "invalid", "valid"])
+            cast_panel(rewrite, ["valid", "valid", "invalid", "valid"])
         elif i % 3 == 1:
             first = panel(rewrite)[0]
             ballot_cast(ballot_id=first.pk, actor=first.reviewer, decision="valid")

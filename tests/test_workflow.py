@@ -24,23 +24,13 @@ from annotation.services import (
 from annotation.tokens import count_tokens
 from review.models import Ballot
 from review.services import ballot_cast, panels_fill_waiting, rewrite_return, submission_open
+from tests.conftest import cast_panel
 
 pytestmark = pytest.mark.django_db
 
 
 def events(kind: str) -> int:
     return Event.objects.filter(kind=kind).count()
-
-
-def vote_all(rewrite, decisions, comment="") -> None:
-    for ballot, decision in zip(rewrite.ballots.order_by("id"), decisions, strict=True):
-        ballot_cast(
-            ballot_id=ballot.pk,
-            actor=ballot.reviewer,
-            decision=decision,
-            reasons=[] if decision == "valid" else ["unclear"],
-            comment=comment,
-        )
 
 
 def test_claim_next_hands_out_each_sampled_seed_once(world):
@@ -262,7 +252,7 @@ def test_early_decision_closes_remaining_ballots(make_world):
 def test_revision_loop(world):
     world.add_seeds(1)
     r1 = world.submitted()
-    vote_all(r1, ["valid", "invalid", "valid", "invalid"], comment="Say which Python version.")
+    cast_panel(r1, ["valid", "invalid", "valid", "invalid"], ["Say which Python version."] * 4)
     with pytest.raises(NotAllowed):
         rewrite_return(rewrite_id=r1.pk, actor=world.reviewers[0], note="no")
     r2 = rewrite_return(rewrite_id=r1.pk, actor=world.curator, note="Please clarify.")
@@ -283,7 +273,7 @@ def test_revision_loop(world):
     world.draft(a, version=1, text=r1.text + " Use Python 3.12.")
     r2 = submission_open(assignment_id=a.pk, actor=a.annotator)
     assert r2.ballots.count() == 4 and r1.ballots.count() == 4
-    vote_all(r2, ["valid"] * 4)
+    cast_panel(r2, ["valid"] * 4)
     r2.refresh_from_db()
     assert r2.status == "accepted"
     assert events("rewrite.returned") == 1 and events("assignment.reopened") == 1
@@ -292,7 +282,7 @@ def test_revision_loop(world):
 def test_accepted_rewrite_cannot_be_returned(world):
     world.add_seeds(1)
     r = world.submitted()
-    vote_all(r, ["valid"] * 4)
+    cast_panel(r, ["valid"] * 4)
     with pytest.raises(InvalidTransition):
         rewrite_return(rewrite_id=r.pk, actor=world.curator)
 
