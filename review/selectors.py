@@ -57,7 +57,7 @@ def rewrites_for_curator(
     campaign = campaign_for_member(user=user, slug=slug, role=Role.CURATOR)
     qs = (
         Rewrite.objects.filter(campaign=campaign)
-        .select_related("author", "seed", "subcategory__category")
+        .select_related("campaign", "author", "seed", "subcategory__category")
         .prefetch_related(
             language_links_prefetch(),
             Prefetch(

@@ -100,6 +100,9 @@ class CuratorRewriteOut(serializers.Serializer):
                 "valid": sum(1 for b in ballots if b.decision == Decision.VALID),
                 "invalid": sum(1 for b in ballots if b.decision == Decision.INVALID),
                 "pending": sum(1 for b in ballots if b.status == Ballot.Status.PENDING),
+                "panel_size": rewrite.campaign.panel_size,
+                # Seats no reviewer could fill yet (too few reviewers other than the author).
+                "unfilled": max(0, rewrite.campaign.panel_size - len(ballots)),
             },
             "votes": [{**vote_out(b, with_reviewer=True), "status": b.status} for b in ballots],
         }

@@ -51,12 +51,20 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
         no_consensus=Count("pk", filter=Q(status=Rewrite.Status.NO_CONSENSUS)),
         returned=Count("pk", filter=Q(status=Rewrite.Status.RETURNED)),
     )
+    # Submitted rewrites whose panel is not full yet: the campaign needs more reviewers.
+    waiting_for_reviewers = (
+        Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.SUBMITTED)
+        .annotate(seats=Count("ballots"))
+        .filter(seats__lt=campaign.panel_size)
+        .count()
+    )
     return {
         **seeds,
         "rewritten": rewrites["rewritten"],
         "rejected_by_annotators": rejected_by_annotators,
         "submitted": rewrites["submitted"],
         "waiting_for_votes": rewrites["waiting_for_votes"],
+        "waiting_for_reviewers": waiting_for_reviewers,
         "accepted": rewrites["accepted"],
         "rejected": rewrites["rejected"],
         "no_consensus": rewrites["no_consensus"],

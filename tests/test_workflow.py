@@ -24,6 +24,7 @@ from annotation.services import (
 from annotation.tokens import count_tokens
 from review.models import Ballot
 from review.services import ballot_cast, panels_fill_waiting, rewrite_return, submission_open
+from review.stats import campaign_funnel
 from tests.conftest import cast_panel
 
 pytestmark = pytest.mark.django_db
@@ -166,10 +167,12 @@ def test_rewrite_waits_for_reviewers_then_panel_fills(make_world):
     w.add_seeds(1)
     r = w.submitted()
     assert r.ballots.count() == 2
+    assert campaign_funnel(w.campaign)["waiting_for_reviewers"] == 1
     w.member("late-rev-1", "reviewer")
     w.member("late-rev-2", "reviewer")
     assert panels_fill_waiting(campaign=w.campaign) == 2
     assert r.ballots.count() == 4
+    assert campaign_funnel(w.campaign)["waiting_for_reviewers"] == 0
 
 
 @pytest.mark.parametrize(
