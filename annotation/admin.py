@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from .models import (
     Assignment,
@@ -20,11 +21,31 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class WorkflowReadOnly(admin.ModelAdmin):
+    """Workflow rows change only through the services (commands, API), which check the
+    transition, keep the invariants and write the audit event: operators can look, not edit."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ["slug", "name", "panel_size", "accept_threshold", "target_release_size"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
+        # Changing the panel under open ballots would make votes already cast unfit the panel.
+        if obj is not None and obj.rewrites.exclude(status="draft").exists():
+            return ["slug", "panel_size", "accept_threshold", "tokenizer"]
+        return ["slug"] if obj is not None else []
 
 
 @admin.register(Membership)
@@ -56,22 +77,18 @@ class ProgrammingLanguageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Seed)
-class SeedAdmin(admin.ModelAdmin):
+class SeedAdmin(WorkflowReadOnly):
     list_display = ["external_id", "campaign", "subcategory", "status", "sample_rank"]
     list_filter = ["campaign", "status"]
     search_fields = ["external_id", "title"]
     list_select_related = ["campaign", "subcategory"]
-    readonly_fields = ["content_hash", "status", "sample_rank"]
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
-    """Read-mostly: state changes go through the services (commands, API), not the admin."""
-
+class AssignmentAdmin(WorkflowReadOnly):
     list_display = ["id", "campaign", "seed", "annotator", "status", "lease_expires_at"]
     list_filter = ["campaign", "status"]
     list_select_related = ["campaign", "seed", "annotator"]
-    readonly_fields = ["campaign", "seed", "annotator", "status", "reject_reason", "reject_note"]
 
 
 class RewriteLanguageInline(admin.TabularInline):
@@ -82,16 +99,15 @@ class RewriteLanguageInline(admin.TabularInline):
 
 
 @admin.register(Rewrite)
-class RewriteAdmin(admin.ModelAdmin):
+class RewriteAdmin(WorkflowReadOnly):
     list_display = ["id", "campaign", "seed", "author", "revision", "status", "question_tokens"]
     list_filter = ["campaign", "status", "difficulty"]
     list_select_related = ["campaign", "seed", "author"]
-    readonly_fields = ["status", "version", "question_tokens", "tokenizer", "feedback"]
     inlines = [RewriteLanguageInline]
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(WorkflowReadOnly):
     """The audit log is append-only: no add, change or delete here."""
 
     list_display = [
@@ -106,12 +122,3 @@ class EventAdmin(admin.ModelAdmin):
     ]
     list_filter = ["campaign", "kind"]
     list_select_related = ["campaign", "actor"]
-
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False

@@ -5,14 +5,23 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from . import selectors, services
 from .api_common import Pagination
 from .models import Assignment, Role
 from .serializers import AssignmentOut, CampaignOut, DraftIn, DraftOut, RejectIn
+
+
+class TokenView(ObtainAuthToken):
+    """Exchange a username and password for an API token; throttled per client address."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "auth-token"
 
 
 class CampaignListView(APIView):
@@ -31,7 +40,7 @@ class CampaignAssignmentListView(APIView):
         summary="My assignments in a campaign",
     )
     def get(self, request: Request, slug: str) -> Response:
-        campaign = selectors.campaign_for_member(user=request.user, slug=slug)
+        campaign = selectors.campaign_for_member(user=request.user, slug=slug, role=Role.ANNOTATOR)
         status_filter = request.query_params.get("status") or None
         if status_filter and status_filter not in Assignment.Status.values:
             return Response(

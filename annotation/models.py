@@ -277,6 +277,11 @@ class Rewrite(models.Model):
                 condition=Q(status__in=["draft", "submitted"]),
                 name="rewrite_one_open_revision_per_assignment",
             ),
+            models.UniqueConstraint(
+                fields=["seed"],
+                condition=Q(status="accepted"),
+                name="rewrite_one_accepted_per_seed",
+            ),
         ]
         indexes = [models.Index(fields=["campaign", "status"])]
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, Prefetch, QuerySet, When
 
 from .errors import NotAllowed, NotFound
 from .models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role
@@ -75,7 +75,9 @@ def assignments_for_annotator(
     qs = _assignments_base().filter(campaign=campaign, annotator_id=user.pk)
     if status:
         qs = qs.filter(status=status)
-    return qs.order_by("-status", "id")
+    # Active work first, then the rest, each oldest first.
+    active_first = Case(When(status=Assignment.Status.ACTIVE, then=0), default=1)
+    return qs.order_by(active_first, "id")
 
 
 def assignment_for_user(*, user: Any, assignment_id: int) -> Assignment:
@@ -83,9 +85,10 @@ def assignment_for_user(*, user: Any, assignment_id: int) -> Assignment:
     assignment = _assignments_base().filter(pk=assignment_id).first()
     if assignment is None:
         raise NotFound("No such assignment.")
-    if assignment.annotator_id == user.pk:
+    roles = user_roles(user=user, campaign=assignment.campaign)
+    if assignment.annotator_id == user.pk and Role.ANNOTATOR in roles:
         return assignment
-    if Role.CURATOR in user_roles(user=user, campaign=assignment.campaign):
+    if Role.CURATOR in roles:
         return assignment
     raise NotFound("No such assignment.")
 

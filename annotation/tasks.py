@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from .services.assignments import assignments_expire
-from .services.rewrites import rewrite_count_tokens
+from .services.rewrites import rewrite_count_tokens, rewrites_count_missing_tokens
 
 
 @shared_task(
@@ -19,3 +19,8 @@ def count_rewrite_tokens(rewrite_id: int) -> int | None:
 @shared_task(name="annotation.tasks.expire_assignments")
 def expire_assignments() -> int:
     return assignments_expire()
+
+
+@shared_task(name="annotation.tasks.count_missing_tokens")
+def count_missing_tokens() -> int:
+    return rewrites_count_missing_tokens()

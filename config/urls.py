@@ -1,14 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from annotation import api as annotation_api
 from annotation import views as annotation_views
 from review import api as review_api
 
 api_v1 = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", annotation_api.TokenView.as_view(), name="api-token"),
     path("campaigns/", annotation_api.CampaignListView.as_view(), name="campaign-list"),
     path(
         "campaigns/<slug:slug>/assignments/",

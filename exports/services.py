@@ -17,7 +17,7 @@ from typing import Any
 from annotation.errors import ValidationFailed
 from annotation.models import Campaign, Rewrite
 from annotation.sampling import sampling_quotas
-from annotation.services import event_record
+from annotation.services import event_record, rewrites_count_missing_tokens
 from review.models import Ballot, Decision
 from review.stats import accepted_rewrites, agreement, campaign_funnel, distributions
 
@@ -110,6 +110,10 @@ def benchmark_export(
 
     Raises ValidationFailed for bad parameters or too few eligible rewrites."""
     say = progress or (lambda _msg: None)
+    # A token count whose task failed or never ran is made now, so no sample ships without one.
+    counted = rewrites_count_missing_tokens(campaign=campaign)
+    if counted:
+        say(f"counted question tokens of {counted} rewrite(s) that had none")
     say("selecting accepted rewrites")
     eligible = accepted_rewrites(campaign)
     chosen = select_rewrites(

@@ -7,27 +7,38 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api import _parse, _reload
+from annotation.api import _parse
 from annotation.api_common import Pagination
 from annotation.models import Rewrite, Role
 from annotation.selectors import campaign_for_member
-from annotation.serializers import AssignmentOut
 
 from . import selectors, services
 from .models import Ballot
-from .serializers import BallotOut, CuratorRewriteOut, ReturnIn, VoteIn, rewrite_out
+from .serializers import (
+    BallotOut,
+    CuratorRewriteOut,
+    ReturnIn,
+    SubmittedRewriteOut,
+    VoteIn,
+    rewrite_out,
+)
 from .stats import campaign_stats
 
 
 class SubmitView(APIView):
     @extend_schema(
         request=None,
-        responses={200: AssignmentOut, 400: OpenApiResponse(description="Missing fields named")},
+        responses={
+            200: SubmittedRewriteOut,
+            400: OpenApiResponse(description="Every missing field named in 'errors'"),
+        },
         summary="Submit my rewrite for review",
     )
     def post(self, request: Request, pk: int) -> Response:
-        services.submission_open(assignment_id=pk, actor=request.user)
-        return Response(AssignmentOut(_reload(request, pk)).data)
+        rewrite = services.submission_open(assignment_id=pk, actor=request.user)
+        return Response(
+            SubmittedRewriteOut(selectors.rewrite_submitted(rewrite_id=rewrite.pk)).data
+        )
 
 
 class CampaignBallotListView(APIView):

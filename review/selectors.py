@@ -43,9 +43,9 @@ def ballot_for_reviewer(*, user: Any, ballot_id: int) -> Ballot:
     ballot = _ballots_base().filter(pk=ballot_id).first()
     if ballot is None:
         raise NotFound("No such ballot.")
-    if ballot.reviewer_id == user.pk:
-        return ballot
     roles = user_roles(user=user, campaign=ballot.campaign)
+    if ballot.reviewer_id == user.pk and Role.REVIEWER in roles:
+        return ballot
     if roles and Role.REVIEWER not in roles:
         raise NotAllowed("Only reviewers can see ballots.")
     raise NotFound("No such ballot.")
@@ -96,3 +96,12 @@ def panel_votes_for(*, ballots: list[Ballot]) -> dict[int, list[Ballot]]:
     ):
         by_rewrite.setdefault(vote.rewrite_id, []).append(vote)
     return {b.pk: by_rewrite.get(b.rewrite_id, []) for b in cast}
+
+
+def rewrite_submitted(*, rewrite_id: int) -> Rewrite:
+    """A rewrite with what its submit response shows (tags, languages, panel seats)."""
+    return (
+        Rewrite.objects.select_related("campaign", "subcategory__category")
+        .prefetch_related(language_links_prefetch(), "ballots")
+        .get(pk=rewrite_id)
+    )

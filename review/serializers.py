@@ -106,3 +106,19 @@ class CuratorRewriteOut(serializers.Serializer):
             },
             "votes": [{**vote_out(b, with_reviewer=True), "status": b.status} for b in ballots],
         }
+
+
+class SubmittedRewriteOut(serializers.Serializer):
+    """The rewrite a submit created, with its assignment and how full its review panel is."""
+
+    def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
+        return {
+            **rewrite_out(rewrite),
+            "checklist": rewrite.checklist,
+            "version": rewrite.version,
+            "assignment": rewrite.assignment_id,
+            "panel": {
+                "panel_size": rewrite.campaign.panel_size,
+                "seated": len(rewrite.ballots.all()),
+            },
+        }

@@ -134,6 +134,8 @@ def ballot_cast(
             .select_related("campaign")
             .get(pk=rewrite_id)
         )
+        # A reviewer removed from the campaign can no longer vote (NotFound / NotAllowed).
+        require_role(campaign=rewrite.campaign, actor=actor, role=Role.REVIEWER)
         ballot = Ballot.objects.select_for_update().get(pk=ballot_id)
         if ballot.status == Ballot.Status.CAST:
             raise Conflict(
@@ -175,6 +177,16 @@ def ballot_cast(
                 rewrite.ballots.filter(status=Ballot.Status.PENDING).values_list("pk", flat=True)
             )
             Ballot.objects.filter(pk__in=closed).update(status=Ballot.Status.CLOSED)
+            for closed_id in closed:
+                event_record(
+                    campaign=campaign,
+                    actor=None,
+                    kind="ballot.closed",
+                    obj=Ballot(pk=closed_id),
+                    from_state=Ballot.Status.PENDING,
+                    to_state=Ballot.Status.CLOSED,
+                    data={"rewrite": rewrite.pk, "outcome": outcome.value},
+                )
             event_record(
                 campaign=campaign,
                 actor=actor,
@@ -220,18 +232,21 @@ def rewrite_return(*, rewrite_id: int, actor: Any, note: str = "") -> Rewrite:
             f"Only rejected or no-consensus rewrites can be returned; this one is "
             f"{rewrite.get_status_display().lower()}."
         )
+    reopened = Assignment.objects.filter(
+        pk=rewrite.assignment_id, status=Assignment.Status.SUBMITTED
+    ).update(status=Assignment.Status.ACTIVE, lease_expires_at=None)  # stays with its author
+    if not reopened:
+        raise InvalidTransition("This rewrite's assignment is not waiting for a decision.")
+    assignment = rewrite.assignment
     old_status = rewrite.status
     rewrite.status = Rewrite.Status.RETURNED
     rewrite.save(update_fields=["status", "updated_at"])
-    assignment = Assignment.objects.select_for_update().get(pk=rewrite.assignment_id)
-    assignment.status = Assignment.Status.ACTIVE
-    assignment.lease_expires_at = None  # returned work stays with its author
-    assignment.save(update_fields=["status", "lease_expires_at", "updated_at"])
     Seed.objects.filter(pk=rewrite.seed_id).update(status=Seed.Status.ASSIGNED)
-    reviews = [
-        {"reasons": b.reasons, "comment": b.comment}
-        for b in rewrite.ballots.filter(status=Ballot.Status.CAST).order_by("cast_at", "id")
-    ]
+    # Annotators see the reviewers' comments and reasons, never who voted how: comments without
+    # the empty ones, sorted rather than in voting order, and the reasons as one sorted set.
+    cast = list(rewrite.ballots.filter(status=Ballot.Status.CAST))
+    comments = sorted(b.comment for b in cast if b.comment)
+    reasons = sorted({reason for b in cast for reason in b.reasons})
     new = Rewrite.objects.create(
         campaign=rewrite.campaign,
         seed_id=rewrite.seed_id,
@@ -251,7 +266,8 @@ def rewrite_return(*, rewrite_id: int, actor: Any, note: str = "") -> Rewrite:
             "outcome": old_status,
             "note": note.strip(),
             "returned_at": timezone.now().isoformat(),
-            "reviews": reviews,
+            "comments": comments,
+            "reasons": reasons,
         },
     )
     RewriteLanguage.objects.bulk_create(

@@ -336,8 +336,18 @@ def test_submit_complete_draft_then_tokens_are_counted(world, django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         r = client.post(f"{API}/assignments/{assignment.pk}/submit/")
     assert r.status_code == 200, r.content
-    assert r.json()["status"] == "submitted"
-    assert r.json()["draft"]["status"] == "submitted"
+    submitted = r.json()
+    rewrite = Rewrite.objects.get(assignment=assignment)
+    # Submit answers with the rewrite it created (DESIGN.md: "-> rewrite (status submitted)").
+    assert (submitted["id"], submitted["status"], submitted["revision"]) == (
+        rewrite.pk,
+        "submitted",
+        1,
+    )
+    assert submitted["assignment"] == assignment.pk
+    assert submitted["text"] == GOOD_DRAFT["text"]
+    assert submitted["programming_languages"] == ["python"]
+    assert submitted["panel"] == {"panel_size": 4, "seated": 4}
 
     r = client.get(f"{API}/assignments/{assignment.pk}/")
     tokens = r.json()["draft"]["question_tokens"]

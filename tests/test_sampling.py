@@ -126,3 +126,34 @@ def test_claim_order_interleaves_subcategories(world):
         .values_list("subcategory__name", flat=True)[:40]
     )
     assert len(set(first_40)) == 40
+
+
+def test_minimum_quotas_level_the_others_up_to_them():
+    # A already holds 9 of a previous sample; topping up to 12 gives B the rest, not 6 + 6.
+    assert sampling_quotas({"a": 100, "b": 101}, 12, minimum={"a": 9}) == {"a": 9, "b": 3}
+    assert sampling_quotas({"a": 100, "b": 100}, 30, minimum={"a": 9}) == {"a": 15, "b": 15}
+    with pytest.raises(ValueError):
+        sampling_quotas({"a": 100}, 5, minimum={"a": 9})
+
+
+@pytest.mark.django_db
+def test_top_up_never_exceeds_size_after_new_seeds_arrive(world):
+    seeds_import(
+        campaign=world.campaign,
+        lines=[
+            json.dumps({"id": f"a{i}", "text": f"a {i}", "subcategory": "Security"})
+            for i in range(100)
+        ]
+        + [json.dumps({"id": "b0", "text": "b 0", "subcategory": "Cryptography"})],
+    )
+    seeds_sample(campaign=world.campaign, size=10, seed=1)
+    seeds_import(
+        campaign=world.campaign,
+        lines=[
+            json.dumps({"id": f"b{i}", "text": f"b {i}", "subcategory": "Cryptography"})
+            for i in range(1, 101)
+        ],
+    )
+    report = seeds_sample(campaign=world.campaign, size=12, seed=1)
+    assert report.sampled_total == 12
+    assert world.campaign.seeds.filter(status="sampled").count() == 12

@@ -13,12 +13,13 @@ from annotation.errors import (
     StaleVersion,
     ValidationFailed,
 )
-from annotation.models import Assignment, Event, Rewrite, Seed
+from annotation.models import Assignment, Event, Membership, Rewrite, Seed
 from annotation.services import (
     assignment_claim_next,
     assignment_reject_seed,
     assignments_expire,
     rewrite_submit,
+    rewrites_count_missing_tokens,
     seeds_assign,
 )
 from annotation.tokens import count_tokens
@@ -264,8 +265,10 @@ def test_revision_loop(world):
     assert (r2.revision, r2.status, r2.version, r2.text) == (2, "draft", 1, r1.text)
     assert r2.feedback["note"] == "Please clarify."
     assert r2.feedback["outcome"] == "no_consensus"
-    assert [rv["comment"] for rv in r2.feedback["reviews"]] == ["Say which Python version."] * 4
-    assert "reviewer" not in r2.feedback["reviews"][0]
+    # Comments and reasons reach the author; who voted how does not.
+    assert r2.feedback["comments"] == ["Say which Python version."] * 4
+    assert r2.feedback["reasons"] == ["unclear"]
+    assert set(r2.feedback) == {"outcome", "note", "returned_at", "comments", "reasons"}
     assert [link.language.name for link in r2.language_links.all()] == ["python"]
     a = Assignment.objects.get()
     assert a.status == "active"
@@ -347,3 +350,54 @@ def test_assign_deals_same_mix_to_every_annotator(world):
         )
         assert sorted(mix) == sorted(subs * 2)
     assert world.claim() is None
+
+
+def test_returned_rewrite_cannot_be_rejected_as_a_seed(world):
+    world.add_seeds(1)
+    r1 = world.submitted()
+    cast_panel(r1, ["valid", "invalid", "valid", "invalid"])
+    rewrite_return(rewrite_id=r1.pk, actor=world.curator, note="clarify")
+    with pytest.raises(InvalidTransition):
+        assignment_reject_seed(assignment_id=r1.assignment_id, actor=r1.author, reason="unclear")
+    assert Assignment.objects.get().status == "active"
+
+
+def test_removed_members_lose_access(world):
+    world.add_seeds(1)
+    a = world.claim()
+    world.draft(a)
+    Membership.objects.filter(user=a.annotator).delete()
+    with pytest.raises(NotFound):
+        world.draft(a, version=1)
+    world.add_seeds(1, start=50)
+    r = world.submitted(annotator=world.annotators[1])
+    ballot = r.ballots.order_by("id").first()
+    Membership.objects.filter(user=ballot.reviewer, role="reviewer").delete()
+    with pytest.raises(NotFound):
+        ballot_cast(ballot_id=ballot.pk, actor=ballot.reviewer, decision="valid")
+
+
+def test_missing_token_counts_are_made_up_by_the_sweep(world):
+    world.add_seeds(1)
+    r = world.submitted()  # on_commit does not fire inside the test transaction
+    assert Rewrite.objects.get(pk=r.pk).question_tokens is None
+    assert rewrites_count_missing_tokens() == 1
+    assert Rewrite.objects.get(pk=r.pk).question_tokens == count_tokens(r.text, "o200k_base")
+    assert rewrites_count_missing_tokens() == 0
+
+
+def test_one_accepted_rewrite_per_seed_is_a_database_rule(world):
+    from django.db import IntegrityError, transaction
+
+    world.add_seeds(1)
+    r = world.submitted()
+    cast_panel(r, ["valid"] * 4)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rewrite.objects.create(
+            campaign=r.campaign,
+            seed=r.seed,
+            assignment=r.assignment,
+            author=r.author,
+            revision=9,
+            status="accepted",
+        )

@@ -16,6 +16,7 @@ from .rewrites import (
     rewrite_languages_set,
     rewrite_missing_fields,
     rewrite_submit,
+    rewrites_count_missing_tokens,
 )
 from .seeds import SeedImportError, seed_content_hash, seeds_import, seeds_sample
 
@@ -34,6 +35,7 @@ __all__ = [
     "rewrite_languages_set",
     "rewrite_missing_fields",
     "rewrite_submit",
+    "rewrites_count_missing_tokens",
     "seed_content_hash",
     "seeds_assign",
     "seeds_import",

@@ -131,6 +131,10 @@ def assignment_claim_next(*, campaign: Campaign, actor: Any) -> Assignment | Non
 @transaction.atomic
 def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
     if campaign.max_active_assignments is not None:
+        # Serialise this annotator's claims so two at once cannot both pass the cap.
+        Membership.objects.select_for_update().filter(
+            campaign=campaign, user_id=actor.pk, role=Role.ANNOTATOR
+        ).first()
         active = Assignment.objects.filter(
             campaign=campaign, annotator_id=actor.pk, status=Assignment.Status.ACTIVE
         ).count()
@@ -217,6 +221,8 @@ def _lock_own_active_assignment(*, assignment_id: int, actor: Any) -> Assignment
     )
     if assignment is None or assignment.annotator_id != actor.pk:
         raise NotFound("No such assignment.")
+    # Removed from the campaign (or no longer an annotator): the assignment is not theirs now.
+    require_role(campaign=assignment.campaign, actor=actor, role=Role.ANNOTATOR)
     if assignment.status != Assignment.Status.ACTIVE:
         raise InvalidTransition(
             f"This assignment is {assignment.get_status_display().lower()}, not active; "
@@ -242,6 +248,11 @@ def assignment_reject_seed(
     if errors:
         raise ValidationFailed("The rejection is incomplete.", details={"errors": errors})
     assignment = _lock_own_active_assignment(assignment_id=assignment_id, actor=actor)
+    if assignment.rewrites.exclude(status=Rewrite.Status.DRAFT).exists():
+        raise InvalidTransition(
+            "This seed was already rewritten and reviewed; revise the returned rewrite instead "
+            "of rejecting the seed."
+        )
     assignment.status = Assignment.Status.REJECTED
     assignment.reject_reason = reason
     assignment.reject_note = note.strip()

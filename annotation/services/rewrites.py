@@ -4,7 +4,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import InvalidTransition, NotFound, StaleVersion, ValidationFailed
+from ..errors import InvalidTransition, StaleVersion, ValidationFailed
 from ..models import (
     Assignment,
     Difficulty,
@@ -235,6 +235,15 @@ def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
     draft.save(update_fields=["status", "submitted_at", "tokenizer", "updated_at"])
     assignment.status = Assignment.Status.SUBMITTED
     assignment.save(update_fields=["status", "updated_at"])
+    event_record(
+        campaign=assignment.campaign,
+        actor=actor,
+        kind="assignment.submitted",
+        obj=assignment,
+        from_state=Assignment.Status.ACTIVE,
+        to_state=Assignment.Status.SUBMITTED,
+        data={"rewrite": draft.pk},
+    )
     Seed.objects.filter(pk=assignment.seed_id).update(status=Seed.Status.DONE)
     assignment.seed.status = Seed.Status.DONE
     event_record(
@@ -257,10 +266,24 @@ def rewrite_count_tokens(*, rewrite_id: int) -> int | None:
     returns the count, or None if the rewrite no longer exists."""
     rewrite = Rewrite.objects.select_related("campaign").filter(pk=rewrite_id).first()
     if rewrite is None:
-        raise NotFound(f"Rewrite {rewrite_id} does not exist.")
+        return None
     tokenizer = rewrite.tokenizer or rewrite.campaign.tokenizer
     tokens = count_tokens(rewrite.text, tokenizer)
     Rewrite.objects.filter(pk=rewrite.pk, text=rewrite.text).update(
         question_tokens=tokens, tokenizer=tokenizer
     )
     return tokens
+
+
+def rewrites_count_missing_tokens(*, campaign: Any = None) -> int:
+    """Count the tokens of every submitted or decided rewrite that has no count yet (a task that
+    failed or never ran); returns how many were counted. The beat schedule runs it."""
+    missing = Rewrite.objects.filter(question_tokens__isnull=True).exclude(
+        status=Rewrite.Status.DRAFT
+    )
+    if campaign is not None:
+        missing = missing.filter(campaign=campaign)
+    ids = list(missing.values_list("pk", flat=True))
+    for rewrite_id in ids:
+        rewrite_count_tokens(rewrite_id=rewrite_id)
+    return len(ids)

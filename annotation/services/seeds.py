@@ -283,10 +283,10 @@ def seeds_sample(
             f"Ask for --size {already_total} or more to top it up."
         )
     available = {sub: already[sub] + len(pooled[sub]) for sub in names}
-    quotas = sampling_quotas(available, size)
+    quotas = sampling_quotas(available, size, minimum=already)
     picks: list[list[int]] = []
     for sub_id in sorted(names):
-        want = max(0, quotas[sub_id] - already[sub_id])
+        want = quotas[sub_id] - already[sub_id]
         rng = random.Random(f"{seed}:{names[sub_id]}")
         chosen = rng.sample(pooled[sub_id], want)
         picks.append([pk for pk, _ in chosen])

@@ -130,6 +130,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "annotation.api_common.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Only the password-checking token endpoint is throttled (against password guessing).
+    "DEFAULT_THROTTLE_RATES": {"auth-token": os.environ.get("API_TOKEN_RATE", "20/min")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CodeArena curation platform API",
@@ -153,6 +155,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-assignment-leases": {
         "task": "annotation.tasks.expire_assignments",
         "schedule": timedelta(minutes=5),
+    },
+    "count-missing-question-tokens": {
+        "task": "annotation.tasks.count_missing_tokens",
+        "schedule": timedelta(minutes=10),
     },
     "fill-waiting-review-panels": {
         "task": "review.tasks.fill_waiting_panels",
