@@ -102,7 +102,9 @@ class CampaignRewriteListView(APIView):
         _campaign, qs = selectors.rewrites_for_curator(user=request.user, slug=slug, status=wanted)
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(CuratorRewriteOut(page, many=True).data)
+        return paginator.get_paginated_response(
+            CuratorRewriteOut(page, many=True, context={"viewer_id": request.user.pk}).data
+        )
 
 
 class ReturnView(APIView):

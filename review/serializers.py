@@ -87,8 +87,16 @@ class BallotOut(serializers.Serializer):
 
 
 class CuratorRewriteOut(serializers.Serializer):
+    """A rewrite as its curator sees it, votes included, except on a rewrite where the curator
+    also sits on the panel and has not voted yet (blind review holds for them too)."""
+
     def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
         ballots = list(rewrite.ballots.all())
+        viewer = self.context.get("viewer_id")
+        if any(b.reviewer_id == viewer and b.status == Ballot.Status.PENDING for b in ballots):
+            ballots = [
+                b for b in ballots if b.status != Ballot.Status.CAST or b.reviewer_id == viewer
+            ]
         return {
             **rewrite_out(rewrite),
             "checklist": rewrite.checklist,

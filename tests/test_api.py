@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.crypto import get_random_string
 from rest_framework.test import APIClient
 
-from annotation.models import Assignment, Rewrite, Role, Seed
+from annotation.models import Assignment, Membership, Rewrite, Role, Seed
 from annotation.services import (
     assignment_reject_seed,
     campaign_create,
@@ -1067,3 +1067,24 @@ def test_openapi_schema_and_docs_are_served(world):
     r = APIClient().get("/api/docs/")
     assert r.status_code == 200
     assert b"swagger" in r.content.lower()
+
+
+def test_curator_who_also_reviews_sees_no_votes_before_casting_theirs(world):
+    world.add_seeds(1)
+    world.member(world.curator.username, Role.REVIEWER)
+    for reviewer in world.reviewers[3:]:  # leave exactly three other reviewers + the curator
+        Membership.objects.filter(user=reviewer, role=Role.REVIEWER).delete()
+    rewrite = world.submitted()
+    ballots = panel(rewrite)
+    assert world.curator.pk in {b.reviewer_id for b in ballots}
+    others = [b for b in ballots if b.reviewer_id != world.curator.pk]
+    for b in others:
+        ballot_cast(ballot_id=b.pk, actor=b.reviewer, decision="valid", comment="secret-note")
+    client = api_for(world.curator)
+    body = client.get(f"{API}/campaigns/{world.campaign.slug}/rewrites/").json()
+    assert "secret-note" not in json.dumps(body)
+    assert body["results"][0]["tally"]["valid"] == 0
+    mine = next(b for b in ballots if b.reviewer_id == world.curator.pk)
+    ballot_cast(ballot_id=mine.pk, actor=world.curator, decision="valid")
+    body = client.get(f"{API}/campaigns/{world.campaign.slug}/rewrites/").json()
+    assert body["results"][0]["tally"]["valid"] == 4
