@@ -112,7 +112,6 @@ class ReturnView(APIView):
         request=ReturnIn, responses={201: dict}, summary="Return a rewrite to its author"
     )
     def post(self, request: Request, pk: int) -> Response:
-        selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
         data = _parse(ReturnIn, request.data)
         new = services.rewrite_return(rewrite_id=pk, actor=request.user, note=data["note"])
         return Response(

@@ -72,14 +72,6 @@ def rewrites_for_curator(
     return campaign, qs
 
 
-def rewrite_for_curator(*, user: Any, rewrite_id: int) -> Rewrite:
-    rewrite = Rewrite.objects.select_related("campaign").filter(pk=rewrite_id).first()
-    if rewrite is None:
-        raise NotFound("No such rewrite.")
-    campaign_for_member(user=user, slug=rewrite.campaign.slug, role=Role.CURATOR)
-    return rewrite
-
-
 def panel_votes_for(*, ballots: list[Ballot]) -> dict[int, list[Ballot]]:
     """For each cast ballot among ``ballots``, the cast votes of its panel (one query). Pending
     ballots get nothing: votes stay hidden until the reviewer has voted."""

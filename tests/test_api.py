@@ -68,6 +68,24 @@ def panel(rewrite: Rewrite) -> list[Ballot]:
     return list(Ballot.objects.filter(rewrite=rewrite).select_related("reviewer").order_by("id"))
 
 
+def campaign_endpoints(slug: str, active: Any, ballot: Any, rewrite: Any) -> list[tuple]:
+    """Every campaign-scoped endpoint, as (method, url[, body]), for access-control sweeps."""
+    return [
+        ("get", f"{API}/campaigns/{slug}/assignments/"),
+        ("post", f"{API}/campaigns/{slug}/assignments/next/"),
+        ("get", f"{API}/assignments/{active.pk}/"),
+        ("put", f"{API}/assignments/{active.pk}/draft/", draft_body(1, text="not yours")),
+        ("post", f"{API}/assignments/{active.pk}/submit/"),
+        ("post", f"{API}/assignments/{active.pk}/reject/", {"reason": "unclear"}),
+        ("get", f"{API}/campaigns/{slug}/ballots/"),
+        ("get", f"{API}/ballots/{ballot.pk}/"),
+        ("post", f"{API}/ballots/{ballot.pk}/vote/", {"decision": "valid"}),
+        ("get", f"{API}/campaigns/{slug}/rewrites/"),
+        ("post", f"{API}/rewrites/{rewrite.pk}/return/", {"note": "x"}),
+        ("get", f"{API}/campaigns/{slug}/stats/"),
+    ]
+
+
 def vote(ballot: Ballot, decision: str, reasons: list[str] | None = None, comment: str = ""):
     if reasons is None:
         reasons = [] if decision == "valid" else ["unclear"]
@@ -126,21 +144,7 @@ def test_anonymous_requests_get_401_with_token_challenge(world):
     active = world.claim(world.annotators[1])
     world.draft(active)
     slug = world.campaign.slug
-    requests = [
-        ("get", f"{API}/campaigns/"),
-        ("get", f"{API}/campaigns/{slug}/assignments/"),
-        ("post", f"{API}/campaigns/{slug}/assignments/next/"),
-        ("get", f"{API}/assignments/{active.pk}/"),
-        ("put", f"{API}/assignments/{active.pk}/draft/", draft_body(1, text="anon")),
-        ("post", f"{API}/assignments/{active.pk}/submit/"),
-        ("post", f"{API}/assignments/{active.pk}/reject/", {"reason": "unclear"}),
-        ("get", f"{API}/campaigns/{slug}/ballots/"),
-        ("get", f"{API}/ballots/{ballot.pk}/"),
-        ("post", f"{API}/ballots/{ballot.pk}/vote/", {"decision": "valid"}),
-        ("get", f"{API}/campaigns/{slug}/rewrites/"),
-        ("post", f"{API}/rewrites/{rewrite.pk}/return/", {"note": "x"}),
-        ("get", f"{API}/campaigns/{slug}/stats/"),
-    ]
+    requests = [("get", f"{API}/campaigns/"), *campaign_endpoints(slug, active, ballot, rewrite)]
     anonymous = APIClient()
     for method, url, *data in requests:
         r = request(anonymous, method, url, *data)
@@ -701,20 +705,7 @@ def test_members_of_another_campaign_get_404_everywhere(world, make_world):
     world.draft(active, text="mine")
     slug = world.campaign.slug
     assignments_before = Assignment.objects.filter(campaign=world.campaign).count()
-    requests = [
-        ("get", f"{API}/campaigns/{slug}/assignments/"),
-        ("post", f"{API}/campaigns/{slug}/assignments/next/"),
-        ("get", f"{API}/assignments/{active.pk}/"),
-        ("put", f"{API}/assignments/{active.pk}/draft/", draft_body(1, text="theirs")),
-        ("post", f"{API}/assignments/{active.pk}/submit/"),
-        ("post", f"{API}/assignments/{active.pk}/reject/", {"reason": "unclear"}),
-        ("get", f"{API}/campaigns/{slug}/ballots/"),
-        ("get", f"{API}/ballots/{ballot.pk}/"),
-        ("post", f"{API}/ballots/{ballot.pk}/vote/", {"decision": "valid"}),
-        ("get", f"{API}/campaigns/{slug}/rewrites/"),
-        ("post", f"{API}/rewrites/{split.pk}/return/", {"note": "x"}),
-        ("get", f"{API}/campaigns/{slug}/stats/"),
-    ]
+    requests = campaign_endpoints(slug, active, ballot, split)
     for outsider in (other.annotators[0], other.reviewers[0], other.curator):
         client = api_for(outsider)
         for method, url, *data in requests:

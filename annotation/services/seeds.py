@@ -83,7 +83,7 @@ def _str_field(record: dict, name: str, errors: list[str], *, max_length: int | 
     return value
 
 
-def _parse_seed_line(lineno: int, raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str]]:
+def _parse_seed_line(raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str]]:
     try:
         record = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -184,7 +184,7 @@ def seeds_import(
             progress(1)
         if not raw.strip():
             continue
-        seed, errors = _parse_seed_line(lineno, raw, vocab)
+        seed, errors = _parse_seed_line(raw, vocab)
         if seed is not None:
             earlier = first_line_of_id.get(seed.external_id)
             if earlier is not None:

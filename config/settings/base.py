@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab  # noqa: F401  (kept for operators' beat overrides)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
