@@ -29,6 +29,20 @@ class Campaign(models.Model):
         default=24 * 60, help_text="How long a claimed seed stays reserved without activity."
     )
     max_active_assignments = models.PositiveIntegerField(null=True, blank=True)
+    # Quality checks run on every submitted rewrite (see exports/README.md).
+    contamination_ngram = models.PositiveSmallIntegerField(
+        default=10, help_text="Word n-gram size for overlap with public benchmarks."
+    )
+    copy_threshold = models.FloatField(
+        default=0.7,
+        help_text="Flag a rewrite whose word 3-gram Jaccard similarity to its seed is at least "
+        "this (the rewrite copies the seed instead of writing a new question).",
+    )
+    duplicate_threshold = models.FloatField(
+        default=0.7,
+        help_text="Flag two rewrites of different seeds whose word 3-gram Jaccard similarity is "
+        "at least this.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,6 +56,14 @@ class Campaign(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(panel_size__gte=1), name="campaign_panel_size_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(contamination_ngram__gte=3), name="campaign_contamination_ngram_gte_3"
+            ),
+            models.CheckConstraint(
+                condition=Q(copy_threshold__gt=0, copy_threshold__lte=1)
+                & Q(duplicate_threshold__gt=0, duplicate_threshold__lte=1),
+                name="campaign_similarity_thresholds_in_0_1",
             ),
         ]
 

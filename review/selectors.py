@@ -11,6 +11,31 @@ from annotation.selectors import campaign_for_member, language_links_prefetch, u
 from .models import Ballot
 
 
+def _related_model(name: str) -> Any:
+    # Quality flags are exports' models; reading them through Rewrite's reverse relations keeps
+    # this app from importing exports (dependencies point exports -> review -> annotation).
+    return Rewrite._meta.get_field(name).related_model
+
+
+def quality_flags_prefetch(prefix: str = "") -> list[Prefetch]:
+    """Contamination hits (with document and reference set) and similarity flags (with the
+    other rewrite's seed) of rewrites reached through ``prefix``: two queries."""
+    hits = _related_model("contamination_hits")
+    flags = _related_model("similarity_flags")
+    return [
+        Prefetch(
+            f"{prefix}contamination_hits",
+            queryset=hits.objects.select_related("document__reference_set"),
+        ),
+        Prefetch(
+            f"{prefix}similarity_flags",
+            queryset=flags.objects.select_related("other__seed").only(
+                "id", "rewrite_id", "kind", "score", "other_id", "other__seed__external_id"
+            ),
+        ),
+    ]
+
+
 def _ballots_base() -> QuerySet[Ballot]:
     return Ballot.objects.select_related(
         "campaign",
@@ -21,7 +46,8 @@ def _ballots_base() -> QuerySet[Ballot]:
         Prefetch(
             "rewrite__language_links",
             queryset=RewriteLanguage.objects.select_related("language").order_by("position"),
-        )
+        ),
+        *quality_flags_prefetch("rewrite__"),
     )
 
 
@@ -64,6 +90,7 @@ def rewrites_for_curator(
                 "ballots",
                 queryset=Ballot.objects.select_related("reviewer").order_by("id"),
             ),
+            *quality_flags_prefetch(),
         )
         .order_by("id")
     )

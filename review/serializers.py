@@ -35,6 +35,33 @@ def rewrite_out(rewrite: Rewrite) -> dict[str, Any]:
     }
 
 
+def contamination_out(rewrite: Rewrite) -> list[dict[str, Any]]:
+    """The public-benchmark overlaps of a rewrite (prefetched ``contamination_hits``)."""
+    return [
+        {
+            "reference_set": hit.document.reference_set.name,
+            "document_id": hit.document.doc_id,
+            "ngram": hit.ngram,
+            "n": hit.n,
+            "overlap": hit.overlap,
+        }
+        for hit in rewrite.contamination_hits.all()
+    ]
+
+
+def flags_out(rewrite: Rewrite) -> list[dict[str, Any]]:
+    """Copied-seed and near-duplicate flags (prefetched ``similarity_flags``)."""
+    return [
+        {
+            "kind": flag.kind,
+            "score": flag.score,
+            "other_rewrite": flag.other_id,
+            "other_seed": flag.other.seed.external_id if flag.other_id else None,
+        }
+        for flag in rewrite.similarity_flags.all()
+    ]
+
+
 def vote_out(ballot: Ballot, *, with_reviewer: bool) -> dict[str, Any]:
     out = {
         "decision": ballot.decision,
@@ -56,6 +83,7 @@ class BallotOut(serializers.Serializer):
     rewrite = serializers.DictField()
     seed = SeedOut()
     contamination = serializers.ListField(child=serializers.DictField())
+    flags = serializers.ListField(child=serializers.DictField())
     my_vote = serializers.DictField(allow_null=True)
     tally = serializers.DictField(required=False)
     votes = serializers.ListField(child=serializers.DictField(), required=False)
@@ -70,7 +98,8 @@ class BallotOut(serializers.Serializer):
             "created_at": serializers.DateTimeField().to_representation(ballot.created_at),
             "rewrite": rewrite_out(ballot.rewrite),
             "seed": SeedOut(ballot.rewrite.seed).data,
-            "contamination": [],
+            "contamination": contamination_out(ballot.rewrite),
+            "flags": flags_out(ballot.rewrite),
             "my_vote": vote_out(ballot, with_reviewer=False)
             if ballot.status == Ballot.Status.CAST
             else None,
@@ -104,6 +133,8 @@ class CuratorRewriteOut(serializers.Serializer):
             "seed": {"id": rewrite.seed_id, "external_id": rewrite.seed.external_id},
             "assignment": rewrite.assignment_id,
             "feedback": rewrite.feedback or None,
+            "contamination": contamination_out(rewrite),
+            "flags": flags_out(rewrite),
             "tally": {
                 "valid": sum(1 for b in ballots if b.decision == Decision.VALID),
                 "invalid": sum(1 for b in ballots if b.decision == Decision.INVALID),

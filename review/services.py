@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -13,6 +14,8 @@ from annotation.services import event_record, require_role, rewrite_submit
 
 from .consensus import Outcome, consensus
 from .models import Ballot, Decision, VoteReason
+
+QUALITY_CHECK_TASK = "exports.tasks.check_rewrite_quality"
 
 
 @transaction.atomic
@@ -86,6 +89,9 @@ def submission_open(*, assignment_id: int, actor: Any) -> Rewrite:
     panel in the same transaction. Raises what ``rewrite_submit`` raises."""
     rewrite = rewrite_submit(assignment_id=assignment_id, actor=actor)
     panel_fill(rewrite_id=rewrite.pk)
+    # Decontamination and similarity checks belong to the exports app, which depends on this
+    # one; the task is looked up by name so the dependency keeps pointing one way.
+    current_app.tasks[QUALITY_CHECK_TASK].delay_on_commit(rewrite.pk)
     return rewrite
 
 

@@ -51,6 +51,14 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
         no_consensus=Count("pk", filter=Q(status=Rewrite.Status.NO_CONSENSUS)),
         returned=Count("pk", filter=Q(status=Rewrite.Status.RETURNED)),
     )
+    contaminated = (
+        Rewrite.objects.filter(
+            campaign=campaign, status=Rewrite.Status.ACCEPTED, contamination_hits__isnull=False
+        )
+        .values("pk")
+        .distinct()
+        .count()
+    )
     # Submitted rewrites whose panel is not full yet: the campaign needs more reviewers.
     waiting_for_reviewers = (
         Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.SUBMITTED)
@@ -69,9 +77,10 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
         "rejected": rewrites["rejected"],
         "no_consensus": rewrites["no_consensus"],
         "returned": rewrites["returned"],
-        # Decontamination (reference corpora and hits) arrives with the releases work; until
-        # then no rewrite can be flagged.
-        "contaminated": 0,
+        # Accepted rewrites that share an n-gram with a public benchmark (exports' hits, read
+        # through the reverse relation so this app does not import exports): never released.
+        "contaminated": contaminated,
+        "releasable": rewrites["accepted"] - contaminated,
     }
 
 
@@ -111,10 +120,14 @@ def distributions(rewrites: list[Rewrite]) -> dict[str, Any]:
     }
 
 
-def accepted_rewrites(campaign: Campaign) -> list[Rewrite]:
+def accepted_rewrites(campaign: Campaign, *, releasable_only: bool = False) -> list[Rewrite]:
+    """The accepted rewrites (one per seed), with their tags loaded; with ``releasable_only``,
+    without those that overlap a public benchmark."""
+    qs = Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED)
+    if releasable_only:
+        qs = qs.exclude(contamination_hits__isnull=False)
     return list(
-        Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED)
-        .select_related("subcategory__category", "seed")
+        qs.select_related("subcategory__category", "seed")
         .prefetch_related(
             Prefetch(
                 "language_links",

@@ -143,6 +143,16 @@ def test_walkthrough(campaign_cli, tmp_path, django_capture_on_commit_callbacks)
     assert stats["tokenizer"] == "o200k_base"
 
 
+RELEASE_FILES = [
+    "README.md",
+    "benchmark.jsonl",
+    "figures",
+    "manifest.json",
+    "questions.jsonl",
+    "stats.json",
+]
+
+
 def test_export_is_byte_identical_and_stratified(
     campaign_cli, tmp_path, django_capture_on_commit_callbacks
 ):
@@ -159,8 +169,9 @@ def test_export_is_byte_identical_and_stratified(
     assert sorted(stats["subcategories"].values()) == [3, 3, 3, 3]
     run("export_benchmark", "cli", "--out", str(two), "--size", "12", "--seed", "4")
     assert (one / "benchmark.jsonl").read_bytes() != (two / "benchmark.jsonl").read_bytes()
-    # No temporary files are left behind.
-    assert sorted(os.listdir(one)) == ["benchmark.jsonl", "stats.json"]
+    # No temporary files are left behind, in the folder or beside it.
+    assert sorted(os.listdir(one)) == RELEASE_FILES
+    assert not [p for p in os.listdir(tmp_path) if ".staging-" in p]
 
 
 def test_export_refuses_too_small_unless_allowed(
@@ -170,7 +181,7 @@ def test_export_refuses_too_small_unless_allowed(
     run("assign_seeds", "cli")
     finish(campaign_cli, lambda i: ["valid"] * 4, django_capture_on_commit_callbacks)
     out_dir = tmp_path / "small"
-    with pytest.raises(CommandError, match="Only 4 accepted rewrites are eligible"):
+    with pytest.raises(CommandError, match="Only 4 accepted, uncontaminated rewrites are eligible"):
         run("export_benchmark", "cli", "--out", str(out_dir), "--size", "397")
     assert not out_dir.exists()
     out = run("export_benchmark", "cli", "--out", str(out_dir), "--size", "397", "--allow-smaller")
@@ -178,7 +189,7 @@ def test_export_refuses_too_small_unless_allowed(
 
 
 def test_failed_write_leaves_previous_file_and_no_temp(campaign_cli, tmp_path, monkeypatch):
-    from exports import services
+    from exports.services import releases
 
     out_dir = tmp_path / "out"
     run("export_benchmark", "cli", "--out", str(out_dir))
@@ -187,11 +198,12 @@ def test_failed_write_leaves_previous_file_and_no_temp(campaign_cli, tmp_path, m
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(services.os, "fsync", crash)
+    monkeypatch.setattr(releases.os, "fsync", crash)
     with pytest.raises(OSError):
         run("export_benchmark", "cli", "--out", str(out_dir))
     assert (out_dir / "benchmark.jsonl").read_bytes() == before
-    assert sorted(os.listdir(out_dir)) == ["benchmark.jsonl", "stats.json"]
+    assert sorted(os.listdir(out_dir)) == RELEASE_FILES
+    assert not [p for p in os.listdir(tmp_path) if ".staging-" in p]
 
 
 def test_create_campaign_errors(db):

@@ -150,7 +150,11 @@ def test_submit_opens_panel_of_least_loaded_reviewers_not_the_author(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         r1 = world.submitted(annotator=author)
     assert r1.status == "submitted"
-    assert len(callbacks) == 1  # token counting runs after commit, not inside the transaction
+    # Token counting and the quality checks run after commit, not inside the transaction.
+    assert [c.func.__self__.name for c in callbacks] == [
+        "annotation.tasks.count_rewrite_tokens",
+        "exports.tasks.check_rewrite_quality",
+    ]
     r1.refresh_from_db()
     assert r1.question_tokens == count_tokens(r1.text, "o200k_base") > 5
     panel1 = set(r1.ballots.values_list("reviewer__username", flat=True))

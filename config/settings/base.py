@@ -176,3 +176,7 @@ if os.environ.get("TIKTOKEN_CACHE_DIR") is None:
     if _shared.is_dir():
         os.environ["TIKTOKEN_CACHE_DIR"] = str(_shared)
 DEFAULT_TOKENIZER = os.environ.get("CURATION_DEFAULT_TOKENIZER", "o200k_base")
+
+# Release jobs started from the API write their files under RELEASES_DIR/<campaign>/<release>/;
+# curators download them through the API (never served as static files).
+RELEASES_DIR = Path(os.environ.get("CURATION_RELEASES_DIR", BASE_DIR / "releases"))
