@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotation import api as annotation_api
 from annotation import views as annotation_views
+from exports import api as exports_api
 from review import api as review_api
 
 api_v1 = [
@@ -46,6 +47,17 @@ api_v1 = [
         "campaigns/<slug:slug>/stats/",
         review_api.CampaignStatsView.as_view(),
         name="campaign-stats",
+    ),
+    path(
+        "campaigns/<slug:slug>/releases/",
+        exports_api.CampaignReleaseListView.as_view(),
+        name="release-list",
+    ),
+    path("releases/<int:pk>/", exports_api.ReleaseDetailView.as_view(), name="release-detail"),
+    path(
+        "releases/<int:pk>/files/<path:name>",
+        exports_api.ReleaseFileView.as_view(),
+        name="release-file",
     ),
 ]
 

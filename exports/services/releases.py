@@ -361,7 +361,7 @@ def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParamete
 
     from ..tasks import run_release
 
-    require_role(campaign=campaign, user=actor, roles=[Role.CURATOR])
+    require_role(campaign=campaign, actor=actor, role=Role.CURATOR)
     parameters.validate()
     if parameters.size is not None and not parameters.allow_smaller:
         eligible = (

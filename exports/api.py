@@ -1,0 +1,70 @@
+"""Release API: start a release job, follow its progress, download its files (curators only).
+Each view parses input, calls one selector or service, renders."""
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api import _parse
+from annotation.api_common import Pagination
+
+from . import selectors, services
+from .serializers import ReleaseIn, ReleaseOut
+
+
+class CampaignReleaseListView(APIView):
+    @extend_schema(responses=ReleaseOut(many=True), summary="The campaign's releases (curator)")
+    def get(self, request: Request, slug: str) -> Response:
+        _campaign, qs = selectors.releases_for_curator(user=request.user, slug=slug)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(
+            ReleaseOut(page, many=True, context={"request": request}).data
+        )
+
+    @extend_schema(
+        request=ReleaseIn,
+        responses={
+            202: ReleaseOut,
+            400: OpenApiResponse(description="Bad parameters or too few eligible rewrites"),
+            409: OpenApiResponse(description="The name is taken"),
+        },
+        summary="Start a release job (curator)",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign, _qs = selectors.releases_for_curator(user=request.user, slug=slug)
+        data = _parse(ReleaseIn, request.data)
+        release = services.release_start(
+            campaign=campaign, actor=request.user, parameters=services.ReleaseParameters(**data)
+        )
+        # With an in-process task queue the job has already run; read what it left.
+        release = selectors.release_for_curator(user=request.user, release_id=release.pk)
+        return Response(
+            ReleaseOut(release, context={"request": request}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class ReleaseDetailView(APIView):
+    @extend_schema(responses=ReleaseOut, summary="A release: status, progress, files, stats")
+    def get(self, request: Request, pk: int) -> Response:
+        release = selectors.release_for_curator(user=request.user, release_id=pk)
+        return Response(ReleaseOut(release, context={"request": request, "with_stats": True}).data)
+
+
+class ReleaseFileView(APIView):
+    @extend_schema(
+        responses={(200, "application/octet-stream"): bytes},
+        summary="Download one file of a finished release",
+    )
+    def get(self, request: Request, pk: int, name: str) -> FileResponse:
+        release = selectors.release_for_curator(user=request.user, release_id=pk)
+        path = services.release_file_path(release=release, name=name)
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=f"{release.campaign.slug}-{release.name}-{name.replace('/', '-')}",
+        )
