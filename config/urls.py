@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotation import api as annotation_api
 from annotation import views as annotation_views
 from exports import api as exports_api
+from exports import views as exports_views
 from review import api as review_api
 
 api_v1 = [
@@ -63,6 +64,9 @@ api_v1 = [
 
 urlpatterns = [
     path("", annotation_views.home, name="home"),
+    path(
+        "campaigns/<slug:slug>/releases/", exports_views.releases_page, name="releases-page"
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),

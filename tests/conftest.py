@@ -152,3 +152,7 @@ def cast_panel(rewrite: Any, decisions: list[str], comments: list[str] | None = 
             reasons=[] if decision == "valid" else ["unclear"],
             comment=comment,
         )
+
+
+# Browser fixtures (Playwright + Chromium); imported last, since they use ``require`` above.
+from .browser import chromium, new_page  # noqa: E402, F401

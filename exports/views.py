@@ -1,0 +1,54 @@
+"""Curator pages of the exports app: the campaign's releases (start one, follow its progress,
+download its files) and the reference sets it is checked against."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from annotation.errors import DomainError
+from review.stats import campaign_funnel
+
+from . import selectors, services
+from .models import ReferenceSet
+from .serializers import ReleaseIn
+
+
+@login_required
+def releases_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the releases, eligible counts and reference sets. POST: start a release job.
+    Non-members get 404, members without the curator role 403 (the domain errors' mapping)."""
+    campaign, releases = selectors.releases_for_curator(user=request.user, slug=slug)
+    form_error = ""
+    field_errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        form = ReleaseIn(data=request.POST)
+        if form.is_valid():
+            try:
+                release = services.release_start(
+                    campaign=campaign,
+                    actor=request.user,
+                    parameters=services.ReleaseParameters(**form.validated_data),
+                )
+            except DomainError as exc:
+                form_error = exc.message
+            else:
+                messages.success(request, f"Release {release.name!r} started.")
+                return redirect("releases-page", slug=campaign.slug)
+        else:
+            field_errors = {k: [str(m) for m in v] for k, v in form.errors.items()}
+    return render(
+        request,
+        "exports/releases.html",
+        {
+            "campaign": campaign,
+            "releases": releases[:50],
+            "funnel": campaign_funnel(campaign),
+            "reference_sets": ReferenceSet.objects.order_by("name"),
+            "stratify_choices": services.STRATIFY,
+            "form_error": form_error,
+            "field_errors": field_errors,
+            "form_data": request.POST if request.method == "POST" else {},
+        },
+        status=400 if form_error or field_errors else 200,
+    )
