@@ -1,6 +1,7 @@
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from annotation.management.base import CurationCommand
@@ -12,7 +13,22 @@ from annotation.services import (
     seeds_sample,
     user_ensure,
 )
+from exports.models import ReferenceSet
+from exports.services import reference_set_load
 
+# Public benchmarks the demo checks rewrites against, when the shared data folder is beside the
+# repository (they are never copied into it).
+SHARED_REFERENCES = Path(settings.BASE_DIR).parent / "shared" / "data" / "references"
+DEMO_REFERENCES = {
+    "humaneval": ["humaneval/HumanEval.jsonl.gz"],
+    "mbpp": ["mbpp/mbpp.jsonl"],
+    "naturalcodebench": [
+        "naturalcodebench/ncb_python_en.jsonl",
+        "naturalcodebench/ncb_java_en.jsonl",
+        "naturalcodebench/ncb_python_zh.jsonl",
+        "naturalcodebench/ncb_java_zh.jsonl",
+    ],
+}
 DEMO_SEEDS = Path(__file__).resolve().parents[3] / "annotation" / "data" / "demo_seeds.jsonl"
 GUIDELINES = """\
 # Rewriting guidelines
@@ -47,6 +63,12 @@ class Command(CurationCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--slug", default="demo")
+        parser.add_argument(
+            "--references",
+            type=Path,
+            default=SHARED_REFERENCES,
+            help="Folder of public benchmarks to load for decontamination (skipped if absent).",
+        )
 
     @transaction.atomic
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -73,10 +95,26 @@ class Command(CurationCommand):
                 f"Imported {imported.created} demo seeds, sampled {sample.sampled_total}; "
                 "annotators claim them with 'next seed' (or deal them with assign_seeds)."
             )
+        self._load_references(opts["references"])
         self.stdout.write(self.style.SUCCESS(f"Demo campaign {slug!r} is ready. Demo logins:"))
         for username, role in PEOPLE:
             self.stdout.write(f"  {username:<11} {role:<10} password: {_demo_password(username)}")
         self.stdout.write("These passwords are for the local demo only.")
+
+    def _load_references(self, folder: Path) -> None:
+        if not folder.is_dir():
+            self.stdout.write(f"No reference folder at {folder}; skipping decontamination sets.")
+            return
+        for name, files in DEMO_REFERENCES.items():
+            paths = [folder / f for f in files]
+            if ReferenceSet.objects.filter(name=name).exists() or not all(
+                p.is_file() for p in paths
+            ):
+                continue
+            result = reference_set_load(name=name, paths=paths)
+            self.stdout.write(
+                f"Loaded reference set {name!r}: {result.reference_set.documents_count} documents."
+            )
 
 
 def _demo_password(username: str) -> str:
