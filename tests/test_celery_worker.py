@@ -2,6 +2,7 @@
 against the same PostgreSQL test database. Skipped locally without PostgreSQL or Redis, failed
 in CI."""
 
+import json
 import os
 import re
 import subprocess
@@ -30,6 +31,8 @@ from annotation.tokens import count_tokens
 from config.celery_app import app as celery_app
 
 WAIT_SECONDS = 60
+# Where the worker writes release files; this process reads them from the same folder.
+WORKER_RELEASES_DIR = Path(tempfile.mkdtemp(prefix="worker-releases-"))
 
 
 def database_url_for_worker() -> str:
@@ -60,6 +63,7 @@ class Worker:
             "CELERY_TASK_ALWAYS_EAGER": "0",
             # base.py set it for this process if ../shared/tiktoken exists; the worker needs it.
             "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", ""),
+            "CURATION_RELEASES_DIR": str(WORKER_RELEASES_DIR),
         }
         command = [
             sys.executable,
@@ -212,3 +216,50 @@ def test_worker_runs_the_lease_sweep_and_returns_its_result(worker, make_world):
     assert Seed.objects.get(pk=expired.seed_id).status == "sampled"
     assert Assignment.objects.get(pk=current.pk).status == "active"
     assert Event.objects.filter(kind="assignment.lease_expired", object_id=expired.pk).count() == 1
+
+
+def test_worker_checks_submissions_and_builds_a_release(worker, make_world, settings):
+    from exports.models import Release
+    from exports.services import reference_set_load
+    from review.services import ballot_cast
+
+    from .conftest import api_for
+
+    settings.RELEASES_DIR = WORKER_RELEASES_DIR
+    world = make_world(slug="wrelease")
+    leaked = "given a list of integers return the second largest distinct value or none if absent"
+    reference = WORKER_RELEASES_DIR / "ref.jsonl"
+    reference.write_text(json.dumps({"task_id": "T/1", "prompt": leaked}) + "\n")
+    reference_set_load(name="worker-ref", paths=[reference])
+    world.add_seeds(2)
+    dirty = world.submitted(text=f"Please solve: {leaked}.")
+    clean = world.submitted(
+        annotator=world.annotators[1], text="How do I profile a slow Django view with many joins?"
+    )
+    worker.wait_for(
+        "the worker to record the contamination hit",
+        lambda: dirty.contamination_hits.exists(),
+    )
+    worker.ran("exports.tasks.check_rewrite_quality")
+    for rewrite in (dirty, clean):
+        for ballot in rewrite.ballots.select_related("reviewer"):
+            ballot_cast(ballot_id=ballot.pk, actor=ballot.reviewer, decision="valid")
+    assert not clean.contamination_hits.exists()
+
+    curator = api_for(world.curator)
+    res = curator.post(
+        "/api/v1/campaigns/wrelease/releases/", {"name": "w1", "size": 1}, format="json"
+    )
+    assert res.status_code == 202 and res.json()["status"] == "queued"
+    release_id = res.json()["id"]
+    done = worker.wait_for(
+        "the worker to finish the release",
+        lambda: Release.objects.filter(pk=release_id, status__in=["done", "failed"]).first(),
+    )
+    worker.ran("exports.tasks.run_release")
+    assert done.status == "done", done.error
+    body = curator.get(f"/api/v1/releases/{release_id}/").json()
+    assert body["stats"]["total"] == 1 and body["stats"]["funnel"]["contaminated"] == 1
+    file = next(f for f in body["files"] if f["name"] == "benchmark.jsonl")
+    data = b"".join(curator.get(file["url"]).streaming_content)
+    assert clean.seed.external_id in data.decode() and dirty.seed.external_id not in data.decode()
