@@ -19,10 +19,19 @@ def _cell(value: Any) -> str:
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    lines = [
-        "| " + " | ".join(headers) + " |",
-        "|" + "|".join([" --- "] + [" ---: "] * (len(headers) - 1)) + "|",
-    ]
+    """A markdown table; columns holding only numbers (or nothing) are right-aligned."""
+
+    def numeric(column: int) -> bool:
+        values = [row[column] for row in rows]
+        return any(v is not None for v in values) and all(
+            v is None
+            or (isinstance(v, int | float) and not isinstance(v, bool))
+            or (isinstance(v, str) and v.endswith("%"))
+            for v in values
+        )
+
+    aligns = [" ---: " if numeric(i) else " --- " for i in range(len(headers))]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(aligns) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
