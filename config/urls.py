@@ -64,9 +64,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", annotation_views.home, name="home"),
-    path(
-        "campaigns/<slug:slug>/releases/", exports_views.releases_page, name="releases-page"
-    ),
+    path("campaigns/<slug:slug>/releases/", exports_views.releases_page, name="releases-page"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),

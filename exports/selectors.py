@@ -8,7 +8,7 @@ from annotation.errors import NotAllowed, NotFound
 from annotation.models import Campaign, Role
 from annotation.selectors import campaign_for_member, user_roles
 
-from .models import Release
+from .models import ReferenceSet, Release
 
 
 def releases_for_curator(*, user: Any, slug: str) -> tuple[Campaign, QuerySet[Release]]:
@@ -36,3 +36,17 @@ def release_for_curator(*, user: Any, release_id: int) -> Release:
     if Role.CURATOR not in roles:
         raise NotAllowed("Only curators can see and build releases.")
     return release
+
+
+def reference_sets() -> QuerySet[ReferenceSet]:
+    """All loaded reference sets (they are global: every campaign is checked against all)."""
+    return ReferenceSet.objects.order_by("name")
+
+
+def quality_check_sizes(*, campaign: Campaign) -> tuple[int, int]:
+    """How many rewrites a campaign-wide check looks at: (decontaminated: every submitted
+    revision, similarity-checked: the current ones)."""
+    from .services.quality import CHECKED, CURRENT
+
+    qs = campaign.rewrites.all()
+    return qs.filter(status__in=CHECKED).count(), qs.filter(status__in=CURRENT).count()

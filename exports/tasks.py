@@ -3,12 +3,19 @@
 from typing import Any
 
 from celery import shared_task
+from django.db import IntegrityError, OperationalError
 
 from .services.quality import rewrite_quality_check
 from .services.releases import release_run
 
 
-@shared_task(name="exports.tasks.check_rewrite_quality", autoretry_for=(OSError,), max_retries=3)
+@shared_task(
+    name="exports.tasks.check_rewrite_quality",
+    # A lock timeout or a reload racing the check rolls the check back whole; run it again.
+    autoretry_for=(OSError, IntegrityError, OperationalError),
+    retry_backoff=True,
+    max_retries=5,
+)
 def check_rewrite_quality(rewrite_id: int) -> dict[str, Any]:
     """Decontamination, copied-seed and near-duplicate checks of a newly submitted rewrite."""
     return rewrite_quality_check(rewrite_id=rewrite_id)

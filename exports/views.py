@@ -10,7 +10,6 @@ from annotation.errors import DomainError
 from review.stats import campaign_funnel
 
 from . import selectors, services
-from .models import ReferenceSet
 from .serializers import ReleaseIn
 
 
@@ -44,7 +43,7 @@ def releases_page(request: HttpRequest, slug: str) -> HttpResponse:
             "campaign": campaign,
             "releases": releases[:50],
             "funnel": campaign_funnel(campaign),
-            "reference_sets": ReferenceSet.objects.order_by("name"),
+            "reference_sets": selectors.reference_sets(),
             "stratify_choices": services.STRATIFY,
             "form_error": form_error,
             "field_errors": field_errors,

@@ -198,3 +198,68 @@ def test_same_ballot_cast_twice_at_once_counts_once(postgres, make_world):
             == 1
         )
         assert Rewrite.objects.get(pk=ballot.rewrite_id).status == "submitted"
+
+
+def _release_world(make_world: Callable[..., Any], slug: str, texts: list[str]) -> Any:
+    world = make_world(slug=slug)
+    world.add_seeds(len(texts))
+    for i, text in enumerate(texts):
+        rewrite = world.submitted(annotator=world.annotators[i % 4], text=text)
+        for ballot in rewrite.ballots.select_related("reviewer"):
+            cast(ballot, "valid")
+    return world
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_checks_and_a_reference_reload_stay_consistent(postgres, make_world, tmp_path):
+    from exports.models import ContaminationHit
+    from exports.services import ReleaseParameters, reference_set_load, release_build
+    from exports.services.quality import rewrite_quality_check
+
+    leaked = "count the vowels in every word of a sentence and return the word with the most"
+    texts = [f"Task {i}: {leaked} please" if i % 2 else f"Unrelated question {i}" for i in range(8)]
+    world = _release_world(make_world, "qrace", texts)
+    ref = tmp_path / "ref.jsonl"
+    ref.write_text('{"task_id": "R/1", "prompt": "' + leaked + '"}\n')
+    reference_set_load(name="race-ref", paths=[ref])
+    rewrites = list(Rewrite.objects.filter(campaign=world.campaign).order_by("pk"))
+
+    jobs: list[Callable[[], Any]] = [
+        lambda i=i: release_build(
+            campaign=world.campaign,
+            out_dir=tmp_path / f"out{i}",
+            parameters=ReleaseParameters(name=f"r{i}"),
+        )
+        for i in range(4)
+    ]
+    jobs += [lambda r=r: rewrite_quality_check(rewrite_id=r.pk) for r in rewrites]
+    jobs.append(lambda: reference_set_load(name="race-ref", paths=[ref]))
+    outcomes = run_together(jobs)
+    assert [exc for _, exc in outcomes if exc is not None] == []
+    assert {result.total for result, _ in outcomes[:4]} == {4}
+    hits = Counter(ContaminationHit.objects.values_list("rewrite_id", flat=True))
+    assert sorted(hits) == [r.pk for r in rewrites[1::2]] and set(hits.values()) == {1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_same_release_name_started_at_once_gives_one_release_and_conflicts(
+    postgres, make_world, settings, tmp_path
+):
+    from exports.models import Release
+    from exports.services import ReleaseParameters, release_start
+
+    settings.RELEASES_DIR = tmp_path
+    world = _release_world(make_world, "namerace", ["How do I cancel an asyncio task safely?"])
+    outcomes = run_together(
+        [
+            lambda: release_start(
+                campaign=world.campaign,
+                actor=world.curator,
+                parameters=ReleaseParameters(name="v1"),
+            )
+            for _ in range(4)
+        ]
+    )
+    errors = [type(exc).__name__ for _, exc in outcomes if exc is not None]
+    assert sorted(errors) == ["Conflict"] * 3
+    assert Release.objects.filter(name="v1").count() == 1

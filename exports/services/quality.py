@@ -37,6 +37,13 @@ CURRENT = (
 MINHASH_PERMUTATIONS = 128
 
 
+def lsh_threshold(threshold: float) -> float:
+    """The threshold LSH proposes candidates at: well below the flagging threshold, since LSH
+    misses a fair share of pairs just above its own threshold and every candidate is confirmed
+    exactly anyway (and at most 0.9, where datasketch still has enough bands)."""
+    return min(0.9, max(0.1, threshold - 0.25))
+
+
 class ReferenceIndex:
     """Every word n-gram of the reference documents, hashed, sorted, with the document it comes
     from: looking up a rewrite costs a binary search per n-gram, whatever the corpus size.
@@ -112,6 +119,34 @@ def reference_index(*, reference_sets: Sequence[ReferenceSet], n: int) -> Refere
     return index
 
 
+def campaign_ngram_set(*, campaign: Campaign, n: int, actor: Any = None) -> Campaign:
+    """Change the n-gram size a campaign is decontaminated with (every later check and release
+    uses it). Raises ValidationFailed below 3, where common phrases would match."""
+    from annotation.errors import ValidationFailed
+
+    if n < 3:
+        raise ValidationFailed(
+            "An n-gram size below 3 would flag common phrases; use 3 or more (10 is usual).",
+            details={"errors": {"ngram": ["must be at least 3"]}},
+        )
+    with transaction.atomic():
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        old = locked.contamination_ngram
+        if old != n:
+            locked.contamination_ngram = n
+            locked.save(update_fields=["contamination_ngram"])
+            event_record(
+                campaign=locked,
+                actor=actor,
+                kind="campaign.ngram_changed",
+                obj=locked,
+                from_state=str(old),
+                to_state=str(n),
+            )
+    campaign.contamination_ngram = n
+    return campaign
+
+
 @dataclass
 class DecontaminationResult:
     checked: int
@@ -135,12 +170,18 @@ def rewrites_decontaminate(
     the campaign's ``contamination_ngram``. ``progress`` is called with the number of rewrites
     just checked. Appends a ``rewrites.decontaminated`` event."""
     n = n or campaign.contamination_ngram
-    sets = list(reference_sets) if reference_sets is not None else list(ReferenceSet.objects.all())
-    index = reference_index(reference_sets=sets, n=n)
     rewrites = Rewrite.objects.filter(campaign=campaign, status__in=CHECKED)
     if rewrite_ids is not None:
         rewrites = rewrites.filter(pk__in=list(rewrite_ids))
     with transaction.atomic():
+        # Locking the reference sets serialises this check with reloads (which lock their set
+        # first) and with other checks, so hits are never written against documents a reload
+        # is deleting, nor inserted twice by two checks of the same rewrite.
+        locked = ReferenceSet.objects.select_for_update().order_by("pk")
+        if reference_sets is not None:
+            locked = locked.filter(pk__in=[s.pk for s in reference_sets])
+        sets = list(locked)
+        index = reference_index(reference_sets=sets, n=n)
         rows = list(rewrites.order_by("pk").values_list("pk", "text"))
         ids = [pk for pk, _ in rows]
         ContaminationHit.objects.filter(
@@ -235,6 +276,9 @@ def rewrite_similarity_check(*, rewrite_id: int) -> SimilarityResult:
         if score >= campaign.duplicate_threshold:
             pairs.append((other_id, score))
     with transaction.atomic():
+        # One similarity writer per campaign at a time: two near-duplicates checked at once
+        # would otherwise both insert the same pair.
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         SimilarityFlag.objects.filter(Q(rewrite_id=rewrite_id) | Q(other_id=rewrite_id)).delete()
         flags = []
         if rewrite.status in CHECKED and copy_score >= campaign.copy_threshold:
@@ -305,7 +349,11 @@ def campaign_similarity_check(
         num_perm=MINHASH_PERMUTATIONS,
         seed=1,
     )
-    lsh = MinHashLSH(threshold=campaign.duplicate_threshold, num_perm=MINHASH_PERMUTATIONS)
+    lsh = MinHashLSH(
+        threshold=lsh_threshold(campaign.duplicate_threshold),
+        num_perm=MINHASH_PERMUTATIONS,
+        weights=(0.2, 0.8),
+    )
     for pk, mh in zip(keyed, hashes, strict=True):
         lsh.insert(pk, mh)
     pairs: set[tuple[int, int]] = set()
@@ -331,6 +379,7 @@ def campaign_similarity_check(
             )
     result = SimilarityResult(checked=len(rows), copied_seed=copied, near_duplicate_pairs=confirmed)
     with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
         SimilarityFlag.objects.filter(campaign=campaign).delete()
         SimilarityFlag.objects.bulk_create(flags, batch_size=1000)
         event_record(

@@ -21,6 +21,7 @@ from ..models import ReferenceDocument, ReferenceSet
 DEFAULT_FIELDS = ("prompt", "text", "instruction", "problem", "question")
 ID_FIELDS = ("task_id", "_id", "name", "id", "uid", "question_id")
 MAX_REPORTED = 50
+DOC_ID_MAX = 300  # ReferenceDocument.doc_id
 
 
 class ReferenceImportError(ValidationFailed):
@@ -103,6 +104,12 @@ def references_parse(
                         errors.append(f"{where}: no text in {', '.join(wanted)}")
                         continue
                     doc_id = f"{prefix}{raw_id}"
+                    if len(doc_id) > DOC_ID_MAX:
+                        errors.append(f"{where}: id longer than {DOC_ID_MAX} characters")
+                        continue
+                    if "\x00" in text or "\x00" in doc_id:
+                        errors.append(f"{where}: contains a NUL character")
+                        continue
                     if doc_id in seen:
                         errors.append(f"{where}: duplicate id {doc_id!r} (first at {seen[doc_id]})")
                         continue

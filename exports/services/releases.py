@@ -17,12 +17,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Count
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation.errors import DomainError, InvalidTransition, NotFound, ValidationFailed
@@ -38,6 +39,12 @@ from ..models import BaselineResponse, Release, SimilarityFlag
 from .quality import rewrites_decontaminate
 
 STRATIFY = ("subcategory", "category", "none")
+# arena-hard-auto picks its judge settings (baseline, system prompt) by a question's category,
+# one of hard_prompt / coding / math / creative_writing; every question here is a coding one.
+ARENA_HARD_CATEGORY = "coding"
+# A release job still "running" this long after it started lost its worker; a redelivered task
+# may take it over.
+RUNNING_STALE_AFTER = timedelta(minutes=30)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 Progress = Callable[[int, str], None]
 
@@ -136,10 +143,11 @@ STALE_STAGING_SECONDS = 3600
 
 def release_files_publish(out_dir: Path, files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
     """Write ``files`` (relative path -> bytes) into ``out_dir`` so that no reader ever sees a
-    partial file: everything is written and fsynced in a staging folder beside ``out_dir``,
-    then the staging folder is renamed to ``out_dir`` (when it does not exist yet) or each file
-    is renamed over its old version. A staging folder left by a killed run is removed by the
-    next run once it is an hour old."""
+    partial file or a mix of two releases: everything is written and fsynced in a staging
+    folder beside ``out_dir``, which is then renamed to ``out_dir``; an existing ``out_dir`` is
+    first renamed aside (``.<name>.previous-*``) and removed once the new one is in place. A
+    kill between those two renames leaves no ``out_dir`` and the previous release aside. A
+    staging folder left by a killed run is removed by the next run once it is an hour old."""
     out_dir = Path(out_dir).absolute()
     parent = out_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -155,14 +163,22 @@ def release_files_publish(out_dir: Path, files: dict[str, bytes]) -> dict[str, d
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+        staging.chmod(0o755)
         if not out_dir.exists():
-            staging.chmod(0o755)
             os.rename(staging, out_dir)
         else:
-            for rel in files:
-                (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / rel, out_dir / rel)
-            shutil.rmtree(staging, ignore_errors=True)
+            # Swap whole folders, so the files of two releases never sit side by side (a new
+            # benchmark.jsonl beside an old manifest.json). Entries the new release does not
+            # write (a team's own notes, say) are carried over afterwards.
+            aside = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.previous-"))
+            aside.rmdir()
+            os.rename(out_dir, aside)
+            os.rename(staging, out_dir)
+            written = {Path(rel).parts[0] for rel in files}
+            for entry in sorted(aside.iterdir()):
+                if entry.name not in written:
+                    os.rename(entry, out_dir / entry.name)
+            shutil.rmtree(aside, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -275,7 +291,7 @@ def release_build(
         _dumps_line(
             {
                 "uid": rec["id"],
-                "category": rec["category"],
+                "category": ARENA_HARD_CATEGORY,
                 "subcategory": rec["subcategory"],
                 "prompt": rec["messages"][0]["content"],
             }
@@ -377,19 +393,24 @@ def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParamete
                 "release.",
                 details={"errors": {"size": [f"at most {eligible} are eligible"]}},
             )
+    taken = Conflict(
+        f"A release named {parameters.name!r} already exists in {campaign.slug}; "
+        "choose another name."
+    )
     with transaction.atomic():
         if Release.objects.filter(campaign=campaign, name=parameters.name).exists():
-            raise Conflict(
-                f"A release named {parameters.name!r} already exists in {campaign.slug}; "
-                "choose another name."
-            )
-        release = Release.objects.create(
-            campaign=campaign,
-            name=parameters.name,
-            parameters=asdict(parameters),
-            created_by=actor,
-            message="waiting for a worker",
-        )
+            raise taken
+        try:
+            with transaction.atomic():
+                release = Release.objects.create(
+                    campaign=campaign,
+                    name=parameters.name,
+                    parameters=asdict(parameters),
+                    created_by=actor,
+                    message="waiting for a worker",
+                )
+        except IntegrityError as exc:  # the same name, started at the same moment
+            raise taken from exc
         event_record(
             campaign=campaign,
             actor=actor,
@@ -410,10 +431,16 @@ def _release_progress(release_id: int, percent: int, message: str) -> None:
 
 def release_run(*, release_id: int) -> Release:
     """Build a queued release (the Celery job). Idempotent: a release that is not queued is
-    left alone. A domain error (e.g. too few eligible rewrites) marks the release failed with
-    its message; any other error does too, and is re-raised for the worker's log."""
-    started = Release.objects.filter(pk=release_id, status=Release.Status.QUEUED).update(
-        status=Release.Status.RUNNING, started_at=timezone.now(), message="starting"
+    left alone, unless it has been "running" for RUNNING_STALE_AFTER (its worker died and the
+    task was redelivered), in which case it is built again. A domain error (e.g. too few
+    eligible rewrites) marks the release failed with its message; any other error does too, and
+    is re-raised for the worker's log."""
+    now = timezone.now()
+    startable = Q(status=Release.Status.QUEUED) | Q(
+        status=Release.Status.RUNNING, started_at__lt=now - RUNNING_STALE_AFTER
+    )
+    started = Release.objects.filter(startable, pk=release_id).update(
+        status=Release.Status.RUNNING, started_at=now, progress=0, message="starting"
     )
     release = Release.objects.select_related("campaign", "created_by").get(pk=release_id)
     if not started:

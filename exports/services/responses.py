@@ -135,6 +135,9 @@ def responses_import(
                 "assistant message)"
             )
             continue
+        if "\x00" in text:
+            report.errors.append(f"{where}: the response contains a NUL character")
+            continue
         if seed_pk in found:
             report.errors.append(
                 f"{where}: a second response for {key!r} (first at line {found[seed_pk][1]})"

@@ -3,16 +3,16 @@ from typing import Any
 from tqdm import tqdm
 
 from annotation.management.base import CurationCommand
-from annotation.models import Rewrite
-from exports.models import ReferenceSet
+from exports import selectors
 from exports.services import campaign_similarity_check, rewrites_decontaminate
-from exports.services.quality import CHECKED, CURRENT
+from exports.services.quality import campaign_ngram_set
 
 
 class Command(CurationCommand):
     help = (
         "Check every submitted rewrite of a campaign against all loaded reference sets (word "
-        "n-gram overlap), and recompute copied-seed and near-duplicate flags."
+        "n-gram overlap), and recompute copied-seed and near-duplicate flags. --ngram changes "
+        "the campaign's n-gram size for this and every later check and release."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -24,34 +24,21 @@ class Command(CurationCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         campaign = self.campaign(opts["slug"])
-        if opts["ngram"] is not None and opts["ngram"] < 3:
-            self.stderr.write("--ngram below 3 would flag common phrases; use 3 or more.")
-            raise SystemExit(2)
-        sets = list(ReferenceSet.objects.all())
+        if opts["ngram"] is not None and opts["ngram"] != campaign.contamination_ngram:
+            old = campaign.contamination_ngram
+            campaign_ngram_set(campaign=campaign, n=opts["ngram"])
+            self.stderr.write(f"n-gram size of {campaign.slug}: {old} -> {opts['ngram']}")
+        sets = list(selectors.reference_sets())
         if not sets:
             self.stderr.write(
                 self.style.WARNING("No reference sets are loaded (see load_references).")
             )
-        total = Rewrite.objects.filter(campaign=campaign, status__in=CHECKED).count()
-        with tqdm(
-            total=total,
-            unit="rewrite",
-            desc="decontaminate",
-            disable=opts["no_progress"],
-            file=self.stderr._out,
-        ) as bar:
-            result = rewrites_decontaminate(
-                campaign=campaign, n=opts["ngram"], reference_sets=sets, progress=bar.update
-            )
-        current = Rewrite.objects.filter(campaign=campaign, status__in=CURRENT).count()
-        with tqdm(
-            total=current,
-            unit="rewrite",
-            desc="similarity",
-            disable=opts["no_progress"],
-            file=self.stderr._out,
-        ) as bar:
-            similarity = campaign_similarity_check(campaign=campaign, progress=bar.update)
+        checked, current = selectors.quality_check_sizes(campaign=campaign)
+        bar = {"unit": "rewrite", "disable": opts["no_progress"], "file": self.stderr._out}
+        with tqdm(total=checked, desc="decontaminate", **bar) as progress:
+            result = rewrites_decontaminate(campaign=campaign, progress=progress.update)
+        with tqdm(total=current, desc="similarity", **bar) as progress:
+            similarity = campaign_similarity_check(campaign=campaign, progress=progress.update)
         self.stdout.write(
             self.style.SUCCESS(
                 f"{result.checked} rewrites checked against {len(sets)} reference set(s) "
