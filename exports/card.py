@@ -121,7 +121,9 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
             ],
         ),
         "`questions.jsonl` holds the same questions in arena-hard-auto's question format "
-        "(`uid`, `category`, `subcategory`, `prompt`) for LLM-as-judge evaluation.",
+        "(`uid`, `category`, `subcategory`, `prompt`) for LLM-as-judge evaluation; `uid` is the "
+        "sample `id`, `category` is `coding` (the judge setting arena-hard-auto uses) and "
+        "`subcategory` the CodeArena subcategory.",
         "## Categories",
         _table(
             ["Category", "Samples", "Share"],
