@@ -257,22 +257,49 @@ def _seed_text(rewrite: Rewrite) -> str:
     return f"{rewrite.seed.title}\n{rewrite.seed.body}"
 
 
+def _hashed_shingles(text: str) -> frozenset[int]:
+    return frozenset(map(hash, shingles(text)))
+
+
+# Word 3-gram sets of submitted rewrites, by (id, submitted_at). A submitted revision's text
+# never changes (a revision is a new row), so the sets stay valid; keeping them spares each
+# submit's check from re-reading and re-splitting every other rewrite of the campaign. The
+# timestamp guards against an id reused after a rolled-back transaction.
+_SHINGLES: "OrderedDict[tuple[int, Any], frozenset[int]]" = OrderedDict()
+_SHINGLES_KEPT = 100_000
+
+
+def _rewrite_shingles(rewrites: list[tuple[int, Any]]) -> dict[int, frozenset[int]]:
+    """{id: shingle set} for (id, submitted_at) pairs, reading only texts not cached yet."""
+    missing = {pk: (pk, at) for pk, at in rewrites if (pk, at) not in _SHINGLES}
+    ids = list(missing)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        for pk, text in Rewrite.objects.filter(pk__in=chunk).values_list("pk", "text"):
+            _SHINGLES[missing[pk]] = _hashed_shingles(text)
+    found = {pk: _SHINGLES[(pk, at)] for pk, at in rewrites if (pk, at) in _SHINGLES}
+    while len(_SHINGLES) > _SHINGLES_KEPT:
+        _SHINGLES.popitem(last=False)
+    return found
+
+
 def rewrite_similarity_check(*, rewrite_id: int) -> SimilarityResult:
     """Flag the rewrite if it copies its seed, and every current rewrite of another seed that
     it nearly duplicates (exact word 3-gram Jaccard against each, which is cheap for one
     rewrite). Replaces the rewrite's earlier flags, in both directions."""
     rewrite = Rewrite.objects.select_related("seed", "campaign").get(pk=rewrite_id)
     campaign = rewrite.campaign
-    mine = shingles(rewrite.text)
-    copy_score = jaccard(mine, shingles(_seed_text(rewrite)))
-    others = (
+    mine = _hashed_shingles(rewrite.text)
+    copy_score = jaccard(mine, _hashed_shingles(_seed_text(rewrite)))
+    others = list(
         Rewrite.objects.filter(campaign=campaign, status__in=CURRENT)
         .exclude(seed_id=rewrite.seed_id)
-        .values_list("pk", "text")
+        .order_by("pk")
+        .values_list("pk", "submitted_at")
     )
     pairs = []
-    for other_id, text in others.iterator(chunk_size=2000):
-        score = jaccard(mine, shingles(text))
+    for other_id, theirs in _rewrite_shingles(others).items():
+        score = jaccard(mine, theirs)
         if score >= campaign.duplicate_threshold:
             pairs.append((other_id, score))
     with transaction.atomic():
