@@ -38,6 +38,7 @@ lint: install
 ## Performance benchmarks; results land in bench/results/.
 bench: install
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/quality.py
 
 worker: install
 	$(BIN)/celery -A config.celery_app worker --loglevel=INFO

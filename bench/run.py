@@ -29,6 +29,7 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from timing import timed  # noqa: E402
 
 from annotation.models import Assignment  # noqa: E402
 from annotation.services import (  # noqa: E402
@@ -42,31 +43,9 @@ from annotation.services import (  # noqa: E402
     seeds_sample,
     user_ensure,
 )
-from exports.services import benchmark_export  # noqa: E402
+from exports.services import release_build  # noqa: E402
 from review.services import ballot_cast, submission_open  # noqa: E402
 from review.stats import campaign_stats  # noqa: E402
-
-
-def timed(results: dict, name: str, fn, *, count: int = 1):
-    queries = 0
-
-    def count_query(execute, sql, params, many, context):
-        nonlocal queries
-        queries += 1
-        return execute(sql, params, many, context)
-
-    started = time.perf_counter()
-    with connection.execute_wrapper(count_query):
-        value = fn()
-    elapsed = time.perf_counter() - started
-    results[name] = {
-        "seconds": round(elapsed, 4),
-        "count": count,
-        "per_item_ms": round(1000 * elapsed / count, 3),
-        "queries": queries,
-    }
-    print(f"{name:<28} {elapsed:8.3f}s  {count:>6} items  {queries:>7} queries")
-    return value
 
 
 def main() -> None:
@@ -156,7 +135,7 @@ def main() -> None:
     )
     timed(results, "campaign_stats", lambda: campaign_stats(campaign))
     out = Path(tempfile.mkdtemp())
-    timed(results, "export_benchmark", lambda: benchmark_export(campaign=campaign, out_dir=out))
+    timed(results, "export_benchmark", lambda: release_build(campaign=campaign, out_dir=out))
     record = {
         "database": connection.vendor,
         "python": platform.python_version(),

@@ -184,9 +184,13 @@ def rewrites_decontaminate(
         index = reference_index(reference_sets=sets, n=n)
         rows = list(rewrites.order_by("pk").values_list("pk", "text"))
         ids = [pk for pk, _ in rows]
-        ContaminationHit.objects.filter(
-            rewrite_id__in=ids, document__reference_set__in=sets
-        ).delete()
+        stale = ContaminationHit.objects.filter(campaign=campaign, rewrite_id__in=ids)
+        if reference_sets is not None:
+            # Only these sets' hits; with all sets, every hit of these rewrites is replaced
+            # (hits of deleted sets went with their documents), which is also a much cheaper
+            # query on SQLite than the join.
+            stale = stale.filter(document__reference_set_id__in=[s.pk for s in sets])
+        stale.delete()
         hits: list[ContaminationHit] = []
         for pk, text in rows:
             tokens = words(text)
