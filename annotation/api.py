@@ -14,7 +14,15 @@ from rest_framework.views import APIView
 from . import selectors, services
 from .api_common import Pagination
 from .models import Assignment, Role
-from .serializers import AssignmentOut, CampaignOut, DraftIn, DraftOut, RejectIn
+from .serializers import (
+    AssignmentOut,
+    CampaignOut,
+    DraftIn,
+    DraftOut,
+    PreviewIn,
+    PreviewOut,
+    RejectIn,
+)
 
 
 class TokenView(ObtainAuthToken):
@@ -115,6 +123,18 @@ class RejectSeedView(APIView):
             assignment_id=pk, actor=request.user, reason=data["reason"], note=data["note"]
         )
         return Response(AssignmentOut(_reload(request, pk)).data)
+
+
+class PreviewView(APIView):
+    @extend_schema(
+        request=PreviewIn,
+        responses=PreviewOut,
+        summary="Render a text as the pages do, count its tokens, suggest its tags",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = selectors.campaign_for_member(user=request.user, slug=slug)
+        data = _parse(PreviewIn, request.data)
+        return Response(selectors.text_preview(campaign=campaign, text=data["text"]))
 
 
 def _parse(serializer_class: type, data: Any) -> dict[str, Any]:

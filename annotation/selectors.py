@@ -103,3 +103,56 @@ def current_revision(assignment: Assignment) -> Rewrite | None:
 
 def rewrite_language_names(rewrite: Rewrite) -> list[str]:
     return [link.language.name for link in rewrite.language_links.all()]
+
+
+def text_preview(*, campaign: Campaign, text: str) -> dict[str, Any]:
+    """What the annotate page shows while the annotator types: the sanitized HTML (the same
+    renderer as every page), the question's token count with the campaign's tokenizer, and
+    suggestions for the programming languages (from code fences, mapped to the campaign's
+    vocabulary) and the natural language."""
+    from .detect import guess_natural_language
+    from .rendering import fence_languages, render_markdown
+    from .tokens import count_tokens
+    from .vocabulary import Vocabulary
+
+    vocab = Vocabulary.for_campaign(campaign)
+    suggested: dict[str, None] = {}
+    for tag in fence_languages(text):
+        language = vocab.language(tag)
+        if language is not None:
+            suggested.setdefault(language.name, None)
+    return {
+        "html": render_markdown(text),
+        "question_tokens": count_tokens(text, campaign.tokenizer),
+        "tokenizer": campaign.tokenizer,
+        "suggested_languages": list(suggested),
+        "suggested_natural_language": guess_natural_language(text),
+    }
+
+
+def annotator_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
+    """The annotator's totals in a campaign, for the queue page (one query)."""
+    from django.db.models import Count, Q
+
+    decided = [Rewrite.Status.ACCEPTED, Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS]
+    rewrites = Rewrite.objects.filter(campaign=campaign, author_id=user.pk).aggregate(
+        submitted=Count("pk", filter=~Q(status=Rewrite.Status.DRAFT)),
+        waiting=Count("pk", filter=Q(status=Rewrite.Status.SUBMITTED)),
+        decided=Count("pk", filter=Q(status__in=[*decided, Rewrite.Status.RETURNED])),
+        accepted=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED)),
+    )
+    rejected = Assignment.objects.filter(
+        campaign=campaign, annotator_id=user.pk, status=Assignment.Status.REJECTED
+    ).count()
+    return {**rewrites, "rejected_seeds": rejected}
+
+
+def assignment_for_annotator(*, user: Any, assignment_id: int) -> Assignment:
+    """The annotator's own assignment (any status), with seed, vocabulary and revisions
+    loaded. NotFound for anyone else's, including a curator's view of it."""
+    assignment = _assignments_base().filter(pk=assignment_id, annotator_id=user.pk).first()
+    if assignment is None or Role.ANNOTATOR not in user_roles(
+        user=user, campaign=assignment.campaign
+    ):
+        raise NotFound("No such assignment.")
+    return assignment

@@ -175,3 +175,15 @@ class DraftIn(serializers.Serializer):
 class RejectIn(serializers.Serializer):
     reason = serializers.ChoiceField(choices=RejectReason.choices)
     note = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
+
+
+class PreviewIn(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=100_000)
+
+
+class PreviewOut(serializers.Serializer):
+    html = serializers.CharField(help_text="Sanitized HTML of the markdown text.")
+    question_tokens = serializers.IntegerField()
+    tokenizer = serializers.CharField()
+    suggested_languages = serializers.ListField(child=serializers.CharField())
+    suggested_natural_language = serializers.CharField(allow_null=True)

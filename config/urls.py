@@ -26,6 +26,7 @@ api_v1 = [
         annotation_api.AssignmentDetailView.as_view(),
         name="assignment-detail",
     ),
+    path("campaigns/<slug:slug>/preview/", annotation_api.PreviewView.as_view(), name="preview"),
     path("assignments/<int:pk>/draft/", annotation_api.DraftSaveView.as_view(), name="draft-save"),
     path("assignments/<int:pk>/submit/", review_api.SubmitView.as_view(), name="assignment-submit"),
     path(
@@ -64,6 +65,9 @@ api_v1 = [
 
 urlpatterns = [
     path("", annotation_views.home, name="home"),
+    path("campaigns/<slug:slug>/queue/", annotation_views.queue_page, name="queue"),
+    path("campaigns/<slug:slug>/next/", annotation_views.claim_next_page, name="claim-next"),
+    path("assignments/<int:pk>/", annotation_views.annotate_page, name="annotate"),
     path("campaigns/<slug:slug>/releases/", exports_views.releases_page, name="releases-page"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),

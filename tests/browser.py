@@ -55,7 +55,7 @@ def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
         page.fill("input[name=login]", username)
         page.fill("input[name=password]", password)
         page.click("button[type=submit]")
-        page.wait_for_url(f"{live_server.url}/")
+        page.wait_for_url(lambda url: "/accounts/login/" not in url)
         return page
 
     yield make
