@@ -4,6 +4,7 @@ repository (``test-artifacts/``, in .gitignore)."""
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
 
     def make(username: str, password: str) -> Any:
         context = chromium.new_context(viewport={"width": 1366, "height": 768})
+        track_requests(context)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -60,7 +62,36 @@ def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
 
     yield make
     for context in contexts:
+        quiesce(context)
         context.close()
+
+
+def track_requests(context: Any) -> None:
+    """Count the context's requests in flight (``context.in_flight``)."""
+    context.in_flight = 0
+
+    def started(_request: Any) -> None:
+        context.in_flight += 1
+
+    def ended(_request: Any) -> None:
+        context.in_flight -= 1
+
+    context.on("request", started)
+    context.on("requestfinished", ended)
+    context.on("requestfailed", ended)
+
+
+def quiesce(context: Any) -> None:
+    """Stop a context's pages from reaching the live server (autosave timers, previews, the
+    save on leaving the page) and let requests in flight finish. Otherwise a request can still
+    hold row locks while the test database is flushed, which deadlocks on PostgreSQL."""
+    context.route("**/*", lambda route: route.abort())
+    deadline = time.monotonic() + 10
+    while getattr(context, "in_flight", 0) > 0 and time.monotonic() < deadline:
+        for page in context.pages[:1]:
+            page.wait_for_timeout(50)  # lets Playwright deliver the request events
+        if not context.pages:
+            break
 
 
 def screenshot(page: Any, name: str) -> Path:
