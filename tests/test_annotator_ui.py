@@ -62,6 +62,11 @@ XSS_PAYLOADS = [
 ]
 
 
+LOCAL_COPIES = """(pk) => Object.keys(localStorage)
+    .filter((k) => k.startsWith(`codearena:draft:${pk}:`))
+    .map((k) => localStorage.getItem(k))"""
+
+
 def seed_world(seeds: list[dict]) -> World:
     world = World(slug="ui")
     seeds_import(campaign=world.campaign, lines=[json.dumps(s) for s in seeds])
@@ -163,11 +168,11 @@ def test_hostile_seed_renders_inert(new_page, live_server):
     # The payloads also go through the live preview.
     page.fill("#rewrite-text", body)
     page.wait_for_function("document.getElementById('preview').textContent.includes('a link')")
-    page.click("details.answer summary") if page.locator("details.answer").count() else None
     page.wait_for_timeout(500)
     assert dialogs == []
     assert page.evaluate("window.__xss") is None
-    for pane in ["#seed-body", "#preview"]:
+    page.click("details.answer summary")
+    for pane in ["#seed-body", "#seed-answer", "#preview"]:
         found = page.evaluate(
             """(sel) => {
                 const root = document.querySelector(sel);
@@ -207,15 +212,15 @@ def test_offline_typing_is_kept_and_the_state_tells_the_truth(new_page, live_ser
     assert page.locator("#save-state").get_attribute("data-state") == "offline"
     assert "device" in page.locator("#save-state").inner_text()
     assert Rewrite.objects.get(assignment=assignment).text == "First part, typed online."
-    stored = page.evaluate(f"localStorage.getItem('codearena:draft:{assignment.pk}')")
-    assert "Second part, typed offline." in stored
+    stored = page.evaluate(LOCAL_COPIES, assignment.pk)
+    assert len(stored) == 1 and "Second part, typed offline." in stored[0]
 
     page.context.set_offline(False)
     wait_state(page, "saved")
     full = "First part, typed online. Second part, typed offline."
     assert Rewrite.objects.get(assignment=assignment).text == full
     assert page.input_value("#rewrite-text") == full
-    assert page.evaluate(f"localStorage.getItem('codearena:draft:{assignment.pk}')") is None
+    assert page.evaluate(LOCAL_COPIES, assignment.pk) == []
 
 
 def test_two_tabs_editing_one_draft_show_the_conflict_and_lose_nothing(new_page, live_server):
@@ -241,10 +246,113 @@ def test_two_tabs_editing_one_draft_show_the_conflict_and_lose_nothing(new_page,
     assert rewrite.text == "The first tab moved on."  # nothing overwritten silently
     screenshot(second, "annotate-conflict")
 
+    # While the choice is open the form is frozen, so nothing typed can fall between versions.
+    assert second.evaluate("document.getElementById('rewrite-text').readOnly")
+
     second.click("#keep-mine")
     wait_state(second, "saved")
     rewrite.refresh_from_db()
     assert rewrite.text == "The second tab's own words." and rewrite.version == 3
+    assert not second.evaluate("document.getElementById('rewrite-text').readOnly")
+
+
+def test_keep_mine_restores_the_whole_draft_after_a_reload(new_page, live_server):
+    world = seed_world(GOOD_SEEDS)
+    page = login(new_page, world.annotators[0])
+    page.click("#next-seed")
+    page.wait_for_url(re.compile(r"/assignments/\d+/$"))
+    page.fill("#rewrite-text", "Saved once.")
+    wait_state(page, "saved")
+    # Offline, the annotator tags the draft and rewrites it...
+    page.context.set_offline(True)
+    page.fill("#rewrite-text", "Typed on the laptop while offline.")
+    page.click("input[name=difficulty][value=hard]")
+    page.check("input[data-item=clear]")
+    wait_state(page, "offline")
+    # ...while another device saves a newer version.
+    rewrite = Rewrite.objects.get()
+    from annotation.services import DraftInput, draft_save
+
+    draft_save(
+        assignment_id=rewrite.assignment_id,
+        actor=world.annotators[0],
+        data=DraftInput(text="Typed on the phone.", difficulty="easy"),
+        version=rewrite.version,
+    )
+    page.context.set_offline(False)
+    wait_state(page, "conflict")
+    page.reload()
+    # After a reload the choice is asked again, never decided silently.
+    wait_state(page, "conflict")
+    assert page.inner_text("#conflict-mine") == "Typed on the laptop while offline."
+    page.click("#keep-mine")
+    wait_state(page, "saved")
+    rewrite.refresh_from_db()
+    assert rewrite.text == "Typed on the laptop while offline."
+    assert rewrite.difficulty == "hard" and rewrite.check_clear
+
+
+def test_saved_is_shown_only_after_the_server_answers(new_page, live_server):
+    world = seed_world(GOOD_SEEDS)
+    page = login(new_page, world.annotators[0])
+    page.click("#next-seed")
+    page.wait_for_url(re.compile(r"/assignments/\d+/$"))
+    held = []
+    page.route("**/draft/", lambda route: held.append(route))
+    page.fill("#rewrite-text", "A slow server.")
+    wait_state(page, "saving")
+    page.wait_for_timeout(1500)
+    assert page.get_attribute("#save-state", "data-state") == "saving"
+    assert not Rewrite.objects.exists()
+    # Submit pressed while the save is in flight waits for it (it does not fail).
+    fill_everything(page, "A slow server, and a complete rewrite:\n\n```python\nx = 1\n```")
+    for route in held:
+        route.continue_()
+    page.unroute("**/draft/")
+    wait_state(page, "saved")
+    url = page.url
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(lambda u: u != url)
+    assert Rewrite.objects.get().status == "submitted"
+
+
+def test_a_reload_restores_what_the_server_never_received(new_page, live_server):
+    world = seed_world(GOOD_SEEDS)
+    page = login(new_page, world.annotators[0])
+    page.click("#next-seed")
+    page.wait_for_url(re.compile(r"/assignments/\d+/$"))
+    page.context.route("**/draft/", lambda route: route.abort())  # every save fails
+    page.fill("#rewrite-text", "Words the server never saw.")
+    wait_state(page, "offline")
+    assert not Rewrite.objects.exists()
+    # A crash or a closed tab: the page goes away with nothing saved (the save on leaving is
+    # blocked too, as it would be without a network), then the annotator comes back.
+    page.evaluate("window.addEventListener('pagehide', (e) => e.stopImmediatePropagation(), true)")
+    page.reload()
+    wait_state(page, "offline")
+    assert page.input_value("#rewrite-text") == "Words the server never saw."
+    page.context.unroute("**/draft/")
+    wait_state(page, "saved", timeout=15_000)  # the retry saves it
+    assert page.input_value("#rewrite-text") == "Words the server never saw."
+    assert Rewrite.objects.get().text == "Words the server never saw."
+
+
+def test_page_shortcuts_do_not_fire_inside_a_dialog(new_page, live_server):
+    world = seed_world(GOOD_SEEDS)
+    page = login(new_page, world.annotators[0])
+    page.click("#next-seed")
+    page.wait_for_url(re.compile(r"/assignments/\d+/$"))
+    fill_everything(page, "Complete:\n\n```python\nx = 1\n```")
+    wait_state(page, "saved")
+    page.keyboard.press("Alt+r")
+    page.fill("#reject-note", "Thinking")
+    page.keyboard.press("Control+Enter")
+    page.keyboard.press("Alt+1")
+    page.wait_for_timeout(800)
+    assert Rewrite.objects.get().status == "draft"
+    assert page.is_checked("input[name=difficulty][value=medium]")
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#reject-dialog")
 
 
 def test_submit_is_refused_with_each_missing_item_named(new_page, live_server):

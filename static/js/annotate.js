@@ -8,8 +8,17 @@
   "use strict";
   const config = JSON.parse(document.getElementById("annotate-config").textContent);
   const $ = (id) => document.getElementById(id);
-  const csrf = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
-  const storeKey = "codearena:draft:" + config.assignment;
+  const csrf = () => (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
+  // One local copy per tab (the id survives a reload of the tab), so a save in one tab never
+  // removes another tab's unsaved words.
+  const storePrefix = "codearena:draft:" + config.assignment + ":";
+  let tabId = sessionStorage.getItem(storePrefix + "tab");
+  if (!tabId) {
+    tabId = Math.random().toString(36).slice(2);
+    sessionStorage.setItem(storePrefix + "tab", tabId);
+  }
+  const storeKey = storePrefix + tabId;
+  const KEEPALIVE_LIMIT = 60000; // Chromium refuses keepalive bodies over 64 KB
   const SAVE_DELAY = 1500;
   const PREVIEW_DELAY = 400;
 
@@ -36,7 +45,9 @@
   let lastSaved = null; // JSON of the content the server holds at `version`
   let languages = [];
   let saving = false;
+  let inflight = Promise.resolve(true);
   let again = false;
+  let previewSeq = 0;
   let conflict = null;
   let offline = false;
   let saveTimer = null;
@@ -90,17 +101,45 @@
     stateEl.textContent = label;
   }
 
-  function keepLocally() {
+  function keepLocally(draft, base) {
+    if (conflict) return; // the form is frozen; the stored copy holds "mine"
     try {
-      localStorage.setItem(storeKey, JSON.stringify({ draft: read(), base: version }));
+      localStorage.setItem(
+        storeKey,
+        JSON.stringify({
+          draft: draft || read(),
+          base: base === undefined ? version : base,
+          at: Date.now(),
+        }),
+      );
     } catch (err) {
       /* storage full or disabled: the server copy is all we have */
     }
   }
 
+  function localCopies() {
+    const out = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (!key || !key.startsWith(storePrefix)) continue;
+      try {
+        out.push({ key: key, value: JSON.parse(localStorage.getItem(key)) });
+      } catch (err) {
+        /* not ours */
+      }
+    }
+    return out;
+  }
+
   function forgetLocally() {
+    // This tab's copy, and any other copy that holds exactly what the server now has.
     try {
       localStorage.removeItem(storeKey);
+      localCopies().forEach(function (copy) {
+        if (copy.value && copy.value.draft && content(copy.value.draft) === lastSaved) {
+          localStorage.removeItem(copy.key);
+        }
+      });
     } catch (err) {
       /* ignore */
     }
@@ -117,7 +156,6 @@
     if (!config.editable) return;
     keepLocally();
     updateMissing();
-    schedulePreview();
     if (content(read()) === lastSaved) {
       if (!saving && !conflict && !offline) {
         setState("saved", "Saved");
@@ -130,41 +168,51 @@
     saveTimer = setTimeout(save, SAVE_DELAY);
   }
 
-  async function save(options) {
+  function save(options) {
     clearTimeout(saveTimer);
-    if (!config.editable || conflict) return false;
-    const draft = read();
-    if (content(draft) === lastSaved) return true;
+    if (!config.editable || conflict) return Promise.resolve(false);
+    if (content(read()) === lastSaved) return Promise.resolve(true);
     if (saving) {
       again = true;
-      return false;
+      return inflight;
     }
+    inflight = send(options);
+    return inflight;
+  }
+
+  async function send(options) {
+    const draft = read();
+    const body = JSON.stringify(Object.assign({}, draft, { version: version }));
+    const keepalive = Boolean(options && options.keepalive) && body.length < KEEPALIVE_LIMIT;
     saving = true;
     setState("saving", "Saving…");
     try {
       const res = await fetch(config.urls.draft, {
         method: "PUT",
         credentials: "same-origin",
-        keepalive: Boolean(options && options.keepalive),
+        keepalive: keepalive,
         headers: {
           "Content-Type": "application/json",
           Accept: "application/json",
-          "X-CSRFToken": csrf,
+          "X-CSRFToken": csrf(),
         },
-        body: JSON.stringify(Object.assign({}, draft, { version: version })),
+        body: body,
       });
-      const body = await res.json().catch(() => ({}));
+      const reply = await res.json().catch(() => ({}));
       offline = false;
       clearInterval(retryTimer);
-      if (res.status === 409 && body.current) {
-        showConflict(draft, body.current);
+      if (res.status === 409 && reply.current && content(reply.current) === content(draft)) {
+        // The newer version holds exactly this content (a save from before a reload, say):
+        // nothing to choose between.
+        reply.version = reply.current.version;
+      } else if (res.status === 409 && reply.current) {
+        showConflict(read(), reply.current); // everything typed so far, not just what was sent
+        return false;
+      } else if (!res.ok) {
+        setState("error", "Not saved: " + (reply.detail || "error " + res.status));
         return false;
       }
-      if (!res.ok) {
-        setState("error", "Not saved: " + (body.detail || "error " + res.status));
-        return false;
-      }
-      version = body.version;
+      version = reply.version;
       lastSaved = content(draft);
       if (content(read()) === lastSaved) {
         setState("saved", "Saved");
@@ -175,7 +223,8 @@
       }
       return true;
     } catch (err) {
-      goOffline();
+      if (keepalive) keepLocally(); // the page is going away; the local copy is what remains
+      else goOffline();
       return false;
     } finally {
       saving = false;
@@ -216,9 +265,17 @@
   window.addEventListener("pagehide", () => save({ keepalive: true }));
 
   // --- conflicts -----------------------------------------------------------------------------
+  function freeze(frozen) {
+    text.readOnly = frozen || !config.editable;
+    document.querySelector(".tags").disabled = frozen || !config.editable;
+  }
+
   function showConflict(mine, theirs) {
+    // The whole of "mine", marked as undecided (base -1), so that a reload asks again
+    // instead of quietly saving it over the other version.
+    keepLocally(mine, -1);
     conflict = { mine: mine, theirs: theirs };
-    keepLocally();
+    freeze(true);
     setState("conflict", "Conflict · choose a version");
     $("conflict-version").textContent = theirs.version;
     $("conflict-mine").textContent = mine.text;
@@ -231,15 +288,20 @@
     const mine = conflict.mine;
     version = conflict.theirs.version; // a deliberate overwrite of the newer version
     conflict = null;
+    freeze(false);
     $("conflict").hidden = true;
-    fill(Object.assign({}, read(), { text: mine.text }));
+    fill(mine); // the whole draft: text and tags
     lastSaved = null;
+    keepLocally();
+    updateMissing();
+    schedulePreview();
     save();
   });
   $("keep-theirs").addEventListener("click", function () {
     const theirs = conflict.theirs;
     version = theirs.version;
     conflict = null;
+    freeze(false);
     $("conflict").hidden = true;
     fill(theirs);
     lastSaved = content(read());
@@ -256,15 +318,17 @@
   }
 
   async function preview() {
+    const seq = ++previewSeq;
     try {
       const res = await fetch(config.urls.preview, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
         body: JSON.stringify({ text: text.value }),
       });
-      if (!res.ok) return;
+      if (!res.ok || seq !== previewSeq) return;
       const body = await res.json();
+      if (seq !== previewSeq) return; // a newer preview is on its way
       $("preview").innerHTML = body.html; // sanitized by the server (nh3)
       $("token-count").textContent = body.question_tokens;
       suggestLanguages(body.suggested_languages || []);
@@ -388,7 +452,7 @@
     const token = document.createElement("input");
     token.type = "hidden";
     token.name = "csrfmiddlewaretoken";
-    token.value = csrf;
+    token.value = csrf();
     form.appendChild(token);
     document.body.appendChild(form);
     form.submit();
@@ -398,13 +462,14 @@
     const res = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
       body: JSON.stringify(body || {}),
     });
     return { res: res, body: await res.json().catch(() => ({})) };
   }
 
   async function submit() {
+    if (!config.editable || conflict) return;
     if (submitButton.disabled) {
       errorEl.textContent = "Not yet: " + missing().join(", ") + ".";
       return;
@@ -412,8 +477,11 @@
     errorEl.textContent = "";
     submitButton.disabled = true;
     try {
-      if (!(await save()) && content(read()) !== lastSaved) {
-        errorEl.textContent = "Save the draft first (see the state at the top).";
+      // Wait for a save in flight, then save whatever was typed since.
+      await inflight;
+      await save();
+      if (content(read()) !== lastSaved) {
+        errorEl.textContent = "The draft is not saved yet (see the state at the top); try again.";
         return;
       }
       const { res, body } = await post(config.urls.submit);
@@ -469,23 +537,27 @@
   $("open-guidelines").addEventListener("click", () => $("guidelines-dialog").showModal());
 
   document.addEventListener("keydown", function (event) {
+    // A dialog handles its own keys (Esc closes it); page shortcuts wait until it is closed.
+    if (document.querySelector("dialog[open]")) return;
     const mod = event.ctrlKey || event.metaKey;
-    if (mod && event.key.toLowerCase() === "s") {
+    // event.code, not event.key: on macOS, Option+R types "®".
+    if (mod && event.code === "KeyS") {
       event.preventDefault();
       save();
     } else if (mod && event.key === "Enter") {
       event.preventDefault();
       submit();
-    } else if (event.altKey && event.key.toLowerCase() === "r") {
+    } else if (event.altKey && event.code === "KeyR") {
       event.preventDefault();
       openReject();
-    } else if (event.altKey && event.key.toLowerCase() === "g") {
+    } else if (event.altKey && event.code === "KeyG") {
       event.preventDefault();
       $("guidelines-dialog").showModal();
-    } else if (event.altKey && ["1", "2", "3"].includes(event.key) && config.editable) {
+    } else if (event.altKey && ["Digit1", "Digit2", "Digit3"].includes(event.code)) {
+      if (!config.editable || conflict) return;
       event.preventDefault();
       const radios = document.querySelectorAll("input[name=difficulty]");
-      radios[Number(event.key) - 1].checked = true;
+      radios[Number(event.code.slice(-1)) - 1].checked = true;
       changed();
     }
   });
@@ -495,7 +567,10 @@
       if (event.target !== languageInput) changed();
     });
   });
-  text.addEventListener("input", changed);
+  text.addEventListener("input", function () {
+    changed();
+    schedulePreview();
+  });
 
   // --- start: the server's draft, unless this device holds newer unsaved work --------------------
   fill(config.draft);
@@ -503,6 +578,14 @@
   let stored = null;
   try {
     stored = JSON.parse(localStorage.getItem(storeKey) || "null");
+    if (!stored) {
+      // No copy of this tab's own: recover the newest unsaved copy another (closed) tab left.
+      const others = localCopies()
+        .map((copy) => copy.value)
+        .filter((v) => v && v.draft && content(v.draft) !== lastSaved)
+        .sort((a, b) => (b.at || 0) - (a.at || 0));
+      if (others.length) stored = Object.assign({}, others[0], { base: -1 });
+    }
   } catch (err) {
     stored = null;
   }
