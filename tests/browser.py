@@ -4,6 +4,7 @@ repository (``test-artifacts/``, in .gitignore)."""
 
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,19 @@ def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
     for context in contexts:
         quiesce(context)
         context.close()
+    wait_for_live_server_idle()
+
+
+def wait_for_live_server_idle(timeout: float = 10) -> None:
+    """Wait until the live server has answered every request it received. Closing a page sends
+    its save-on-leave as a keepalive request, which Playwright cannot intercept; if it were
+    still running when the test database is flushed, the flush would deadlock on PostgreSQL."""
+    time.sleep(0.5)  # let a request sent while closing be accepted
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(
+        "process_request_thread" in thread.name for thread in threading.enumerate()
+    ):
+        time.sleep(0.05)
 
 
 def track_requests(context: Any) -> None:
