@@ -115,9 +115,11 @@ def text_preview(*, campaign: Campaign, text: str) -> dict[str, Any]:
     from .tokens import count_tokens
     from .vocabulary import Vocabulary
 
-    vocab = Vocabulary.for_campaign(campaign)
     suggested: dict[str, None] = {}
-    for tag in fence_languages(text):
+    tags = fence_languages(text)
+    # The vocabulary costs three queries; most keystrokes' texts have no code fence.
+    vocab = Vocabulary.for_campaign(campaign) if tags else None
+    for tag in tags:
         language = vocab.language(tag)
         if language is not None:
             suggested.setdefault(language.name, None)

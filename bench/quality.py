@@ -13,33 +13,20 @@ Not part of the test run: `make bench`.
 
 import gzip
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import harness
+
+ROOT = harness.ROOT
 REFERENCES = ROOT.parent / "shared" / "data" / "references"
-sys.path.insert(0, str(ROOT))
-os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL",
-    f"sqlite:///{Path(tempfile.gettempdir()) / 'codearena-bench-quality.sqlite3'}",
-)
-os.environ.pop("CELERY_BROKER_URL", None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
-os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
-os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(ROOT.parent / "shared" / "tiktoken"))
+harness.configure(Path(tempfile.gettempdir()) / "codearena-bench-quality.sqlite3")
 
-import django  # noqa: E402
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from timing import timed  # noqa: E402
+from harness import fresh_database, timed, write_results  # noqa: E402
 
 from annotation.models import Assignment, Rewrite  # noqa: E402
 from annotation.services import (  # noqa: E402
@@ -114,39 +101,13 @@ def rewrite_text(i: int, seed_body: str, prompts: list[str]) -> str:
     return text + "Please keep the answer self-contained and state any assumptions you make."
 
 
-def git_state() -> dict:
-    """The commit measured, and tracked files changed on top of it (figures depend on both)."""
-
-    def git(*args: str) -> str:
-        run = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return run.stdout.strip() if run.returncode == 0 else ""
-
-    changed = git("diff", "--name-only", "HEAD")
-    return {"commit": git("rev-parse", "HEAD"), "modified": changed.splitlines()}
-
-
-def write_json_atomic(target: Path, record: dict) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    ) as fh:
-        fh.write(json.dumps(record, indent=2) + "\n")
-        tmp = Path(fh.name)
-    tmp.chmod(0o644)  # mkstemp makes it 0600; results are for everyone to read
-    os.replace(tmp, target)
-
-
 def main() -> None:
     started = time.perf_counter()
-    if connection.vendor == "sqlite":
-        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
     results: dict = {}
     figures: dict = {}
 
     def setup():
-        call_command("migrate", verbosity=0)
-        if connection.vendor != "sqlite":
-            call_command("flush", "--noinput", verbosity=0)
+        fresh_database()
         campaign = campaign_create(slug="bench-quality", name="Bench quality")
         curator = user_ensure(username="curator")
         membership_add(campaign=campaign, user=curator, role="curator")
@@ -364,28 +325,19 @@ def main() -> None:
     )
 
     record = {
-        "database": connection.vendor,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        **git_state(),
         "total_seconds": round(time.perf_counter() - started, 1),
         "rewrites": REWRITES,
         "ngram": NGRAM,
         **figures,
         "results": results,
     }
-    target = ROOT / "bench" / "results" / f"quality-{connection.vendor}.json"
-    write_json_atomic(target, record)
+    write_results("quality", record)
     warm = results[f"decontaminate_{REWRITES}_warm"]
     cold = results[f"decontaminate_{REWRITES}_cold"]
     print(
         f"decontaminated {warm['checked']} rewrites against {documents} reference documents "
         f"({len(loaded)} sets): {warm['seconds']:.2f}s warm, {cold['seconds']:.2f}s cold"
     )
-    print(f"wrote {target}")
 
 
 if __name__ == "__main__":

@@ -5,31 +5,17 @@ PostgreSQL URL to measure production) and writes bench/results/workflow-<vendor>
 Not part of the test run: `make bench`.
 """
 
-import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ["DATABASE_URL"] = os.environ.get(
-    "BENCH_DATABASE_URL", f"sqlite:///{ROOT / 'bench' / 'bench.sqlite3'}"
-)
-os.environ.pop("CELERY_BROKER_URL", None)
-os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.local"
-os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+import harness
 
-import django  # noqa: E402
+ROOT = harness.ROOT
+harness.configure(ROOT / "bench" / "bench.sqlite3")
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from timing import timed  # noqa: E402
+from harness import fresh_database, timed, write_results  # noqa: E402
 
 from annotation.models import Assignment  # noqa: E402
 from annotation.services import (  # noqa: E402
@@ -49,11 +35,7 @@ from review.stats import campaign_stats  # noqa: E402
 
 
 def main() -> None:
-    if connection.vendor == "sqlite":
-        Path(connection.settings_dict["NAME"]).unlink(missing_ok=True)
-    call_command("migrate", verbosity=0)
-    if connection.vendor != "sqlite":
-        call_command("flush", "--noinput", verbosity=0)
+    fresh_database()
     pool = Path(tempfile.mkdtemp()) / "pool.jsonl"
     subprocess.run(
         [
@@ -136,18 +118,7 @@ def main() -> None:
     timed(results, "campaign_stats", lambda: campaign_stats(campaign))
     out = Path(tempfile.mkdtemp())
     timed(results, "export_benchmark", lambda: release_build(campaign=campaign, out_dir=out))
-    record = {
-        "database": connection.vendor,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "results": results,
-    }
-    target = ROOT / "bench" / "results" / f"workflow-{connection.vendor}.json"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {target}")
+    write_results("workflow", {"results": results})
 
 
 if __name__ == "__main__":

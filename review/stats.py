@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotation.models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role, Seed
 
@@ -120,12 +120,20 @@ def distributions(rewrites: list[Rewrite]) -> dict[str, Any]:
     }
 
 
+def releasable_queryset(campaign: Campaign) -> QuerySet[Rewrite]:
+    """Accepted rewrites that overlap no public benchmark: what a release may contain."""
+    return Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED).exclude(
+        contamination_hits__isnull=False
+    )
+
+
 def accepted_rewrites(campaign: Campaign, *, releasable_only: bool = False) -> list[Rewrite]:
     """The accepted rewrites (one per seed), with their tags loaded; with ``releasable_only``,
     without those that overlap a public benchmark."""
-    qs = Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED)
     if releasable_only:
-        qs = qs.exclude(contamination_hits__isnull=False)
+        qs = releasable_queryset(campaign)
+    else:
+        qs = Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED)
     return list(
         qs.select_related("subcategory__category", "seed")
         .prefetch_related(

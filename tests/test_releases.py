@@ -18,6 +18,7 @@ import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 from markdown_it import MarkdownIt
 
@@ -343,7 +344,7 @@ def test_minhash_candidates_agree_with_exact_all_pairs(world):
     result = campaign_similarity_check(campaign=world.campaign)
     found = set(
         SimilarityFlag.objects.filter(
-            kind="near_duplicate", rewrite_id__lt=models_f("other_id")
+            kind="near_duplicate", rewrite_id__lt=F("other_id")
         ).values_list("rewrite_id", "other_id")
     )
     scores = [
@@ -357,12 +358,6 @@ def test_minhash_candidates_agree_with_exact_all_pairs(world):
     assert campaign_similarity_check(campaign=world.campaign).near_duplicate_pairs == sum(
         x == 1.0 for x in scores
     )
-
-
-def models_f(name: str):
-    from django.db.models import F
-
-    return F(name)
 
 
 # --- releases ---------------------------------------------------------------------------------

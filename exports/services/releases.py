@@ -23,7 +23,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from annotation.errors import DomainError, InvalidTransition, NotFound, ValidationFailed
@@ -31,7 +31,14 @@ from annotation.models import Campaign, Rewrite, Role
 from annotation.sampling import sampling_quotas
 from annotation.services import event_record, require_role, rewrites_count_missing_tokens
 from review.models import Ballot, Decision
-from review.stats import accepted_rewrites, agreement, campaign_funnel, distributions, token_summary
+from review.stats import (
+    accepted_rewrites,
+    agreement,
+    campaign_funnel,
+    distributions,
+    releasable_queryset,
+    token_summary,
+)
 
 from ..card import dataset_card
 from ..figures import release_figures
@@ -86,14 +93,11 @@ def select_rewrites(
     rewrites: list[Rewrite], *, size: int | None, seed: int, stratify: str, allow_smaller: bool
 ) -> list[Rewrite]:
     """A deterministic subset of ``rewrites`` of ``size`` (all when None), spread over strata as
-    ``sampling_quotas`` spreads seeds. Raises ValidationFailed if fewer are eligible than asked
+    ``sampling_quotas`` spreads seeds; the parameters were checked by
+    ``ReleaseParameters.validate``. Raises ValidationFailed if fewer are eligible than asked
     for, unless ``allow_smaller``."""
-    if stratify not in STRATIFY:
-        raise ValidationFailed(f"--stratify must be one of {', '.join(STRATIFY)}.")
     if size is None:
         return rewrites
-    if size < 1:
-        raise ValidationFailed("--size must be at least 1.")
     if len(rewrites) < size and not allow_smaller:
         raise ValidationFailed(
             f"Only {len(rewrites)} accepted, uncontaminated rewrites are eligible, fewer than "
@@ -380,12 +384,7 @@ def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParamete
     require_role(campaign=campaign, actor=actor, role=Role.CURATOR)
     parameters.validate()
     if parameters.size is not None and not parameters.allow_smaller:
-        eligible = (
-            Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED)
-            .annotate(hits=Count("contamination_hits"))
-            .filter(hits=0)
-            .count()
-        )
+        eligible = releasable_queryset(campaign).count()
         if eligible < parameters.size:
             raise ValidationFailed(
                 f"Only {eligible} accepted, uncontaminated rewrites are eligible, fewer than size "
@@ -429,6 +428,28 @@ def _release_progress(release_id: int, percent: int, message: str) -> None:
     )
 
 
+def _release_move(
+    release: Release, *, to_state: str, data: dict[str, Any] | None = None, **fields: Any
+) -> bool:
+    """Move a running release to ``to_state`` (a guarded update and its event, in one
+    transaction). False if it is no longer running (another worker took it over)."""
+    with transaction.atomic():
+        moved = Release.objects.filter(pk=release.pk, status=Release.Status.RUNNING).update(
+            status=to_state, finished_at=timezone.now(), **fields
+        )
+        if moved:
+            event_record(
+                campaign=release.campaign,
+                actor=release.created_by,
+                kind=f"release.{to_state}",
+                obj=release,
+                from_state=Release.Status.RUNNING,
+                to_state=to_state,
+                data=data,
+            )
+    return bool(moved)
+
+
 def release_run(*, release_id: int) -> Release:
     """Build a queued release (the Celery job). Idempotent: a release that is not queued is
     left alone, unless it has been "running" for RUNNING_STALE_AFTER (its worker died and the
@@ -436,23 +457,23 @@ def release_run(*, release_id: int) -> Release:
     eligible rewrites) marks the release failed with its message; any other error does too, and
     is re-raised for the worker's log."""
     now = timezone.now()
-    startable = Q(status=Release.Status.QUEUED) | Q(
-        status=Release.Status.RUNNING, started_at__lt=now - RUNNING_STALE_AFTER
-    )
-    started = Release.objects.filter(startable, pk=release_id).update(
-        status=Release.Status.RUNNING, started_at=now, progress=0, message="starting"
-    )
     release = Release.objects.select_related("campaign", "created_by").get(pk=release_id)
+    stale = Q(status=Release.Status.RUNNING, started_at__lt=now - RUNNING_STALE_AFTER)
+    with transaction.atomic():
+        started = Release.objects.filter(
+            Q(status=Release.Status.QUEUED) | stale, pk=release_id
+        ).update(status=Release.Status.RUNNING, started_at=now, progress=0, message="starting")
+        if started:
+            event_record(
+                campaign=release.campaign,
+                actor=release.created_by,
+                kind="release.started",
+                obj=release,
+                from_state=release.status,
+                to_state=Release.Status.RUNNING,
+            )
     if not started:
         return release
-    event_record(
-        campaign=release.campaign,
-        actor=release.created_by,
-        kind="release.started",
-        obj=release,
-        from_state=Release.Status.QUEUED,
-        to_state=Release.Status.RUNNING,
-    )
     params = {k: v for k, v in release.parameters.items() if k in ReleaseParameters.__annotations__}
     try:
         result = release_build(
@@ -464,39 +485,21 @@ def release_run(*, release_id: int) -> Release:
         )
     except Exception as exc:
         message = exc.message if isinstance(exc, DomainError) else f"internal error: {exc!r}"
-        Release.objects.filter(pk=release_id).update(
-            status=Release.Status.FAILED, error=message, finished_at=timezone.now()
-        )
-        event_record(
-            campaign=release.campaign,
-            actor=release.created_by,
-            kind="release.failed",
-            obj=release,
-            from_state=Release.Status.RUNNING,
-            to_state=Release.Status.FAILED,
-            data={"error": message},
+        _release_move(
+            release, to_state=Release.Status.FAILED, data={"error": message}, error=message
         )
         if not isinstance(exc, DomainError):
             raise
-        release.refresh_from_db()
-        return release
-    Release.objects.filter(pk=release_id).update(
-        status=Release.Status.DONE,
-        progress=100,
-        message=f"{result.total} samples",
-        files=result.files,
-        stats=result.stats,
-        finished_at=timezone.now(),
-    )
-    event_record(
-        campaign=release.campaign,
-        actor=release.created_by,
-        kind="release.done",
-        obj=release,
-        from_state=Release.Status.RUNNING,
-        to_state=Release.Status.DONE,
-        data={"total": result.total},
-    )
+    else:
+        _release_move(
+            release,
+            to_state=Release.Status.DONE,
+            data={"total": result.total},
+            progress=100,
+            message=f"{result.total} samples",
+            files=result.files,
+            stats=result.stats,
+        )
     release.refresh_from_db()
     return release
 

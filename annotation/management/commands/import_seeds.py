@@ -2,7 +2,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
 from annotation.management.base import CurationCommand
 from annotation.services import SeedImportError, seeds_import
@@ -25,38 +24,25 @@ class Command(CurationCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         campaign = self.campaign(opts["slug"])
         path: Path = opts["file"]
-        if not path.is_file():
-            raise CommandError(f"No such file: {path}")
-        with path.open("rb") as fh:
-            total = sum(1 for _ in fh)
-        bar = tqdm(
-            total=total,
-            unit="line",
-            desc="seeds",
-            disable=opts["no_progress"],
-            file=self.stderr._out,
-        )
         try:
-            with path.open(encoding="utf-8", errors="strict") as fh:
+            with self.lines_with_progress(path, desc="seeds", disable=opts["no_progress"]) as (
+                lines,
+                progress,
+            ):
                 report = seeds_import(
                     campaign=campaign,
-                    lines=fh,
+                    lines=lines,
                     dry_run=opts["dry_run"],
                     skip_bad_lines=opts["skip_bad_lines"],
-                    progress=bar.update,
+                    progress=progress,
                 )
-        except UnicodeDecodeError as exc:
-            raise CommandError(f"{path} is not UTF-8 ({exc.reason} at byte {exc.start}).") from exc
         except SeedImportError as exc:
-            bar.close()
             for error in exc.report.errors:
                 self.stderr.write(f"{path}:{error.line}: {error.message}")
             raise CommandError(
                 f"{len(exc.report.errors)} bad line(s) in {path}; nothing was imported. "
                 "Fix them, or pass --skip-bad-lines to import the good ones."
             ) from exc
-        finally:
-            bar.close()
         for error in report.errors:
             self.stderr.write(f"{path}:{error.line}: skipped: {error.message}")
         for lineno, other in report.duplicate_content:

@@ -2,7 +2,6 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import CommandError
-from tqdm import tqdm
 
 from annotation.management.base import CurationCommand
 from exports.services import ResponseImportError, responses_import
@@ -25,30 +24,17 @@ class Command(CurationCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         campaign = self.campaign(opts["slug"])
         path: Path = opts["file"]
-        if not path.is_file():
-            raise CommandError(f"No such file: {path}")
-        with path.open("rb") as fh:
-            total = sum(1 for _ in fh)
         try:
-            with (
-                path.open(encoding="utf-8") as fh,
-                tqdm(
-                    total=total,
-                    unit="line",
-                    desc=opts["model"],
-                    disable=opts["no_progress"],
-                    file=self.stderr._out,
-                ) as bar,
-            ):
+            with self.lines_with_progress(
+                path, desc=opts["model"], disable=opts["no_progress"]
+            ) as (lines, progress):
                 report = responses_import(
                     campaign=campaign,
-                    lines=fh,
+                    lines=lines,
                     model=opts["model"],
                     dry_run=opts["dry_run"],
-                    progress=bar.update,
+                    progress=progress,
                 )
-        except UnicodeDecodeError as exc:
-            raise CommandError(f"{path} is not UTF-8 ({exc.reason} at byte {exc.start}).") from exc
         except ResponseImportError as exc:
             for error in exc.report.errors:
                 self.stderr.write(f"{path}: {error}")
