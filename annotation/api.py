@@ -21,6 +21,7 @@ from .serializers import (
     DraftOut,
     PreviewIn,
     PreviewOut,
+    ReassignIn,
     RejectIn,
 )
 
@@ -123,6 +124,31 @@ class RejectSeedView(APIView):
             assignment_id=pk, actor=request.user, reason=data["reason"], note=data["note"]
         )
         return Response(AssignmentOut(_reload(request, pk)).data)
+
+
+class ReassignView(APIView):
+    @extend_schema(
+        request=ReassignIn,
+        responses={200: dict, 400: OpenApiResponse(description="Not an annotator of the campaign")},
+        summary="Hand an active assignment (and its draft) to another annotator (curator)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        assignment = selectors.assignment_for_curator(user=request.user, assignment_id=pk)
+        data = _parse(ReassignIn, request.data)
+        annotator = selectors.annotator_named(
+            campaign=assignment.campaign, username=data["annotator"]
+        )
+        assignment = services.assignment_reassign(
+            assignment_id=pk, actor=request.user, annotator=annotator, note=data["note"]
+        )
+        return Response(
+            {
+                "id": assignment.pk,
+                "status": assignment.status,
+                "annotator": annotator.get_username(),
+                "seed": assignment.seed_id,
+            }
+        )
 
 
 class PreviewView(APIView):

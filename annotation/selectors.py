@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Case, Prefetch, QuerySet, When
 
-from .errors import NotAllowed, NotFound
+from .errors import NotAllowed, NotFound, ValidationFailed
 from .models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role
 
 
@@ -157,4 +158,42 @@ def assignment_for_annotator(*, user: Any, assignment_id: int) -> Assignment:
         user=user, campaign=assignment.campaign
     ):
         raise NotFound("No such assignment.")
+    return assignment
+
+
+def annotator_named(*, campaign: Campaign, username: str) -> Any:
+    """The annotator of ``campaign`` called ``username``. Raises ValidationFailed (naming the
+    field ``annotator``) for anyone else, without saying whether such a user exists elsewhere."""
+    user = (
+        get_user_model()
+        .objects.filter(
+            username=username,
+            memberships__campaign=campaign,
+            memberships__role=Role.ANNOTATOR,
+        )
+        .first()
+    )
+    if user is None:
+        raise ValidationFailed(
+            "The assignment cannot go to that annotator.",
+            details={
+                "errors": {"annotator": [f"{username!r} is not an annotator of this campaign"]}
+            },
+        )
+    return user
+
+
+def assignment_for_curator(*, user: Any, assignment_id: int) -> Assignment:
+    """An assignment of a campaign where ``user`` is a curator. NotFound if it does not exist or
+    is outside their campaigns; NotAllowed if they are a member without the curator role."""
+    assignment = (
+        Assignment.objects.select_related("campaign", "annotator", "seed")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    roles = user_roles(user=user, campaign=assignment.campaign) if assignment else set()
+    if not roles:
+        raise NotFound("No such assignment.")
+    if Role.CURATOR not in roles:
+        raise NotAllowed("Only curators can reassign work.")
     return assignment

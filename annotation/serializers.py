@@ -177,6 +177,11 @@ class RejectIn(serializers.Serializer):
     note = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
 
 
+class ReassignIn(serializers.Serializer):
+    annotator = serializers.CharField(max_length=150, help_text="Username of the new annotator")
+    note = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
+
+
 class PreviewIn(serializers.Serializer):
     text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=100_000)
 

@@ -38,11 +38,13 @@ NATURAL_LANGUAGES = [
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    """A member's campaigns with their roles. Someone who only annotates, in one campaign, goes
-    straight to their queue."""
+    """A member's campaigns with their roles. Someone who only annotates (or only reviews), in
+    one campaign, goes straight to their queue (or ballots)."""
     memberships = selectors.campaigns_for_user(user=request.user)
     if len(memberships) == 1 and memberships[0].roles == [Role.ANNOTATOR]:
         return redirect("queue", slug=memberships[0].campaign.slug)
+    if len(memberships) == 1 and memberships[0].roles == [Role.REVIEWER]:
+        return redirect("ballots-page", slug=memberships[0].campaign.slug)
     return render(request, "annotation/home.html", {"memberships": memberships})
 
 

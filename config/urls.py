@@ -7,6 +7,7 @@ from annotation import views as annotation_views
 from exports import api as exports_api
 from exports import views as exports_views
 from review import api as review_api
+from review import views as review_views
 
 api_v1 = [
     path("auth/token/", annotation_api.TokenView.as_view(), name="api-token"),
@@ -46,6 +47,11 @@ api_v1 = [
     ),
     path("rewrites/<int:pk>/return/", review_api.ReturnView.as_view(), name="rewrite-return"),
     path(
+        "assignments/<int:pk>/reassign/",
+        annotation_api.ReassignView.as_view(),
+        name="assignment-reassign",
+    ),
+    path(
         "campaigns/<slug:slug>/stats/",
         review_api.CampaignStatsView.as_view(),
         name="campaign-stats",
@@ -69,6 +75,21 @@ urlpatterns = [
     path("campaigns/<slug:slug>/next/", annotation_views.claim_next_page, name="claim-next"),
     path("assignments/<int:pk>/", annotation_views.annotate_page, name="annotate"),
     path("campaigns/<slug:slug>/releases/", exports_views.releases_page, name="releases-page"),
+    path("campaigns/<slug:slug>/ballots/", review_views.ballots_page, name="ballots-page"),
+    path("campaigns/<slug:slug>/ballots/next/", review_views.ballot_next_page, name="ballot-next"),
+    path("ballots/<int:pk>/", review_views.vote_page, name="vote-page"),
+    path("campaigns/<slug:slug>/dashboard/", review_views.dashboard_page, name="dashboard-page"),
+    path(
+        "campaigns/<slug:slug>/dashboard/<slug:chart>.csv",
+        review_views.dashboard_chart_csv,
+        name="dashboard-csv",
+    ),
+    path("rewrites/<int:pk>/return/", review_views.rewrite_return_page, name="return-page"),
+    path(
+        "assignments/<int:pk>/reassign/",
+        review_views.assignment_reassign_page,
+        name="reassign-page",
+    ),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),

@@ -25,3 +25,21 @@ def fleiss_kappa(table: Sequence[Sequence[int]]) -> float | None:
     if p_e == 1:
         return None
     return (p_bar - p_e) / (1 - p_e)
+
+
+def cohen_kappa(pairs: Sequence[tuple[str, str]]) -> float | None:
+    """Cohen's kappa between two raters over ``pairs`` (one (rater A, rater B) label pair per
+    subject they both rated). Returns None when kappa is undefined: no pairs, or chance
+    agreement of 1 (both raters always gave the same single label)."""
+    n = len(pairs)
+    if n == 0:
+        return None
+    labels = sorted({label for pair in pairs for label in pair})
+    observed = sum(1 for a, b in pairs if a == b) / n
+    expected = sum(
+        (sum(1 for a, _ in pairs if a == label) / n) * (sum(1 for _, b in pairs if b == label) / n)
+        for label in labels
+    )
+    if expected == 1:
+        return None
+    return (observed - expected) / (1 - expected)

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from annotation.api import _parse
 from annotation.api_common import Pagination
 from annotation.models import Rewrite, Role
-from annotation.selectors import campaign_for_member
+from annotation.selectors import annotator_named, campaign_for_member
 
 from . import selectors, services
 from .models import Ballot
@@ -113,9 +113,20 @@ class ReturnView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         data = _parse(ReturnIn, request.data)
-        new = services.rewrite_return(rewrite_id=pk, actor=request.user, note=data["note"])
+        annotator = None
+        if data["annotator"]:
+            rewrite = selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
+            annotator = annotator_named(campaign=rewrite.campaign, username=data["annotator"])
+        new = services.rewrite_return(
+            rewrite_id=pk, actor=request.user, note=data["note"], annotator=annotator
+        )
         return Response(
-            {"returned": pk, "new_revision": rewrite_out(new), "feedback": new.feedback},
+            {
+                "returned": pk,
+                "new_revision": rewrite_out(new),
+                "author": new.author.get_username(),
+                "feedback": new.feedback,
+            },
             status=status.HTTP_201_CREATED,
         )
 

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotation.errors import NotAllowed, NotFound
 from annotation.models import Campaign, Rewrite, RewriteLanguage, Role
@@ -77,6 +77,18 @@ def ballot_for_reviewer(*, user: Any, ballot_id: int) -> Ballot:
     raise NotFound("No such ballot.")
 
 
+def rewrite_for_curator(*, user: Any, rewrite_id: int) -> Rewrite:
+    """A rewrite of a campaign where ``user`` is a curator. NotFound if it does not exist or is
+    outside their campaigns; NotAllowed for members without the curator role."""
+    rewrite = Rewrite.objects.select_related("campaign").filter(pk=rewrite_id).first()
+    roles = user_roles(user=user, campaign=rewrite.campaign) if rewrite else set()
+    if not roles:
+        raise NotFound("No such rewrite.")
+    if Role.CURATOR not in roles:
+        raise NotAllowed("Only curators can return rewrites.")
+    return rewrite
+
+
 def rewrites_for_curator(
     *, user: Any, slug: str, status: str | None = None
 ) -> tuple[Campaign, QuerySet[Rewrite]]:
@@ -123,4 +135,35 @@ def rewrite_submitted(*, rewrite_id: int) -> Rewrite:
         Rewrite.objects.select_related("campaign", "subcategory__category")
         .prefetch_related(language_links_prefetch(), "ballots")
         .get(pk=rewrite_id)
+    )
+
+
+def reviewer_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
+    """The reviewer's ballots in ``campaign`` by status (one query)."""
+    counts = Ballot.objects.filter(campaign=campaign, reviewer_id=user.pk).aggregate(
+        pending=Count("pk", filter=Q(status=Ballot.Status.PENDING)),
+        cast=Count("pk", filter=Q(status=Ballot.Status.CAST)),
+        closed=Count("pk", filter=Q(status=Ballot.Status.CLOSED)),
+    )
+    return {k: v or 0 for k, v in counts.items()}
+
+
+def next_pending_ballot_id(
+    *, user: Any, campaign: Campaign, exclude: int | None = None
+) -> int | None:
+    """The reviewer's oldest pending ballot in ``campaign`` (other than ``exclude``)."""
+    qs = Ballot.objects.filter(
+        campaign=campaign, reviewer_id=user.pk, status=Ballot.Status.PENDING
+    ).order_by("created_at", "id")
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    return qs.values_list("pk", flat=True).first()
+
+
+def ballots_cast_recently(*, user: Any, campaign: Campaign, limit: int = 10) -> list[Ballot]:
+    """The reviewer's most recent votes in ``campaign``, newest first, with the rewrite's state."""
+    return list(
+        Ballot.objects.filter(campaign=campaign, reviewer_id=user.pk, status=Ballot.Status.CAST)
+        .select_related("rewrite__seed", "rewrite__subcategory")
+        .order_by("-cast_at", "-id")[:limit]
     )

@@ -18,6 +18,13 @@ class VoteIn(serializers.Serializer):
 
 class ReturnIn(serializers.Serializer):
     note = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
+    annotator = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=150,
+        help_text="Give the new revision to this annotator instead of the author (who left)",
+    )
 
 
 def rewrite_out(rewrite: Rewrite) -> dict[str, Any]:

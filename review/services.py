@@ -10,7 +10,12 @@ from django.utils import timezone
 
 from annotation.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from annotation.models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role, Seed
-from annotation.services import event_record, require_role, rewrite_submit
+from annotation.services import (
+    assignment_reassign,
+    event_record,
+    require_role,
+    rewrite_submit,
+)
 
 from .consensus import Outcome, consensus
 from .models import Ballot, Decision, VoteReason
@@ -217,13 +222,18 @@ RETURNABLE = {Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS}
 
 
 @transaction.atomic
-def rewrite_return(*, rewrite_id: int, actor: Any, note: str = "") -> Rewrite:
+def rewrite_return(
+    *, rewrite_id: int, actor: Any, note: str = "", annotator: Any = None
+) -> Rewrite:
     """A curator sends a rejected or no-consensus rewrite back to its author: the revision ->
     returned, its assignment -> active again, the seed -> assigned, and a new draft revision
     starts as a copy with the curator's note and the reviewers' comments as feedback. The old
-    revision and its ballots stay as they are. Returns the new draft.
+    revision and its ballots stay as they are. With ``annotator`` (another annotator of the
+    campaign, e.g. when the author left) the reopened assignment and its new draft go to them
+    instead (``assignment_reassign``). Returns the new draft.
 
-    Raises NotFound, NotAllowed (not a curator) and InvalidTransition (not returnable)."""
+    Raises NotFound, NotAllowed (not a curator), InvalidTransition (not returnable) and
+    ValidationFailed (``annotator`` cannot take it); nothing changes when any is raised."""
     rewrite = (
         Rewrite.objects.select_for_update(of=("self",))
         .select_related("campaign", "assignment")
@@ -298,4 +308,9 @@ def rewrite_return(*, rewrite_id: int, actor: Any, note: str = "") -> Rewrite:
         to_state=Assignment.Status.ACTIVE,
         data={"revision": new.revision},
     )
+    if annotator is not None and annotator.pk != rewrite.author_id:
+        assignment_reassign(
+            assignment_id=assignment.pk, actor=actor, annotator=annotator, note=note
+        )
+        new.refresh_from_db(fields=["author"])
     return new

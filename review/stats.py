@@ -170,7 +170,14 @@ def agreement(campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def _median_minutes(durations: list[float]) -> float | None:
+    return round(statistics.median(durations) / 60, 1) if durations else None
+
+
 def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
+    """Per annotator: assignments, open drafts, submitted revisions, rejected seeds (in all and by
+    reason), acceptance rate over decided revisions, and the median minutes from a revision's
+    first save to its submit. Per reviewer: pending, cast and closed ballots. Six queries."""
     members = Membership.objects.filter(campaign=campaign).select_related("user")
     annotators = {m.user_id: m.user.get_username() for m in members if m.role == Role.ANNOTATOR}
     reviewers = {m.user_id: m.user.get_username() for m in members if m.role == Role.REVIEWER}
@@ -185,15 +192,30 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
             rejected_seeds=Count("pk", filter=Q(status=Assignment.Status.REJECTED)),
         )
     }
+    reject_reasons: dict[int, dict[str, int]] = defaultdict(dict)
+    for row in (
+        Assignment.objects.filter(campaign=campaign, status=Assignment.Status.REJECTED)
+        .values("annotator_id", "reject_reason")
+        .annotate(n=Count("pk"))
+        .order_by("annotator_id", "reject_reason")
+    ):
+        reject_reasons[row["annotator_id"]][row["reject_reason"]] = row["n"]
     r_stats = {
         row["author_id"]: row
         for row in Rewrite.objects.filter(campaign=campaign)
         .values("author_id")
         .annotate(
+            drafts=Count("pk", filter=Q(status=Rewrite.Status.DRAFT)),
+            revisions_submitted=Count("pk", filter=~Q(status=Rewrite.Status.DRAFT)),
             accepted=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED)),
             decided=Count("pk", filter=Q(status__in=[*DECIDED, Rewrite.Status.RETURNED])),
         )
     }
+    durations: dict[int, list[float]] = defaultdict(list)
+    for author_id, started, submitted in Rewrite.objects.filter(
+        campaign=campaign, submitted_at__isnull=False
+    ).values_list("author_id", "created_at", "submitted_at"):
+        durations[author_id].append(max((submitted - started).total_seconds(), 0.0))
     b_stats = {
         row["reviewer_id"]: row
         for row in Ballot.objects.filter(campaign=campaign)
@@ -201,6 +223,7 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
         .annotate(
             pending=Count("pk", filter=Q(status=Ballot.Status.PENDING)),
             cast=Count("pk", filter=Q(status=Ballot.Status.CAST)),
+            closed=Count("pk", filter=Q(status=Ballot.Status.CLOSED)),
         )
     }
     out_annotators = []
@@ -213,10 +236,15 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
                 "username": name,
                 "assigned": a.get("assigned", 0),
                 "active": a.get("active", 0),
+                "drafts": r.get("drafts", 0),
                 "submitted": a.get("submitted", 0),
+                "revisions_submitted": r.get("revisions_submitted", 0),
                 "rejected_seeds": a.get("rejected_seeds", 0),
+                "rejected_seeds_by_reason": reject_reasons.get(user_id, {}),
                 "accepted": r.get("accepted", 0),
+                "decided": decided,
                 "acceptance_rate": round(r.get("accepted", 0) / decided, 4) if decided else None,
+                "median_minutes_per_rewrite": _median_minutes(durations.get(user_id, [])),
             }
         )
     out_reviewers = [
@@ -224,6 +252,7 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
             "username": name,
             "pending": b_stats.get(user_id, {}).get("pending", 0),
             "cast": b_stats.get(user_id, {}).get("cast", 0),
+            "closed": b_stats.get(user_id, {}).get("closed", 0),
         }
         for user_id, name in sorted(reviewers.items(), key=lambda kv: kv[1])
     ]

@@ -1,6 +1,6 @@
 import pytest
 
-from review.agreement import fleiss_kappa
+from review.agreement import cohen_kappa, fleiss_kappa
 
 
 def test_fleiss_kappa_matches_hand_computation():
@@ -23,3 +23,24 @@ def test_fleiss_kappa_undefined_cases():
     assert fleiss_kappa([[4, 0], [4, 0]]) is None  # chance agreement is 1
     with pytest.raises(ValueError):
         fleiss_kappa([[4, 0], [2, 1]])
+
+
+def test_cohen_kappa_matches_hand_computation():
+    # 10 rewrites both reviewers voted on: agree valid 5, agree invalid 2, A valid/B invalid 2,
+    # A invalid/B valid 1. p_o = 7/10 = 0.7. A: valid 7/10, invalid 3/10; B: valid 6/10,
+    # invalid 4/10. p_e = 0.7*0.6 + 0.3*0.4 = 0.54. kappa = (0.7 - 0.54) / (1 - 0.54) = 0.347826
+    pairs = (
+        [("valid", "valid")] * 5
+        + [("invalid", "invalid")] * 2
+        + [("valid", "invalid")] * 2
+        + [("invalid", "valid")]
+    )
+    assert cohen_kappa(pairs) == pytest.approx(0.347826, abs=1e-6)
+    assert cohen_kappa([(b, a) for a, b in pairs]) == pytest.approx(0.347826, abs=1e-6)
+
+
+def test_cohen_kappa_extremes_and_undefined():
+    assert cohen_kappa([("valid", "valid"), ("invalid", "invalid")]) == pytest.approx(1.0)
+    assert cohen_kappa([("valid", "invalid"), ("invalid", "valid")]) == pytest.approx(-1.0)
+    assert cohen_kappa([]) is None
+    assert cohen_kappa([("valid", "valid")] * 3) is None

@@ -2,6 +2,7 @@
 
 from .assignments import (
     assignment_claim_next,
+    assignment_reassign,
     assignment_reject_seed,
     assignments_expire,
     require_role,
@@ -24,6 +25,7 @@ __all__ = [
     "DraftInput",
     "SeedImportError",
     "assignment_claim_next",
+    "assignment_reassign",
     "assignment_reject_seed",
     "assignments_expire",
     "campaign_create",

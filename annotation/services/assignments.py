@@ -269,3 +269,67 @@ def assignment_reject_seed(
         data={"reason": reason, "note": assignment.reject_note, "seed": assignment.seed_id},
     )
     return assignment
+
+
+@transaction.atomic
+def assignment_reassign(
+    *, assignment_id: int, actor: Any, annotator: Any, note: str = ""
+) -> Assignment:
+    """A curator hands an active assignment (a seed being rewritten, or a rewrite returned for
+    revision) to another annotator of the campaign, e.g. when its annotator left. The open draft
+    revision, if any, goes with it and becomes the new annotator's; earlier revisions keep their
+    author. A lease, if the assignment had one, starts afresh.
+
+    Raises NotFound (no such assignment, or the actor is not in its campaign), NotAllowed (not a
+    curator), ValidationFailed (the new annotator is not an annotator of the campaign, or already
+    holds it) and InvalidTransition (the assignment is not active)."""
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .select_related("campaign")
+        .filter(pk=assignment_id)
+        .first()
+    )
+    if assignment is None:
+        raise NotFound("No such assignment.")
+    campaign = assignment.campaign
+    require_role(campaign=campaign, actor=actor, role=Role.CURATOR)
+    if assignment.status != Assignment.Status.ACTIVE:
+        raise InvalidTransition(
+            f"This assignment is {assignment.get_status_display().lower()}; only active "
+            "assignments (being rewritten or revised) can be reassigned."
+        )
+    errors: dict[str, list[str]] = {}
+    if not Membership.objects.filter(
+        campaign=campaign, user_id=annotator.pk, role=Role.ANNOTATOR
+    ).exists():
+        errors["annotator"] = [f"{annotator.get_username()!r} is not an annotator of this campaign"]
+    elif annotator.pk == assignment.annotator_id:
+        errors["annotator"] = ["this annotator already holds the assignment"]
+    if errors:
+        raise ValidationFailed(
+            "The assignment cannot go to that annotator.", details={"errors": errors}
+        )
+    previous = assignment.annotator_id
+    assignment.annotator_id = annotator.pk
+    if assignment.lease_expires_at is not None:
+        assignment.lease_expires_at = _lease_end(campaign, timezone.now())
+    assignment.save(update_fields=["annotator", "lease_expires_at", "updated_at"])
+    moved = list(
+        assignment.rewrites.filter(status=Rewrite.Status.DRAFT).values_list("pk", flat=True)
+    )
+    Rewrite.objects.filter(pk__in=moved).update(author_id=annotator.pk, updated_at=timezone.now())
+    event_record(
+        campaign=campaign,
+        actor=actor,
+        kind="assignment.reassigned",
+        obj=assignment,
+        from_state=Assignment.Status.ACTIVE,
+        to_state=Assignment.Status.ACTIVE,
+        data={
+            "from_annotator": previous,
+            "to_annotator": annotator.pk,
+            "draft_revisions": moved,
+            "note": note.strip(),
+        },
+    )
+    return assignment

@@ -1,0 +1,267 @@
+"""Server-rendered pages of the review app: the reviewer's ballot queue and vote page, and the
+curator's dashboard with its revision loop. Views read through selectors and write through
+services, like the API; forms post with CSRF and redirect after success."""
+
+import csv
+import io
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_POST
+
+from annotation.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
+from annotation.models import Role
+from annotation.rendering import render_markdown
+from annotation.selectors import annotator_named, assignment_for_curator, campaign_for_member
+from annotation.services import assignment_reassign
+
+from . import dashboard, selectors, services
+from .charts import chart_table_csv
+from .models import Ballot, Decision, VoteReason
+from .serializers import VoteIn, contamination_out, flags_out, rewrite_out
+from .stats import campaign_stats
+
+
+@login_required
+def ballots_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The reviewer's pending ballots, oldest first, and the ones they cast most recently."""
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
+    pending = list(selectors.ballots_for_reviewer(user=request.user, slug=slug))
+    recent = selectors.ballots_cast_recently(user=request.user, campaign=campaign)
+    return render(
+        request,
+        "review/ballots.html",
+        {
+            "campaign": campaign,
+            "pending": [(b, rewrite_out(b.rewrite)) for b in pending],
+            "recent": recent,
+            "counts": selectors.reviewer_counts(user=request.user, campaign=campaign),
+        },
+    )
+
+
+@login_required
+def ballot_next_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Open the oldest pending ballot, or go back to the queue when none is left."""
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
+    ballot_id = selectors.next_pending_ballot_id(user=request.user, campaign=campaign)
+    if ballot_id is None:
+        messages.info(request, "No ballot is waiting for your vote. Thank you.")
+        return redirect("ballots-page", slug=campaign.slug)
+    return redirect("vote-page", pk=ballot_id)
+
+
+@login_required
+def vote_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: the rewrite beside its seed, its tags, flags and the vote form; once voted, the tally
+    so far, every vote and the author. POST: cast the vote (final), then show the tally."""
+    ballot = selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
+    errors: dict[str, list[str]] = {}
+    error_message = ""
+    status = 200
+    form = {"decision": "", "reasons": [], "comment": ""}
+    if request.method == "POST":
+        form = {
+            "decision": request.POST.get("decision", ""),
+            "reasons": request.POST.getlist("reasons"),
+            "comment": request.POST.get("comment", ""),
+        }
+        parsed = VoteIn(data=form)
+        try:
+            if not parsed.is_valid():
+                raise ValidationFailed(
+                    "The vote is incomplete.",
+                    details={"errors": {k: [str(m) for m in v] for k, v in parsed.errors.items()}},
+                )
+            result = services.ballot_cast(ballot_id=pk, actor=request.user, **parsed.validated_data)
+        except ValidationFailed as exc:
+            errors, error_message, status = exc.details.get("errors", {}), exc.message, 400
+        except (Conflict, InvalidTransition) as exc:
+            error_message, status = exc.message, 409
+        else:
+            decided = (
+                f" The panel decided: {result.outcome.value.replace('_', ' ')}."
+                if result.outcome
+                else ""
+            )
+            messages.success(request, f"Your vote is recorded: {result.ballot.decision}.{decided}")
+            return redirect("vote-page", pk=pk)
+        ballot = selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
+    context = _vote_context(request, ballot)
+    context.update(errors=errors, error_message=error_message, form=form)
+    return render(request, "review/vote.html", context, status=status)
+
+
+def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
+    rewrite = ballot.rewrite
+    voted = ballot.status == Ballot.Status.CAST
+    panel = selectors.panel_votes_for(ballots=[ballot]).get(ballot.pk, []) if voted else []
+    return {
+        "ballot": ballot,
+        "campaign": ballot.campaign,
+        "rewrite": rewrite,
+        "tags": rewrite_out(rewrite),
+        "seed": rewrite.seed,
+        "rewrite_html": render_markdown(rewrite.text),
+        "seed_html": render_markdown(rewrite.seed.body),
+        "answer_html": render_markdown(rewrite.seed.answer),
+        "guidelines_html": render_markdown(ballot.campaign.guidelines),
+        "contamination": contamination_out(rewrite),
+        "flags": flags_out(rewrite),
+        "voted": voted,
+        # Blind review: the tally, the other votes and the author only once this reviewer voted.
+        "panel": panel,
+        "tally": {
+            "valid": sum(1 for b in panel if b.decision == Decision.VALID),
+            "invalid": sum(1 for b in panel if b.decision == Decision.INVALID),
+            "pending": ballot.campaign.panel_size - len(panel),
+        }
+        if voted
+        else None,
+        "author": rewrite.author.get_username() if voted else None,
+        "reasons": VoteReason.choices,
+        "next_id": selectors.next_pending_ballot_id(
+            user=request.user, campaign=ballot.campaign, exclude=ballot.pk
+        ),
+        "pending_count": selectors.reviewer_counts(user=request.user, campaign=ballot.campaign)[
+            "pending"
+        ],
+    }
+
+
+def _dashboard_data(campaign: Any) -> dict[str, Any]:
+    stats = campaign_stats(campaign)
+    coverage = dashboard.coverage(campaign)
+    agreement = dashboard.reviewer_agreement(campaign)
+    progress = dashboard.progress(campaign)
+    charts = dashboard.dashboard_charts(stats=stats, coverage=coverage, progress=progress)
+    return {
+        "stats": stats,
+        "coverage": coverage,
+        "agreement": agreement,
+        "progress": progress,
+        "charts": charts,
+    }
+
+
+@login_required
+def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """The curator's view of the whole campaign: funnel, coverage, people, agreement, the
+    revision loop and charts (each with its numbers)."""
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+    data = _dashboard_data(campaign)
+    loop = dashboard.revision_loop(campaign, split_ids=data["agreement"]["split_ids"])
+    reviewers_out = {r["username"]: r for r in data["stats"]["people"]["reviewers"]}
+    for name, row in data["agreement"]["with_outcome"].items():
+        reviewers_out.setdefault(name, {"username": name, "pending": 0, "cast": 0, "closed": 0})
+        reviewers_out[name]["with_outcome"] = row
+    charts = []
+    for chart_id, chart in data["charts"].items():
+        # The table under each chart is its CSV, so what people read is what they download.
+        header, *rows = csv.reader(
+            io.StringIO(chart_table_csv(chart["data"], series=chart["series"]))
+        )
+        charts.append(
+            {
+                **chart,
+                "id": chart_id,
+                "svg": mark_safe(chart["svg"]),  # noqa: S308 - every label is escaped by charts
+                "header": header,
+                "rows": rows,
+            }
+        )
+    return render(
+        request,
+        "review/dashboard.html",
+        {
+            "campaign": campaign,
+            "funnel": dashboard.funnel_rows(data["stats"]["funnel"]),
+            "stats": data["stats"],
+            "coverage": data["coverage"],
+            "agreement": data["agreement"],
+            "kappa_matrix": dashboard.kappa_matrix(data["agreement"]),
+            "reviewers": sorted(reviewers_out.values(), key=lambda r: r["username"]),
+            "progress": data["progress"],
+            "charts": {c["id"]: c for c in charts},
+            "loop": loop,
+            "split_count": len(data["agreement"]["split_ids"]),
+        },
+    )
+
+
+@login_required
+def dashboard_chart_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
+    """The numbers behind one dashboard chart, as CSV."""
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+    charts = _dashboard_data(campaign)["charts"]
+    if chart not in charts:
+        return HttpResponse(
+            f"No chart {chart!r}; use one of {', '.join(charts)}.",
+            status=404,
+            content_type="text/plain; charset=utf-8",
+        )
+    spec = charts[chart]
+    response = HttpResponse(
+        chart_table_csv(spec["data"], series=spec["series"]),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{campaign.slug}-{chart}.csv"'
+    return response
+
+
+@login_required
+@require_POST
+def rewrite_return_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return a rejected or no-consensus rewrite to its author (or, when an annotator is chosen,
+    to that annotator) with the curator's note; back to the dashboard's revision loop."""
+    rewrite = selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
+    target = (
+        "" if request.POST.get("annotator") in (None, "", "author") else request.POST["annotator"]
+    )
+    try:
+        annotator = annotator_named(campaign=rewrite.campaign, username=target) if target else None
+        new = services.rewrite_return(
+            rewrite_id=pk,
+            actor=request.user,
+            note=request.POST.get("note", ""),
+            annotator=annotator,
+        )
+    except DomainError as exc:
+        messages.error(request, _message(exc))
+    else:
+        messages.success(
+            request,
+            f"Returned to {new.author.get_username()} as revision {new.revision}.",
+        )
+    return redirect(f"/campaigns/{rewrite.campaign.slug}/dashboard/#revision-loop")
+
+
+@login_required
+@require_POST
+def assignment_reassign_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """Hand an active assignment, with its draft, to another annotator."""
+    assignment = assignment_for_curator(user=request.user, assignment_id=pk)
+    try:
+        annotator = annotator_named(
+            campaign=assignment.campaign, username=request.POST.get("annotator", "")
+        )
+        assignment_reassign(
+            assignment_id=pk,
+            actor=request.user,
+            annotator=annotator,
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, _message(exc))
+    else:
+        messages.success(request, f"Reassigned to {annotator.get_username()}.")
+    return redirect(f"/campaigns/{assignment.campaign.slug}/dashboard/#revision-loop")
+
+
+def _message(exc: DomainError) -> str:
+    problems = [m for field in exc.details.get("errors", {}).values() for m in field]
+    return " ".join([exc.message, *problems])
