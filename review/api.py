@@ -12,7 +12,7 @@ from annotation.api_common import Pagination
 from annotation.models import Rewrite, Role
 from annotation.selectors import annotator_named, campaign_for_member
 
-from . import selectors, services
+from . import dashboard, selectors, services
 from .models import Ballot
 from .serializers import (
     BallotOut,
@@ -22,7 +22,6 @@ from .serializers import (
     VoteIn,
     rewrite_out,
 )
-from .stats import campaign_stats
 
 
 class SubmitView(APIView):
@@ -132,7 +131,11 @@ class ReturnView(APIView):
 
 
 class CampaignStatsView(APIView):
-    @extend_schema(responses={200: dict}, summary="Funnel, distributions, agreement, people")
+    @extend_schema(
+        responses={200: dict},
+        summary="Funnel, distributions, agreement, people, coverage and progress (curator)",
+    )
     def get(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
-        return Response(campaign_stats(campaign))
+        stats = dashboard.campaign_overview(campaign)
+        return Response(stats)

@@ -19,7 +19,7 @@ from .agreement import cohen_kappa
 from .charts import bar_chart, stacked_bar_chart
 from .consensus import Outcome, consensus
 from .models import Ballot, Decision
-from .stats import DECIDED
+from .stats import DECIDED, campaign_stats
 
 REVISION_LIST_LIMIT = 100
 SPLIT_LIST_LIMIT = 100
@@ -99,6 +99,7 @@ def coverage(campaign: Campaign) -> dict[str, Any]:
         "target_release_size": size,
         "target_total": sum(targets.values()),
         "releasable_total": sum(r["releasable"] for r in rows),
+        "gap_total": sum(r["gap"] for r in rows),
         "subcategories": rows,
         "categories": list(by_category.values()),
     }
@@ -183,9 +184,9 @@ def reviewer_agreement(campaign: Campaign) -> dict[str, Any]:
 
 
 def kappa_matrix(agreement: dict[str, Any]) -> list[dict[str, Any]]:
-    """The pairwise kappas as rows of a symmetric matrix, for a table."""
+    """The pairwise kappas (``campaign_overview``'s agreement) as rows of a symmetric matrix."""
     lookup = {}
-    for pair in agreement["pairs"]:
+    for pair in agreement["pairwise_cohen_kappa"]:
         lookup[(pair["a"], pair["b"])] = lookup[(pair["b"], pair["a"])] = pair
     return [
         {
@@ -317,12 +318,12 @@ def funnel_rows(funnel: dict[str, int]) -> list[dict[str, Any]]:
     ]
 
 
-def dashboard_charts(
-    *, stats: dict[str, Any], coverage: dict[str, Any], progress: list[dict[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """Every dashboard chart: its title, the exact numbers it draws (``data``, with ``series``
-    for stacked charts, as ``chart_table_csv`` takes them) and the SVG."""
+def dashboard_charts(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every dashboard chart of a ``campaign_overview``: its title, the exact numbers it draws
+    (``data``, with ``series`` for stacked charts, as ``chart_table_csv`` takes them) and the
+    SVG."""
     charts: dict[str, dict[str, Any]] = {}
+    coverage, progress = stats["coverage"], stats["progress"]
 
     def add(name: str, title: str, data: Any, series: list[str] | None = None, **kw: Any) -> None:
         svg = (
@@ -378,3 +379,22 @@ def dashboard_charts(
         series=["accepted", "rejected", "no consensus", "returned"],
     )
     return charts
+
+
+def campaign_overview(campaign: Campaign) -> dict[str, Any]:
+    """``campaign_stats`` plus what the curator watches while the campaign runs: pairwise Cohen's
+    kappa, each reviewer's agreement with the outcome and the split panels (under
+    ``agreement``), ``coverage`` and ``progress``. The stats API returns it and the dashboard
+    draws it; a fixed number of queries."""
+    stats = campaign_stats(campaign)
+    reviewers = reviewer_agreement(campaign)
+    stats["agreement"] = {
+        **stats["agreement"],
+        "reviewers": reviewers["reviewers"],
+        "pairwise_cohen_kappa": reviewers["pairs"],
+        "reviewer_agreement_with_outcome": reviewers["with_outcome"],
+        "split_rewrites": reviewers["split_ids"],
+    }
+    stats["coverage"] = coverage(campaign)
+    stats["progress"] = progress(campaign)
+    return stats

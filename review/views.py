@@ -23,7 +23,6 @@ from . import dashboard, selectors, services
 from .charts import chart_table_csv
 from .models import Ballot, Decision, VoteReason
 from .serializers import VoteIn, contamination_out, flags_out, rewrite_out
-from .stats import campaign_stats
 
 
 @login_required
@@ -133,34 +132,21 @@ def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
     }
 
 
-def _dashboard_data(campaign: Any) -> dict[str, Any]:
-    stats = campaign_stats(campaign)
-    coverage = dashboard.coverage(campaign)
-    agreement = dashboard.reviewer_agreement(campaign)
-    progress = dashboard.progress(campaign)
-    charts = dashboard.dashboard_charts(stats=stats, coverage=coverage, progress=progress)
-    return {
-        "stats": stats,
-        "coverage": coverage,
-        "agreement": agreement,
-        "progress": progress,
-        "charts": charts,
-    }
-
-
 @login_required
 def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The curator's view of the whole campaign: funnel, coverage, people, agreement, the
     revision loop and charts (each with its numbers)."""
     campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
-    data = _dashboard_data(campaign)
-    loop = dashboard.revision_loop(campaign, split_ids=data["agreement"]["split_ids"])
-    reviewers_out = {r["username"]: r for r in data["stats"]["people"]["reviewers"]}
-    for name, row in data["agreement"]["with_outcome"].items():
-        reviewers_out.setdefault(name, {"username": name, "pending": 0, "cast": 0, "closed": 0})
-        reviewers_out[name]["with_outcome"] = row
+    stats = dashboard.campaign_overview(campaign)
+    agreement = stats["agreement"]
+    loop = dashboard.revision_loop(campaign, split_ids=agreement["split_rewrites"])
+    reviewers = {r["username"]: r for r in stats["people"]["reviewers"]}
+    for name, row in agreement["reviewer_agreement_with_outcome"].items():
+        # A reviewer who has left the campaign still appears with the votes they cast.
+        reviewers.setdefault(name, {"username": name, "pending": 0, "cast": 0, "closed": 0})
+        reviewers[name]["with_outcome"] = row
     charts = []
-    for chart_id, chart in data["charts"].items():
+    for chart_id, chart in dashboard.dashboard_charts(stats).items():
         # The table under each chart is its CSV, so what people read is what they download.
         header, *rows = csv.reader(
             io.StringIO(chart_table_csv(chart["data"], series=chart["series"]))
@@ -179,16 +165,16 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         "review/dashboard.html",
         {
             "campaign": campaign,
-            "funnel": dashboard.funnel_rows(data["stats"]["funnel"]),
-            "stats": data["stats"],
-            "coverage": data["coverage"],
-            "agreement": data["agreement"],
-            "kappa_matrix": dashboard.kappa_matrix(data["agreement"]),
-            "reviewers": sorted(reviewers_out.values(), key=lambda r: r["username"]),
-            "progress": data["progress"],
+            "funnel": dashboard.funnel_rows(stats["funnel"]),
+            "stats": stats,
+            "coverage": stats["coverage"],
+            "agreement": agreement,
+            "kappa_matrix": dashboard.kappa_matrix(agreement),
+            "reviewers": sorted(reviewers.values(), key=lambda r: r["username"]),
+            "progress": stats["progress"],
             "charts": {c["id"]: c for c in charts},
             "loop": loop,
-            "split_count": len(data["agreement"]["split_ids"]),
+            "split_count": len(agreement["split_rewrites"]),
         },
     )
 
@@ -197,7 +183,7 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
 def dashboard_chart_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     """The numbers behind one dashboard chart, as CSV."""
     campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
-    charts = _dashboard_data(campaign)["charts"]
+    charts = dashboard.dashboard_charts(dashboard.campaign_overview(campaign))
     if chart not in charts:
         return HttpResponse(
             f"No chart {chart!r}; use one of {', '.join(charts)}.",

@@ -63,6 +63,8 @@ def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
 
     yield make
     for context in contexts:
+        if getattr(context, "closed", False):  # the test closed it already
+            continue
         quiesce(context)
         context.close()
     wait_for_live_server_idle()
@@ -90,6 +92,8 @@ def track_requests(context: Any) -> None:
     def ended(_request: Any) -> None:
         context.in_flight -= 1
 
+    context.closed = False
+    context.on("close", lambda _context: setattr(context, "closed", True))
     context.on("request", started)
     context.on("requestfinished", ended)
     context.on("requestfailed", ended)

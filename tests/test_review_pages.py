@@ -24,7 +24,7 @@ from annotation.services import assignment_reject_seed
 from review.models import Ballot
 from review.services import ballot_cast, rewrite_return
 
-from .conftest import World, cast_panel
+from .conftest import World, api_for, cast_panel
 
 
 def client_for(user) -> Client:
@@ -338,7 +338,8 @@ def test_dashboard_figures_match_counts_computed_from_the_database(make_world):
     assert re.search(r'id="fleiss-kappa">0\.4872<', page)
     # Cohen's kappa, by hand: rev1/rev2 agree on all 5 -> 1.0; rev3/rev4 voted
     # (v,v) (v,i) (i,i) (i,i) (v,v): p_o = 0.8, p_e = 0.6*0.4 + 0.4*0.6 = 0.48 -> 0.615385.
-    pairs = {(p["a"], p["b"]): p for p in response.context["agreement"]["pairs"]}
+    pairs_list = response.context["agreement"]["pairwise_cohen_kappa"]
+    pairs = {(p["a"], p["b"]): p for p in pairs_list}
     assert pairs[("dash-rev1", "dash-rev2")]["cohen_kappa"] == 1.0
     assert pairs[("dash-rev3", "dash-rev4")]["cohen_kappa"] == pytest.approx(0.6154, abs=1e-4)
     assert pairs[("dash-rev3", "dash-rev4")]["shared"] == 5
@@ -355,6 +356,16 @@ def test_dashboard_figures_match_counts_computed_from_the_database(make_world):
     csv = text_of(client_for(w.curator).get("/campaigns/dash/dashboard/funnel.csv"))
     assert "Accepted,3\n" in csv and "Releasable,3\n" in csv
     assert "Seeds pooled,17\n" in csv
+
+    # The stats API carries the same figures, with coverage and progress.
+    api = api_for(w.curator).get("/api/v1/campaigns/dash/stats/").json()
+    assert api["agreement"]["pairwise_cohen_kappa"] == pairs_list
+    assert api["agreement"]["split_rewrites"] == [rewrites[2].pk]
+    assert api["coverage"]["releasable_total"] == 3
+    assert sum(d["submitted"] for d in api["progress"]) == sum(
+        r.submitted_at is not None for r in all_rewrites
+    )
+    assert sum(d["accepted"] for d in api["progress"]) == 3
 
 
 @pytest.mark.django_db
@@ -434,8 +445,6 @@ def test_return_to_another_annotator_and_reassign_a_returned_draft(world):
 
 @pytest.mark.django_db
 def test_reassign_api_is_for_curators_and_active_assignments(world, make_world):
-    from .conftest import api_for
-
     world.add_seeds(3)
     assignment = world.claim(world.annotators[0])
     world.draft(assignment)
