@@ -39,6 +39,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/dashboard.py
 
 worker: install
 	$(BIN)/celery -A config.celery_app worker --loglevel=INFO

@@ -3,20 +3,16 @@ client: blind voting, final votes, access rules, the revision loop's return and 
 checked against counts computed here from the database, and bounded query counts."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from annotation.models import (
     Assignment,
     Event,
-    ProgrammingLanguage,
     Rewrite,
-    RewriteLanguage,
     Role,
     Seed,
 )
@@ -24,7 +20,8 @@ from annotation.services import assignment_reject_seed
 from review.models import Ballot
 from review.services import ballot_cast, rewrite_return
 
-from .conftest import World, api_for, cast_panel
+from .conftest import api_for, cast_panel
+from .scale import populate_reviewed
 
 
 def client_for(user) -> Client:
@@ -466,70 +463,14 @@ def test_reassign_api_is_for_curators_and_active_assignments(world, make_world):
     assert response.status_code == 409
 
 
-def populate(world: World, seeds: int) -> None:
-    """A campaign at scale, written in bulk: ``seeds`` sampled seeds, each rewritten once and
-    reviewed by a full panel of four (8,000 ballots at 2,000 seeds), with outcomes and days
-    spread out."""
-    world.add_seeds(seeds)
-    campaign = world.campaign
-    python = ProgrammingLanguage.objects.get(campaign=campaign, name="python")
-    rows = list(Seed.objects.filter(campaign=campaign).order_by("id"))
-    Seed.objects.filter(campaign=campaign).update(status="done")
-    assignments = Assignment.objects.bulk_create(
-        Assignment(campaign=campaign, seed=s, annotator=world.annotators[i % 4], status="submitted")
-        for i, s in enumerate(rows)
-    )
-    now = timezone.now()
-    plan = ["accepted", "accepted", "rejected", "no_consensus", "submitted"]
-    votes = {
-        "accepted": ["valid", "valid", "valid", "invalid"],
-        "rejected": ["invalid", "invalid", "invalid", "valid"],
-        "no_consensus": ["valid", "valid", "invalid", "invalid"],
-    }
-    rewrites = Rewrite.objects.bulk_create(
-        Rewrite(
-            campaign=campaign,
-            seed=s,
-            assignment=a,
-            author_id=a.annotator_id,
-            text=f"Rewrite {i}",
-            difficulty=("easy", "medium", "hard")[i % 3],
-            natural_language="en",
-            subcategory_id=s.subcategory_id,
-            check_clear=True,
-            check_ethical=True,
-            check_solvable=True,
-            question_tokens=20 + i % 50,
-            status=plan[i % 5],
-            submitted_at=now - timedelta(days=i % 40, hours=1),
-            decided_at=None if plan[i % 5] == "submitted" else now - timedelta(days=i % 40),
-        )
-        for i, (s, a) in enumerate(zip(rows, assignments, strict=True))
-    )
-    RewriteLanguage.objects.bulk_create(
-        RewriteLanguage(rewrite=r, language=python, position=0) for r in rewrites
-    )
-    Ballot.objects.bulk_create(
-        Ballot(
-            campaign=campaign,
-            rewrite=r,
-            reviewer=world.reviewers[(i + k) % len(world.reviewers)],
-            status="pending" if r.status == "submitted" else "cast",
-            decision="" if r.status == "submitted" else votes[r.status][k],
-            reasons=[] if r.status == "submitted" or votes[r.status][k] == "valid" else ["unclear"],
-            cast_at=None if r.status == "submitted" else now,
-        )
-        for i, r in enumerate(rewrites)
-        for k in range(4)
-    )
-
-
 @pytest.mark.django_db
 def test_dashboard_query_count_is_bounded_at_2000_seeds_and_8000_ballots(make_world):
     counts = {}
     for slug, size in (("small", 20), ("large", 2000)):
         world = make_world(slug)
-        populate(world, size)
+        populate_reviewed(
+            world.campaign, annotators=world.annotators, reviewers=world.reviewers, seeds=size
+        )
         client = client_for(world.curator)
         client.get(f"/campaigns/{slug}/dashboard/")
         with CaptureQueriesContext(connection) as ctx:
