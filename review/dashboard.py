@@ -1,7 +1,7 @@
 """Reads behind the curator dashboard: coverage against the release target, reviewer agreement
 (pairwise Cohen's kappa, agreement with the outcome, split panels), progress over time and the
 revision loop. Every function runs a fixed number of queries whatever the campaign's size, so the
-page stays fast at 2,000 seeds and 8,000 ballots (asserted in ``tests/test_dashboard.py``)."""
+page stays fast at 2,000 seeds and 8,000 ballots (asserted in ``tests/test_review_pages.py``)."""
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -31,9 +31,10 @@ def coverage(campaign: Campaign) -> dict[str, Any]:
     category. The target spreads ``campaign.target_release_size`` over the taxonomy's
     subcategories the way a release stratified by subcategory spreads it when every subcategory
     has enough (``sampling_quotas``: equal shares). ``gap`` is what is still missing;
-    ``seeds_left`` counts the pooled or sampled seeds nobody has claimed yet, so a gap larger
-    than the seeds left plus those in review means the subcategory needs new seeds (otherwise a
-    release gives what it has and spreads the shortfall over the others). Three queries."""
+    ``in_progress`` counts seeds being rewritten and ``seeds_left`` the pooled or sampled seeds
+    nobody has claimed yet, so a gap larger than those plus the rewrites in review means the
+    subcategory needs new seeds (otherwise a release gives what it has and spreads the
+    shortfall over the others). Three queries."""
     subcategories = list(
         Subcategory.objects.filter(campaign=campaign)
         .select_related("category")
@@ -46,6 +47,8 @@ def coverage(campaign: Campaign) -> dict[str, Any]:
         .annotate(
             seeds=Count("pk"),
             seeds_left=Count("pk", filter=Q(status__in=[Seed.Status.POOLED, Seed.Status.SAMPLED])),
+            # Claimed or dealt and being rewritten (or revised after a return).
+            in_progress=Count("pk", filter=Q(status=Seed.Status.ASSIGNED)),
         )
         .order_by()
     }
@@ -82,12 +85,13 @@ def coverage(campaign: Campaign) -> dict[str, Any]:
             "releasable": w.get("releasable", 0),
             "in_review": w.get("in_review", 0),
             "seeds": p.get("seeds", 0),
+            "in_progress": p.get("in_progress", 0),
             "seeds_left": p.get("seeds_left", 0),
         }
         row["gap"] = max(row["target"] - row["releasable"], 0)
-        # Even if everything in review is accepted and every unclaimed seed is rewritten and
-        # accepted, the target is not reached: the curator must import more seeds.
-        row["needs_seeds"] = row["gap"] > row["in_review"] + row["seeds_left"]
+        # Even if everything in review is accepted and every seed being rewritten or not yet
+        # claimed ends up accepted, the target is not reached: the curator needs more seeds.
+        row["needs_seeds"] = row["gap"] > row["in_review"] + row["in_progress"] + row["seeds_left"]
         rows.append(row)
         cat = by_category.setdefault(
             sub.category.name,

@@ -26,9 +26,10 @@ QUALITY_CHECK_TASK = "exports.tasks.check_rewrite_quality"
 @transaction.atomic
 def panel_fill(*, rewrite_id: int) -> list[Ballot]:
     """Open ballots for a submitted rewrite until its panel is full, for the least-loaded
-    reviewers of the campaign (fewest pending ballots; ties by user id) other than the author
-    and those already on the panel. If too few reviewers exist the rewrite waits; calling this
-    again later (``panels_fill_waiting``) completes the panel. Idempotent."""
+    reviewers of the campaign (fewest pending ballots; ties by user id) other than the authors
+    of any of its revisions and those already on the panel. If too few reviewers exist the
+    rewrite waits; calling this again later (``panels_fill_waiting``) completes the panel.
+    Idempotent."""
     rewrite = (
         Rewrite.objects.select_for_update(of=("self",))
         .select_related("campaign")
@@ -42,9 +43,16 @@ def panel_fill(*, rewrite_id: int) -> list[Ballot]:
     need = campaign.panel_size - len(seated)
     if need <= 0:
         return []
+    # Nobody who wrote any revision of this rewrite reviews it: after a reassignment the text
+    # under review may still be largely the first author's.
+    authors = set(
+        Rewrite.objects.filter(assignment_id=rewrite.assignment_id).values_list(
+            "author_id", flat=True
+        )
+    )
     candidates = (
         Membership.objects.filter(campaign=campaign, role=Role.REVIEWER)
-        .exclude(user_id=rewrite.author_id)
+        .exclude(user_id__in=authors | {rewrite.author_id})
         .exclude(user_id__in=seated)
         .annotate(
             load=Count(
@@ -247,6 +255,17 @@ def rewrite_return(
         raise InvalidTransition(
             f"Only rejected or no-consensus rewrites can be returned; this one is "
             f"{rewrite.get_status_display().lower()}."
+        )
+    if (
+        annotator is None
+        and not Membership.objects.filter(
+            campaign=rewrite.campaign, user_id=rewrite.author_id, role=Role.ANNOTATOR
+        ).exists()
+    ):
+        raise ValidationFailed(
+            "The author is no longer an annotator of this campaign; return the rewrite to "
+            "another annotator.",
+            details={"errors": {"annotator": ["choose an annotator of this campaign"]}},
         )
     reopened = Assignment.objects.filter(
         pk=rewrite.assignment_id, status=Assignment.Status.SUBMITTED

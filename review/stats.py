@@ -176,8 +176,9 @@ def _median_minutes(durations: list[float]) -> float | None:
 
 def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
     """Per annotator: assignments, open drafts, submitted revisions, rejected seeds (in all and by
-    reason), acceptance rate over decided revisions, and the median minutes from a revision's
-    first save to its submit. Per reviewer: pending, cast and closed ballots. Six queries."""
+    reason), acceptance rate over decided revisions, and the median minutes from a first
+    revision's first save to its submit. Per reviewer: pending, cast and closed ballots. Six
+    queries."""
     members = Membership.objects.filter(campaign=campaign).select_related("user")
     annotators = {m.user_id: m.user.get_username() for m in members if m.role == Role.ANNOTATOR}
     reviewers = {m.user_id: m.user.get_username() for m in members if m.role == Role.REVIEWER}
@@ -212,8 +213,10 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
         )
     }
     durations: dict[int, list[float]] = defaultdict(list)
+    # A first revision is created by its first save; later ones are created when the curator
+    # returns the rewrite, so their age says nothing about the annotator's working time.
     for author_id, started, submitted in Rewrite.objects.filter(
-        campaign=campaign, submitted_at__isnull=False
+        campaign=campaign, submitted_at__isnull=False, revision=1
     ).values_list("author_id", "created_at", "submitted_at"):
         durations[author_id].append(max((submitted - started).total_seconds(), 0.0))
     b_stats = {

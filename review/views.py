@@ -24,12 +24,14 @@ from .charts import chart_table_csv
 from .models import Ballot, Decision, VoteReason
 from .serializers import VoteIn, contamination_out, flags_out, rewrite_out
 
+QUEUE_LIMIT = 200  # "Next ballot" walks the whole queue; the list shows its oldest part
+
 
 @login_required
 def ballots_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The reviewer's pending ballots, oldest first, and the ones they cast most recently."""
     campaign = campaign_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
-    pending = list(selectors.ballots_for_reviewer(user=request.user, slug=slug))
+    pending = list(selectors.ballots_for_reviewer(user=request.user, slug=slug)[:QUEUE_LIMIT])
     recent = selectors.ballots_cast_recently(user=request.user, campaign=campaign)
     return render(
         request,
@@ -39,6 +41,7 @@ def ballots_page(request: HttpRequest, slug: str) -> HttpResponse:
             "pending": [(b, rewrite_out(b.rewrite)) for b in pending],
             "recent": recent,
             "counts": selectors.reviewer_counts(user=request.user, campaign=campaign),
+            "queue_limit": QUEUE_LIMIT,
         },
     )
 
@@ -117,7 +120,10 @@ def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
         "tally": {
             "valid": sum(1 for b in panel if b.decision == Decision.VALID),
             "invalid": sum(1 for b in panel if b.decision == Decision.INVALID),
-            "pending": ballot.campaign.panel_size - len(panel),
+            # Once decided, the ballots not cast were closed and will never be.
+            "pending": ballot.campaign.panel_size - len(panel)
+            if rewrite.status == rewrite.Status.SUBMITTED
+            else 0,
         }
         if voted
         else None,
@@ -205,9 +211,7 @@ def rewrite_return_page(request: HttpRequest, pk: int) -> HttpResponse:
     """Return a rejected or no-consensus rewrite to its author (or, when an annotator is chosen,
     to that annotator) with the curator's note; back to the dashboard's revision loop."""
     rewrite = selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
-    target = (
-        "" if request.POST.get("annotator") in (None, "", "author") else request.POST["annotator"]
-    )
+    target = request.POST.get("annotator", "")  # empty: back to the author
     try:
         annotator = annotator_named(campaign=rewrite.campaign, username=target) if target else None
         new = services.rewrite_return(

@@ -431,7 +431,7 @@ def test_return_to_another_annotator_and_reassign_a_returned_draft(world):
     event = Event.objects.filter(kind="assignment.reassigned").order_by("id").last()
     assert event.data["from_annotator"] == world.annotators[1].pk
     assert event.data["to_annotator"] == world.annotators[2].pk
-    # Reviewers never sit on a panel for their own revision: the new author may be anyone.
+    # The assignment now belongs to the new annotator only.
     assert (
         client_for(world.annotators[2]).get(f"/assignments/{new.assignment_id}/").status_code == 200
     )
@@ -481,3 +481,97 @@ def test_dashboard_query_count_is_bounded_at_2000_seeds_and_8000_ballots(make_wo
     page = text_of(response)
     assert funnel_figure(page, "accepted") == 800 and funnel_figure(page, "rejected") == 400
     assert counts["small"] == counts["large"] <= 40, counts
+
+
+@pytest.mark.django_db
+def test_nobody_who_wrote_a_revision_sits_on_its_panel(world):
+    # ann-rev annotates and reviews. Their rejected rewrite goes to another annotator, who
+    # resubmits it: the text is still largely theirs, so they must not review it.
+    world.member("camp-annrev", Role.ANNOTATOR)
+    writer = world.member("camp-annrev", Role.REVIEWER)
+    world.add_seeds(3)
+    first = world.submitted(writer)
+    assert not first.ballots.filter(reviewer=writer).exists()
+    cast_panel(first, ["invalid", "invalid", "invalid", "valid"])
+    second = rewrite_return(rewrite_id=first.pk, actor=world.curator, annotator=world.annotators[1])
+    assert second.author == world.annotators[1]
+    from annotation.services import DraftInput, draft_save
+    from review.services import submission_open
+
+    from .conftest import GOOD_DRAFT
+
+    draft_save(
+        assignment_id=second.assignment_id,
+        actor=world.annotators[1],
+        data=DraftInput(**GOOD_DRAFT),
+        version=second.version,
+    )
+    submission_open(assignment_id=second.assignment_id, actor=world.annotators[1])
+    panel = set(second.ballots.values_list("reviewer__username", flat=True))
+    assert len(panel) == 4
+    assert writer.username not in panel and world.annotators[1].username not in panel
+
+
+@pytest.mark.django_db
+def test_reassign_respects_the_campaigns_active_assignment_limit(make_world):
+    w = make_world("capped", max_active_assignments=1)
+    w.add_seeds(3)
+    mine = w.claim(w.annotators[0])
+    w.claim(w.annotators[1])
+    response = client_for(w.curator).post(
+        f"/assignments/{mine.pk}/reassign/", {"annotator": w.annotators[1].username}, follow=True
+    )
+    assert "already has 1 active assignments" in text_of(response)
+    mine.refresh_from_db()
+    assert mine.annotator == w.annotators[0]
+
+
+@pytest.mark.django_db
+def test_coverage_counts_seeds_being_rewritten_before_asking_for_more(make_world):
+    w = make_world("cov", target_release_size=40)  # 40 subcategories: a target of 1 each
+    w.add_seeds(1)
+    w.claim(w.annotators[0])
+    rows = {
+        r["subcategory"]: r
+        for r in client_for(w.curator)
+        .get("/campaigns/cov/dashboard/")
+        .context["coverage"]["subcategories"]
+    }
+    row = rows["Algorithm Design and Implementation"]
+    assert (row["target"], row["in_progress"], row["seeds_left"], row["gap"]) == (1, 1, 0, 1)
+    assert row["needs_seeds"] is False
+    assert rows["Data Structures"]["needs_seeds"] is True  # no seed at all
+
+
+@pytest.mark.django_db
+def test_tally_after_an_early_decision_counts_no_ballot_as_still_to_come(make_world):
+    w = make_world("early", early_decision=True)
+    w.add_seeds(2)
+    rewrite = w.submitted()
+    ballots = list(rewrite.ballots.select_related("reviewer").order_by("id"))
+    vote(rewrite, {b.reviewer: "valid" for b in ballots[:3]})
+    page = text_of(client_for(ballots[0].reviewer).get(f"/ballots/{ballots[0].pk}/"))
+    assert re.search(r'class="tally-valid">3 valid', page)
+    assert "not yet cast" not in page
+    assert 'id="rewrite-status">accepted<' in page
+    page = text_of(client_for(ballots[3].reviewer).get(f"/ballots/{ballots[3].pk}/"))
+    assert 'id="closed-note"' in page and 'id="tally"' not in page
+
+
+@pytest.mark.django_db
+def test_returning_to_an_author_who_left_asks_for_another_annotator(world):
+    from annotation.models import Membership
+
+    world.add_seeds(2)
+    rewrite = world.submitted(world.annotators[0])
+    cast_panel(rewrite, ["valid", "valid", "invalid", "invalid"])
+    Membership.objects.filter(user=world.annotators[0]).delete()
+    curator = client_for(world.curator)
+    response = curator.post(f"/rewrites/{rewrite.pk}/return/", {"annotator": ""}, follow=True)
+    assert "no longer an annotator" in text_of(response)
+    rewrite.refresh_from_db()
+    assert rewrite.status == "no_consensus" and not Rewrite.objects.filter(previous=rewrite)
+    response = curator.post(
+        f"/rewrites/{rewrite.pk}/return/", {"annotator": world.annotators[2].username}, follow=True
+    )
+    assert "Returned to camp-ann3 as revision 2" in text_of(response)

@@ -281,8 +281,9 @@ def assignment_reassign(
     author. A lease, if the assignment had one, starts afresh.
 
     Raises NotFound (no such assignment, or the actor is not in its campaign), NotAllowed (not a
-    curator), ValidationFailed (the new annotator is not an annotator of the campaign, or already
-    holds it) and InvalidTransition (the assignment is not active)."""
+    curator), ValidationFailed (the new annotator is not an annotator of the campaign, already
+    holds it, or is at the campaign's ``max_active_assignments``) and InvalidTransition (the
+    assignment is not active)."""
     assignment = (
         Assignment.objects.select_for_update(of=("self",))
         .select_related("campaign")
@@ -305,6 +306,15 @@ def assignment_reassign(
         errors["annotator"] = [f"{annotator.get_username()!r} is not an annotator of this campaign"]
     elif annotator.pk == assignment.annotator_id:
         errors["annotator"] = ["this annotator already holds the assignment"]
+    elif campaign.max_active_assignments is not None:
+        active = Assignment.objects.filter(
+            campaign=campaign, annotator_id=annotator.pk, status=Assignment.Status.ACTIVE
+        ).count()
+        if active >= campaign.max_active_assignments:
+            errors["annotator"] = [
+                f"{annotator.get_username()!r} already has {active} active assignments, the "
+                f"campaign's limit ({campaign.max_active_assignments})"
+            ]
     if errors:
         raise ValidationFailed(
             "The assignment cannot go to that annotator.", details={"errors": errors}
