@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.safestring import mark_safe
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
 from annotation.models import Role
@@ -41,7 +41,6 @@ def ballots_page(request: HttpRequest, slug: str) -> HttpResponse:
             "pending": [(b, rewrite_out(b.rewrite)) for b in pending],
             "recent": recent,
             "counts": selectors.reviewer_counts(user=request.user, campaign=campaign),
-            "queue_limit": QUEUE_LIMIT,
         },
     )
 
@@ -58,6 +57,7 @@ def ballot_next_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def vote_page(request: HttpRequest, pk: int) -> HttpResponse:
     """GET: the rewrite beside its seed, its tags, flags and the vote form; once voted, the tally
     so far, every vote and the author. POST: cast the vote (final), then show the tally."""

@@ -575,3 +575,17 @@ def test_returning_to_an_author_who_left_asks_for_another_annotator(world):
         f"/rewrites/{rewrite.pk}/return/", {"annotator": world.annotators[2].username}, follow=True
     )
     assert "Returned to camp-ann3 as revision 2" in text_of(response)
+
+
+@pytest.mark.django_db
+def test_vote_page_and_queue_show_a_copied_seed_flag(world, django_capture_on_commit_callbacks):
+    world.add_seeds(1)
+    seed_text = world.campaign.seeds.get().body
+    with django_capture_on_commit_callbacks(execute=True):
+        rewrite = world.submitted(text=seed_text)  # the quality check runs on commit
+    ballot = rewrite.ballots.select_related("reviewer").first()
+    client = client_for(ballot.reviewer)
+    page = text_of(client.get(f"/ballots/{ballot.pk}/"))
+    flags = page.split('id="quality-flags"')[1].split("</section>")[0]
+    assert "Copies its seed" in flags and "1.00" in flags
+    assert "Copies its seed" in text_of(client.get("/campaigns/camp/ballots/"))
