@@ -35,6 +35,16 @@ def user_roles(*, user: Any, campaign: Campaign) -> set[str]:
     )
 
 
+def require_member_role(*, user: Any, campaign: Campaign | None, role: str, missing: str) -> None:
+    """For an object reached by id: NotFound (``missing``) unless ``user`` is a member of its
+    ``campaign`` (None when the object does not exist), NotAllowed unless they hold ``role``."""
+    roles = user_roles(user=user, campaign=campaign) if campaign is not None else set()
+    if not roles:
+        raise NotFound(missing)
+    if role not in roles:
+        raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
+
+
 def campaign_for_member(*, user: Any, slug: str, role: str | None = None) -> Campaign:
     """The campaign ``slug`` if ``user`` is a member (NotFound otherwise) holding ``role`` when
     one is given (NotAllowed otherwise)."""
@@ -191,9 +201,10 @@ def assignment_for_curator(*, user: Any, assignment_id: int) -> Assignment:
         .filter(pk=assignment_id)
         .first()
     )
-    roles = user_roles(user=user, campaign=assignment.campaign) if assignment else set()
-    if not roles:
-        raise NotFound("No such assignment.")
-    if Role.CURATOR not in roles:
-        raise NotAllowed("Only curators can reassign work.")
+    require_member_role(
+        user=user,
+        campaign=assignment.campaign if assignment else None,
+        role=Role.CURATOR,
+        missing="No such assignment.",
+    )
     return assignment

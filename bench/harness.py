@@ -40,6 +40,24 @@ def fresh_database() -> None:
         call_command("flush", "--noinput", verbosity=0)
 
 
+def seed_pool_lines(*, repeat: int) -> list[str]:
+    """A seed pool built by ``bench/make_seed_pool.py`` from the real prompts in ../shared,
+    ``repeat`` copies of each (varied so none is a duplicate), as jsonl lines."""
+    pool = Path(tempfile.mkdtemp()) / "pool.jsonl"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "make_seed_pool.py"),
+            "--out",
+            str(pool),
+            "--repeat",
+            str(repeat),
+        ],
+        check=True,
+    )
+    return pool.read_text(encoding="utf-8").split("\n")  # not splitlines(): U+2028 is text
+
+
 def timed(results: dict, name: str, fn, *, count: int = 1) -> Any:
     """Run ``fn`` once, record seconds, per-item milliseconds and SQL queries under ``name``."""
     from django.db import connection

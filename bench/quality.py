@@ -13,8 +13,6 @@ Not part of the test run: `make bench`.
 
 import gzip
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,7 +24,7 @@ REFERENCES = ROOT.parent / "shared" / "data" / "references"
 harness.configure(Path(tempfile.gettempdir()) / "codearena-bench-quality.sqlite3")
 
 
-from harness import fresh_database, timed, write_results  # noqa: E402
+from harness import fresh_database, seed_pool_lines, timed, write_results  # noqa: E402
 
 from annotation.models import Assignment, Rewrite  # noqa: E402
 from annotation.services import (  # noqa: E402
@@ -71,23 +69,6 @@ def benchmark_prompts() -> list[str]:
     with (REFERENCES / "mbpp" / "mbpp.jsonl").open(encoding="utf-8") as fh:
         mbpp = [json.loads(line)["text"] for line in fh if line.strip()]
     return [p for pair in zip(humaneval, mbpp, strict=False) for p in pair]
-
-
-def seed_pool_lines() -> list[str]:
-    pool = Path(tempfile.mkdtemp()) / "pool.jsonl"
-    # Two copies of the ~1,400 real prompts: enough to sample 2,000 across the subcategories.
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "make_seed_pool.py"),
-            "--out",
-            str(pool),
-            "--repeat",
-            "2",
-        ],
-        check=True,
-    )
-    return pool.read_text(encoding="utf-8").split("\n")  # not splitlines(): U+2028 is text
 
 
 def rewrite_text(i: int, seed_body: str, prompts: list[str]) -> str:
@@ -145,7 +126,8 @@ def main() -> None:
     print(f"{'  references loaded':<28} {documents:>9} documents in {len(loaded)} sets")
 
     # 2,000 submitted rewrites through the services.
-    lines = seed_pool_lines()
+    # Two copies of the ~1,400 real prompts: enough to sample 2,000 across the subcategories.
+    lines = seed_pool_lines(repeat=2)
     timed(
         results,
         "import_seeds",

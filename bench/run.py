@@ -5,8 +5,6 @@ PostgreSQL URL to measure production) and writes bench/results/workflow-<vendor>
 Not part of the test run: `make bench`.
 """
 
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import harness
 ROOT = harness.ROOT
 harness.configure(ROOT / "bench" / "bench.sqlite3")
 
-from harness import fresh_database, timed, write_results  # noqa: E402
+from harness import fresh_database, seed_pool_lines, timed, write_results  # noqa: E402
 
 from annotation.models import Assignment  # noqa: E402
 from annotation.services import (  # noqa: E402
@@ -36,19 +34,7 @@ from review.stats import campaign_stats  # noqa: E402
 
 def main() -> None:
     fresh_database()
-    pool = Path(tempfile.mkdtemp()) / "pool.jsonl"
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "make_seed_pool.py"),
-            "--out",
-            str(pool),
-            "--repeat",
-            "8",
-        ],
-        check=True,
-    )
-    lines = pool.read_text(encoding="utf-8").split("\n")  # not splitlines(): U+2028 is text
+    lines = seed_pool_lines(repeat=8)
     results: dict = {}
     campaign = campaign_create(slug="bench", name="Bench")
     annotators = []

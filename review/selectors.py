@@ -6,7 +6,12 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotation.errors import NotAllowed, NotFound
 from annotation.models import Campaign, Rewrite, RewriteLanguage, Role
-from annotation.selectors import campaign_for_member, language_links_prefetch, user_roles
+from annotation.selectors import (
+    campaign_for_member,
+    language_links_prefetch,
+    require_member_role,
+    user_roles,
+)
 
 from .models import Ballot
 
@@ -81,11 +86,12 @@ def rewrite_for_curator(*, user: Any, rewrite_id: int) -> Rewrite:
     """A rewrite of a campaign where ``user`` is a curator. NotFound if it does not exist or is
     outside their campaigns; NotAllowed for members without the curator role."""
     rewrite = Rewrite.objects.select_related("campaign").filter(pk=rewrite_id).first()
-    roles = user_roles(user=user, campaign=rewrite.campaign) if rewrite else set()
-    if not roles:
-        raise NotFound("No such rewrite.")
-    if Role.CURATOR not in roles:
-        raise NotAllowed("Only curators can return rewrites.")
+    require_member_role(
+        user=user,
+        campaign=rewrite.campaign if rewrite else None,
+        role=Role.CURATOR,
+        missing="No such rewrite.",
+    )
     return rewrite
 
 

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -227,7 +228,7 @@ def rewrite_return_page(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             f"Returned to {new.author.get_username()} as revision {new.revision}.",
         )
-    return redirect(f"/campaigns/{rewrite.campaign.slug}/dashboard/#revision-loop")
+    return _to_revision_loop(rewrite.campaign)
 
 
 @login_required
@@ -249,7 +250,11 @@ def assignment_reassign_page(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _message(exc))
     else:
         messages.success(request, f"Reassigned to {annotator.get_username()}.")
-    return redirect(f"/campaigns/{assignment.campaign.slug}/dashboard/#revision-loop")
+    return _to_revision_loop(assignment.campaign)
+
+
+def _to_revision_loop(campaign: Any) -> HttpResponse:
+    return redirect(reverse("dashboard-page", kwargs={"slug": campaign.slug}) + "#revision-loop")
 
 
 def _message(exc: DomainError) -> str:

@@ -67,6 +67,21 @@ GOOD_DRAFT = {
 }
 
 
+# benchmark.jsonl's keys, in DESIGN's order (then one <model>_response per imported model).
+BENCHMARK_KEYS = [
+    "id",
+    "messages",
+    "category",
+    "subcategory",
+    "difficulty",
+    "programming_language",
+    "language",
+    "question_tokens",
+    "seed_id",
+    "votes",
+]
+
+
 def seed_line(
     i: int, subcategory: str = "Algorithm Design and Implementation", **extra: Any
 ) -> str:

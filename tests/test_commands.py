@@ -14,6 +14,8 @@ from annotation.tokens import count_tokens
 from review.services import ballot_cast, submission_open
 from review.stats import campaign_funnel
 
+from .conftest import BENCHMARK_KEYS
+
 pytestmark = pytest.mark.django_db
 SUBS = ["Code Debugging", "Security", "Machine Learning", "Database Management"]
 
@@ -110,18 +112,7 @@ def test_walkthrough(campaign_cli, tmp_path, django_capture_on_commit_callbacks)
     lines = (out_dir / "benchmark.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == 15
-    assert list(records[0]) == [
-        "id",
-        "messages",
-        "category",
-        "subcategory",
-        "difficulty",
-        "programming_language",
-        "language",
-        "question_tokens",
-        "seed_id",
-        "votes",
-    ]
+    assert list(records[0]) == BENCHMARK_KEYS
     for rec in records:
         rewrite = Rewrite.objects.get(seed__external_id=rec["seed_id"], status="accepted")
         assert rec["messages"] == [{"role": "user", "content": rewrite.text}]

@@ -37,7 +37,7 @@ from exports.services import (
 )
 from review.stats import campaign_funnel
 
-from .conftest import api_for, cast_panel, require
+from .conftest import BENCHMARK_KEYS, api_for, cast_panel, require
 
 REFERENCES = Path(__file__).resolve().parents[2] / "shared" / "data" / "references"
 ARENA_HARD = (
@@ -48,18 +48,6 @@ ARENA_HARD = (
     / "arena_hard_auto"
     / "arena-hard-v2.0_question.jsonl"
 )
-BENCHMARK_KEYS = [
-    "id",
-    "messages",
-    "category",
-    "subcategory",
-    "difficulty",
-    "programming_language",
-    "language",
-    "question_tokens",
-    "seed_id",
-    "votes",
-]
 
 
 @pytest.fixture
