@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin import WorkflowReadOnly
+
 from .models import (
     Assignment,
     Campaign,
@@ -16,22 +18,16 @@ from .models import (
 
 
 class MembershipInline(admin.TabularInline):
+    """Members are shown here; they are added, changed and removed on the Membership admin,
+    which goes through the membership services (panels refilled, work handed on, events)."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = fields
+    can_delete = False
 
-
-class WorkflowReadOnly(admin.ModelAdmin):
-    """Workflow rows change only through the services (commands, API), which check the
-    transition, keep the invariants and write the audit event: operators can look, not edit."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -46,14 +42,6 @@ class CampaignAdmin(admin.ModelAdmin):
         if obj is not None and obj.rewrites.exclude(status="draft").exists():
             return ["slug", "panel_size", "accept_threshold", "tokenizer"]
         return ["slug"] if obj is not None else []
-
-
-@admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["campaign", "user", "role"]
-    list_filter = ["role", "campaign"]
-    list_select_related = ["campaign", "user"]
-    autocomplete_fields = ["user"]
 
 
 @admin.register(Category)

@@ -3,16 +3,20 @@ Each view parses input, calls one selector or service, renders output."""
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.http import Pagination, parse
+
 from . import selectors, services
-from .api_common import Pagination
+from .filters import AssignmentFilter
 from .models import Assignment, Role
 from .serializers import (
     AssignmentOut,
@@ -42,30 +46,23 @@ class CampaignListView(APIView):
         return paginator.get_paginated_response(CampaignOut(page, many=True).data)
 
 
-class CampaignAssignmentListView(APIView):
-    @extend_schema(
-        responses=AssignmentOut(many=True),
-        parameters=[OpenApiParameter("status", enum=Assignment.Status.values)],
-        summary="My assignments in a campaign",
-    )
-    def get(self, request: Request, slug: str) -> Response:
-        campaign = selectors.campaign_for_member(user=request.user, slug=slug, role=Role.ANNOTATOR)
-        status_filter = request.query_params.get("status") or None
-        if status_filter and status_filter not in Assignment.Status.values:
-            return Response(
-                {
-                    "detail": f"Unknown status {status_filter!r}; use one of "
-                    f"{', '.join(Assignment.Status.values)}.",
-                    "code": "invalid_request",
-                },
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        qs = selectors.assignments_for_annotator(
-            user=request.user, campaign=campaign, status=status_filter
+class CampaignAssignmentListView(ListAPIView):
+    """My assignments in a campaign: active ones first, then the rest, each oldest first."""
+
+    serializer_class = AssignmentOut
+    filterset_class = AssignmentFilter
+
+    def get_queryset(self) -> QuerySet[Assignment]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Assignment.objects.none()
+        campaign = selectors.campaign_for_member(
+            user=self.request.user, slug=self.kwargs["slug"], role=Role.ANNOTATOR
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(AssignmentOut(page, many=True).data)
+        return selectors.assignments_for_annotator(user=self.request.user, campaign=campaign)
+
+    @extend_schema(summary="My assignments in a campaign")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class ClaimNextView(APIView):
@@ -101,7 +98,7 @@ class DraftSaveView(APIView):
         summary="Save my draft (optimistic versioning)",
     )
     def put(self, request: Request, pk: int) -> Response:
-        data = _parse(DraftIn, request.data)
+        data = parse(DraftIn, request.data)
         checklist: dict[str, Any] = data.pop("checklist", None) or {}
         version = data.pop("version")
         draft = services.draft_save(
@@ -119,7 +116,7 @@ class RejectSeedView(APIView):
         request=RejectIn, responses=AssignmentOut, summary="Reject the seed as unsuitable"
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _parse(RejectIn, request.data)
+        data = parse(RejectIn, request.data)
         services.assignment_reject_seed(
             assignment_id=pk, actor=request.user, reason=data["reason"], note=data["note"]
         )
@@ -134,7 +131,7 @@ class ReassignView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         assignment = selectors.assignment_for_curator(user=request.user, assignment_id=pk)
-        data = _parse(ReassignIn, request.data)
+        data = parse(ReassignIn, request.data)
         annotator = selectors.annotator_named(
             campaign=assignment.campaign, username=data["annotator"]
         )
@@ -159,11 +156,5 @@ class PreviewView(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign = selectors.campaign_for_member(user=request.user, slug=slug)
-        data = _parse(PreviewIn, request.data)
+        data = parse(PreviewIn, request.data)
         return Response(selectors.text_preview(campaign=campaign, text=data["text"]))
-
-
-def _parse(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)

@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.transitions import EventKind, Transitions
+
 
 class Role(models.TextChoices):
     ANNOTATOR = "annotator", "Annotator"
@@ -151,6 +153,15 @@ class Seed(models.Model):
         ASSIGNED = "assigned", "Assigned"
         DONE = "done", "Done"
 
+    # sampled -> assigned: claimed or dealt; assigned -> sampled: the lease expired or the
+    # annotator left with nothing written; done -> assigned: a rewrite was returned for revision.
+    TRANSITIONS: Transitions = {
+        Status.POOLED: frozenset({Status.SAMPLED}),
+        Status.SAMPLED: frozenset({Status.ASSIGNED}),
+        Status.ASSIGNED: frozenset({Status.DONE, Status.SAMPLED}),
+        Status.DONE: frozenset({Status.ASSIGNED}),
+    }
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="seeds")
     external_id = models.CharField(max_length=200)
     title = models.CharField(max_length=500, blank=True)
@@ -205,6 +216,12 @@ class Assignment(models.Model):
         REJECTED = "rejected", "Seed rejected"
         RELEASED = "released", "Released"
 
+    # submitted -> active: the rewrite was returned for a revision.
+    TRANSITIONS: Transitions = {
+        Status.ACTIVE: frozenset({Status.SUBMITTED, Status.REJECTED, Status.RELEASED}),
+        Status.SUBMITTED: frozenset({Status.ACTIVE}),
+    }
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="assignments")
     seed = models.ForeignKey(Seed, on_delete=models.CASCADE, related_name="assignments")
     annotator = models.ForeignKey(
@@ -256,6 +273,14 @@ class Rewrite(models.Model):
         NO_CONSENSUS = "no_consensus", "No consensus"
         RETURNED = "returned", "Returned"
 
+    # A returned revision stays returned: the author continues in a new revision.
+    TRANSITIONS: Transitions = {
+        Status.DRAFT: frozenset({Status.SUBMITTED}),
+        Status.SUBMITTED: frozenset({Status.ACCEPTED, Status.REJECTED, Status.NO_CONSENSUS}),
+        Status.REJECTED: frozenset({Status.RETURNED}),
+        Status.NO_CONSENSUS: frozenset({Status.RETURNED}),
+    }
+
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rewrites")
     seed = models.ForeignKey(Seed, on_delete=models.CASCADE, related_name="rewrites")
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="rewrites")
@@ -304,6 +329,19 @@ class Rewrite(models.Model):
                 condition=Q(status="accepted"),
                 name="rewrite_one_accepted_per_seed",
             ),
+            # What submit requires, kept by the database for every revision past draft. (At
+            # least one programming language is a row of RewriteLanguage, which a check
+            # constraint cannot see; the submit service checks it.)
+            models.CheckConstraint(
+                condition=Q(status="draft")
+                | (
+                    ~Q(text="")
+                    & ~Q(difficulty="")
+                    & ~Q(natural_language="")
+                    & Q(subcategory__isnull=False)
+                ),
+                name="rewrite_submitted_has_tags",
+            ),
         ]
         indexes = [models.Index(fields=["campaign", "status"])]
 
@@ -343,7 +381,7 @@ class Event(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    kind = models.CharField(max_length=64)
+    kind = models.CharField(max_length=64, choices=EventKind.choices)
     object_type = models.CharField(max_length=32)
     object_id = models.BigIntegerField()
     from_state = models.CharField(max_length=32, blank=True)

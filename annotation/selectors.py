@@ -4,10 +4,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Prefetch, QuerySet, When
+from django.db.models import Case, Count, Prefetch, Q, QuerySet, When
 
-from .errors import NotAllowed, NotFound, ValidationFailed
+from core import access
+from core.errors import ValidationFailed
+
+from .detect import guess_natural_language
 from .models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role
+from .rendering import fence_languages, render_markdown
+from .tokens import count_tokens
+from .vocabulary import Vocabulary
 
 
 @dataclass
@@ -29,30 +35,11 @@ def campaigns_for_user(*, user: Any) -> list[CampaignMembership]:
     return list(by_campaign.values())
 
 
-def user_roles(*, user: Any, campaign: Campaign) -> set[str]:
-    return set(
-        Membership.objects.filter(campaign=campaign, user_id=user.pk).values_list("role", flat=True)
-    )
-
-
-def require_member_role(*, user: Any, campaign: Campaign | None, role: str, missing: str) -> None:
-    """For an object reached by id: NotFound (``missing``) unless ``user`` is a member of its
-    ``campaign`` (None when the object does not exist), NotAllowed unless they hold ``role``."""
-    roles = user_roles(user=user, campaign=campaign) if campaign is not None else set()
-    if not roles:
-        raise NotFound(missing)
-    if role not in roles:
-        raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
-
-
 def campaign_for_member(*, user: Any, slug: str, role: str | None = None) -> Campaign:
     """The campaign ``slug`` if ``user`` is a member (NotFound otherwise) holding ``role`` when
     one is given (NotAllowed otherwise)."""
-    campaign = Campaign.objects.filter(slug=slug, memberships__user_id=user.pk).distinct().first()
-    if campaign is None:
-        raise NotFound("No such campaign.")
-    if role is not None and role not in user_roles(user=user, campaign=campaign):
-        raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
+    campaign = Campaign.objects.filter(slug=slug).first()
+    access.require(user, campaign, role=role, missing="No such campaign.")
     return campaign
 
 
@@ -92,16 +79,19 @@ def assignments_for_annotator(
 
 
 def assignment_for_user(*, user: Any, assignment_id: int) -> Assignment:
-    """An assignment its annotator (or a curator of its campaign) may see; NotFound otherwise."""
+    """An assignment as its annotator, or a curator of its campaign, sees it. NotFound if it
+    does not exist, is outside the user's campaigns or is another annotator's; NotAllowed for a
+    member who is neither annotator nor curator."""
     assignment = _assignments_base().filter(pk=assignment_id).first()
-    if assignment is None:
-        raise NotFound("No such assignment.")
-    roles = user_roles(user=user, campaign=assignment.campaign)
-    if assignment.annotator_id == user.pk and Role.ANNOTATOR in roles:
-        return assignment
-    if Role.CURATOR in roles:
-        return assignment
-    raise NotFound("No such assignment.")
+    access.require(
+        user,
+        assignment.campaign if assignment else None,
+        role=Role.ANNOTATOR,
+        owner_id=assignment.annotator_id if assignment else None,
+        or_role=Role.CURATOR,
+        missing="No such assignment.",
+    )
+    return assignment
 
 
 def current_revision(assignment: Assignment) -> Rewrite | None:
@@ -121,11 +111,6 @@ def text_preview(*, campaign: Campaign, text: str) -> dict[str, Any]:
     renderer as every page), the question's token count with the campaign's tokenizer, and
     suggestions for the programming languages (from code fences, mapped to the campaign's
     vocabulary) and the natural language."""
-    from .detect import guess_natural_language
-    from .rendering import fence_languages, render_markdown
-    from .tokens import count_tokens
-    from .vocabulary import Vocabulary
-
     suggested: dict[str, None] = {}
     tags = fence_languages(text)
     # The vocabulary costs three queries; most keystrokes' texts have no code fence.
@@ -145,8 +130,6 @@ def text_preview(*, campaign: Campaign, text: str) -> dict[str, Any]:
 
 def annotator_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
     """The annotator's totals in a campaign, for the queue page (one query)."""
-    from django.db.models import Count, Q
-
     decided = [Rewrite.Status.ACCEPTED, Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS]
     rewrites = Rewrite.objects.filter(campaign=campaign, author_id=user.pk).aggregate(
         submitted=Count("pk", filter=~Q(status=Rewrite.Status.DRAFT)),
@@ -161,13 +144,17 @@ def annotator_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
 
 
 def assignment_for_annotator(*, user: Any, assignment_id: int) -> Assignment:
-    """The annotator's own assignment (any status), with seed, vocabulary and revisions
-    loaded. NotFound for anyone else's, including a curator's view of it."""
-    assignment = _assignments_base().filter(pk=assignment_id, annotator_id=user.pk).first()
-    if assignment is None or Role.ANNOTATOR not in user_roles(
-        user=user, campaign=assignment.campaign
-    ):
-        raise NotFound("No such assignment.")
+    """The annotator's own assignment (any status), with seed, vocabulary and revisions loaded.
+    NotFound for anyone else's (a curator too: the annotate page is the annotator's);
+    NotAllowed for a member who is not an annotator."""
+    assignment = _assignments_base().filter(pk=assignment_id).first()
+    access.require(
+        user,
+        assignment.campaign if assignment else None,
+        role=Role.ANNOTATOR,
+        owner_id=assignment.annotator_id if assignment else None,
+        missing="No such assignment.",
+    )
     return assignment
 
 
@@ -201,9 +188,9 @@ def assignment_for_curator(*, user: Any, assignment_id: int) -> Assignment:
         .filter(pk=assignment_id)
         .first()
     )
-    require_member_role(
-        user=user,
-        campaign=assignment.campaign if assignment else None,
+    access.require(
+        user,
+        assignment.campaign if assignment else None,
         role=Role.CURATOR,
         missing="No such assignment.",
     )

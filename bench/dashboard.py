@@ -12,9 +12,10 @@ from django.conf import settings  # noqa: E402
 from django.test import Client  # noqa: E402
 from harness import fresh_database, timed, write_results  # noqa: E402
 
-from annotation.services import campaign_create, membership_add, user_ensure  # noqa: E402
+from annotation.services import campaign_create, user_ensure  # noqa: E402
 from review.dashboard import campaign_overview  # noqa: E402
 from review.models import Ballot  # noqa: E402
+from review.services import membership_add  # noqa: E402
 from tests.scale import populate_reviewed  # noqa: E402
 
 

@@ -32,17 +32,20 @@ from annotation.services import (  # noqa: E402
     assignment_claim_next,
     campaign_create,
     draft_save,
-    membership_add,
     seeds_import,
     seeds_sample,
     user_ensure,
 )
-from exports.models import ContaminationHit, ReferenceSet, SimilarityFlag  # noqa: E402
-from exports.services import quality  # noqa: E402
-from exports.services.references import reference_set_load  # noqa: E402
-from exports.services.releases import ReleaseParameters, release_build  # noqa: E402
+from exports.services import ReleaseParameters, release_build  # noqa: E402
+from quality.models import ContaminationHit, ReferenceSet, SimilarityFlag  # noqa: E402
+from quality.services import decontamination as quality  # noqa: E402
+from quality.services import reference_set_load  # noqa: E402
 from review.models import Ballot  # noqa: E402
-from review.services import ballot_cast, submission_open  # noqa: E402
+from review.services import (  # noqa: E402
+    ballot_cast,
+    membership_add,  # noqa: E402
+    rewrite_submit,
+)
 
 REWRITES = 2000
 CONTAMINATE_EVERY = 50  # every 50th rewrite pastes a real HumanEval / MBPP prompt
@@ -166,7 +169,7 @@ def main() -> None:
             )
             # Enqueues the token count and the per-rewrite quality check on commit; without a
             # broker Celery is eager, so both run here, inside the timing.
-            submission_open(assignment_id=assignment.pk, actor=assignment.annotator)
+            rewrite_submit(assignment_id=assignment.pk, actor=assignment.annotator)
             i += 1
             if i % 500 == 0:
                 now = time.perf_counter()

@@ -21,14 +21,17 @@ from annotation.services import (  # noqa: E402
     assignment_claim_next,
     campaign_create,
     draft_save,
-    membership_add,
     seeds_assign,
     seeds_import,
     seeds_sample,
     user_ensure,
 )
 from exports.services import release_build  # noqa: E402
-from review.services import ballot_cast, submission_open  # noqa: E402
+from review.services import (  # noqa: E402
+    ballot_cast,
+    membership_add,  # noqa: E402
+    rewrite_submit,
+)
 from review.stats import campaign_stats  # noqa: E402
 
 
@@ -81,7 +84,7 @@ def main() -> None:
                     checklist={"clear": True, "ethical": True, "solvable": True},
                 ),
             )
-            submission_open(assignment_id=a.pk, actor=a.annotator)
+            rewrite_submit(assignment_id=a.pk, actor=a.annotator)
 
     timed(results, "draft_save_and_submit", write_and_submit, count=len(assignments))
     from review.models import Ballot

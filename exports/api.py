@@ -8,10 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api import _parse
-from annotation.api_common import Pagination
+from core.http import Pagination, parse
 
-from . import selectors, services
+from . import jobs, selectors, services
 from .serializers import ReleaseIn, ReleaseOut
 
 
@@ -36,8 +35,8 @@ class CampaignReleaseListView(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign, _qs = selectors.releases_for_curator(user=request.user, slug=slug)
-        data = _parse(ReleaseIn, request.data)
-        release = services.release_start(
+        data = parse(ReleaseIn, request.data)
+        release = jobs.release_start(
             campaign=campaign, actor=request.user, parameters=services.ReleaseParameters(**data)
         )
         # With an in-process task queue the job has already run; read what it left.

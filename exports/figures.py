@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from review.charts import bar_chart, stacked_bar_chart
+from core.charts import bar_chart, stacked_bar_chart
 
 DIFFICULTIES = ["easy", "medium", "hard"]
 

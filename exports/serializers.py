@@ -6,7 +6,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from .models import Release
-from .services.releases import NAME_PATTERN, STRATIFY
+from .services.selection import NAME_PATTERN, STRATIFY
 
 
 class ReleaseIn(serializers.Serializer):

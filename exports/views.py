@@ -6,10 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from annotation.errors import DomainError
+from core.errors import DomainError
+from core.http import error_problems, status_for
+from quality.selectors import reference_sets
 from review.stats import campaign_funnel
 
-from . import selectors, services
+from . import jobs, selectors, services
 from .serializers import ReleaseIn
 
 
@@ -20,22 +22,27 @@ def releases_page(request: HttpRequest, slug: str) -> HttpResponse:
     campaign, releases = selectors.releases_for_curator(user=request.user, slug=slug)
     form_error = ""
     field_errors: dict[str, list[str]] = {}
+    status = 200
     if request.method == "POST":
         form = ReleaseIn(data=request.POST)
         if form.is_valid():
             try:
-                release = services.release_start(
+                release = jobs.release_start(
                     campaign=campaign,
                     actor=request.user,
                     parameters=services.ReleaseParameters(**form.validated_data),
                 )
             except DomainError as exc:
-                form_error = exc.message
+                # The same status the API gives (409 for a name that is taken, 400 for too few
+                # eligible rewrites), with the form kept.
+                form_error = " ".join([exc.message, *error_problems(exc)])
+                status = status_for(exc)
             else:
                 messages.success(request, f"Release {release.name!r} started.")
                 return redirect("releases-page", slug=campaign.slug)
         else:
             field_errors = {k: [str(m) for m in v] for k, v in form.errors.items()}
+            status = 400
     return render(
         request,
         "exports/releases.html",
@@ -43,11 +50,11 @@ def releases_page(request: HttpRequest, slug: str) -> HttpResponse:
             "campaign": campaign,
             "releases": releases[:50],
             "funnel": campaign_funnel(campaign),
-            "reference_sets": selectors.reference_sets(),
+            "reference_sets": reference_sets(),
             "stratify_choices": services.STRATIFY,
             "form_error": form_error,
             "field_errors": field_errors,
             "form_data": request.POST if request.method == "POST" else {},
         },
-        status=400 if form_error or field_errors else 200,
+        status=status,
     )

@@ -1,18 +1,22 @@
 """Review API: submitting for review, ballots and votes, the curator's rewrites, returning a
 rewrite, campaign statistics. Each view parses input, calls one selector or service, renders."""
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers, status
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api import _parse
-from annotation.api_common import Pagination
 from annotation.models import Rewrite, Role
 from annotation.selectors import annotator_named, campaign_for_member
+from core.http import parse
 
 from . import dashboard, selectors, services
+from .filters import BallotFilter, RewriteFilter
 from .models import Ballot
 from .serializers import (
     BallotOut,
@@ -34,31 +38,30 @@ class SubmitView(APIView):
         summary="Submit my rewrite for review",
     )
     def post(self, request: Request, pk: int) -> Response:
-        rewrite = services.submission_open(assignment_id=pk, actor=request.user)
+        rewrite = services.rewrite_submit(assignment_id=pk, actor=request.user)
         return Response(
             SubmittedRewriteOut(selectors.rewrite_submitted(rewrite_id=rewrite.pk)).data
         )
 
 
-class CampaignBallotListView(APIView):
-    @extend_schema(
-        responses=BallotOut(many=True),
-        parameters=[OpenApiParameter("status", enum=[*Ballot.Status.values, "all"])],
-        summary="My ballots (pending by default), oldest first",
-    )
-    def get(self, request: Request, slug: str) -> Response:
-        wanted = request.query_params.get("status", Ballot.Status.PENDING)
-        if wanted not in [*Ballot.Status.values, "all"]:
-            raise serializers.ValidationError(
-                {"status": [f"use one of {', '.join(Ballot.Status.values)} or 'all'"]}
-            )
-        qs = selectors.ballots_for_reviewer(
-            user=request.user, slug=slug, status=None if wanted == "all" else wanted
+class CampaignBallotListView(ListAPIView):
+    """My ballots in a campaign (pending by default), oldest first."""
+
+    serializer_class = BallotOut
+    filterset_class = BallotFilter
+
+    def get_queryset(self) -> QuerySet[Ballot]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Ballot.objects.none()
+        return selectors.ballots_for_reviewer(
+            user=self.request.user, slug=self.kwargs["slug"], status=None
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+
+    @extend_schema(summary="My ballots (pending by default), oldest first")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         panels = selectors.panel_votes_for(ballots=page)
-        return paginator.get_paginated_response(
+        return self.get_paginated_response(
             BallotOut(page, many=True, context={"panel": panels}).data
         )
 
@@ -79,31 +82,33 @@ class VoteView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
-        data = _parse(VoteIn, request.data)
+        data = parse(VoteIn, request.data)
         services.ballot_cast(ballot_id=pk, actor=request.user, **data)
         ballot = selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
         panels = selectors.panel_votes_for(ballots=[ballot])
         return Response(BallotOut(ballot, context={"panel": panels}).data)
 
 
-class CampaignRewriteListView(APIView):
-    @extend_schema(
-        responses=CuratorRewriteOut(many=True),
-        parameters=[OpenApiParameter("status", enum=Rewrite.Status.values)],
-        summary="Rewrites of a campaign with their votes (curator)",
-    )
-    def get(self, request: Request, slug: str) -> Response:
-        wanted = request.query_params.get("status") or None
-        if wanted and wanted not in Rewrite.Status.values:
-            raise serializers.ValidationError(
-                {"status": [f"use one of {', '.join(Rewrite.Status.values)}"]}
-            )
-        _campaign, qs = selectors.rewrites_for_curator(user=request.user, slug=slug, status=wanted)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(
-            CuratorRewriteOut(page, many=True, context={"viewer_id": request.user.pk}).data
+class CampaignRewriteListView(ListAPIView):
+    """Rewrites of a campaign with their votes (curator), oldest first."""
+
+    serializer_class = CuratorRewriteOut
+    filterset_class = RewriteFilter
+
+    def get_queryset(self) -> QuerySet[Rewrite]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Rewrite.objects.none()
+        _campaign, qs = selectors.rewrites_for_curator(
+            user=self.request.user, slug=self.kwargs["slug"]
         )
+        return qs
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "viewer_id": self.request.user.pk}
+
+    @extend_schema(summary="Rewrites of a campaign with their votes (curator)")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class ReturnView(APIView):
@@ -111,7 +116,7 @@ class ReturnView(APIView):
         request=ReturnIn, responses={201: dict}, summary="Return a rewrite to its author"
     )
     def post(self, request: Request, pk: int) -> Response:
-        data = _parse(ReturnIn, request.data)
+        data = parse(ReturnIn, request.data)
         annotator = None
         if data["annotator"]:
             rewrite = selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)

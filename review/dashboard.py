@@ -14,9 +14,10 @@ from django.db.models.functions import TruncDate
 from annotation.models import Campaign, Membership, Rewrite, Role, Seed, Subcategory
 from annotation.sampling import sampling_quotas
 from annotation.selectors import language_links_prefetch
+from core.charts import bar_chart, stacked_bar_chart
+from quality.selectors import is_contaminated
 
 from .agreement import cohen_kappa
-from .charts import bar_chart, stacked_bar_chart
 from .consensus import Outcome, consensus
 from .models import Ballot, Decision
 from .stats import DECIDED, campaign_stats
@@ -55,15 +56,12 @@ def coverage(campaign: Campaign) -> dict[str, Any]:
     work = {
         row["subcategory_id"]: row
         for row in Rewrite.objects.filter(campaign=campaign, subcategory__isnull=False)
+        .annotate(contaminated=is_contaminated())
         .values("subcategory_id")
         .annotate(
-            accepted=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED), distinct=True),
-            releasable=Count(
-                "pk",
-                filter=Q(status=Rewrite.Status.ACCEPTED, contamination_hits__isnull=True),
-                distinct=True,
-            ),
-            in_review=Count("pk", filter=Q(status=Rewrite.Status.SUBMITTED), distinct=True),
+            accepted=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED)),
+            releasable=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED, contaminated=False)),
+            in_review=Count("pk", filter=Q(status=Rewrite.Status.SUBMITTED)),
         )
         .order_by()
     }

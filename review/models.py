@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from annotation.models import Campaign, Rewrite
+from core.transitions import Transitions
 
 
 class Decision(models.TextChoices):
@@ -27,7 +28,10 @@ class Ballot(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
         CAST = "cast", "Cast"
-        CLOSED = "closed", "Closed"  # the panel decided early; this vote is no longer needed
+        # The panel decided early, or the reviewer left: this vote is no longer needed.
+        CLOSED = "closed", "Closed"
+
+    TRANSITIONS: Transitions = {Status.PENDING: frozenset({Status.CAST, Status.CLOSED})}
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="ballots")
     rewrite = models.ForeignKey(Rewrite, on_delete=models.CASCADE, related_name="ballots")

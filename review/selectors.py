@@ -4,41 +4,12 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from annotation.errors import NotAllowed, NotFound
 from annotation.models import Campaign, Rewrite, RewriteLanguage, Role
-from annotation.selectors import (
-    campaign_for_member,
-    language_links_prefetch,
-    require_member_role,
-    user_roles,
-)
+from annotation.selectors import campaign_for_member, language_links_prefetch
+from core import access
+from quality.selectors import quality_flags_prefetch
 
 from .models import Ballot
-
-
-def _related_model(name: str) -> Any:
-    # Quality flags are exports' models; reading them through Rewrite's reverse relations keeps
-    # this app from importing exports (dependencies point exports -> review -> annotation).
-    return Rewrite._meta.get_field(name).related_model
-
-
-def quality_flags_prefetch(prefix: str = "") -> list[Prefetch]:
-    """Contamination hits (with document and reference set) and similarity flags (with the
-    other rewrite's seed) of rewrites reached through ``prefix``: two queries."""
-    hits = _related_model("contamination_hits")
-    flags = _related_model("similarity_flags")
-    return [
-        Prefetch(
-            f"{prefix}contamination_hits",
-            queryset=hits.objects.select_related("document__reference_set"),
-        ),
-        Prefetch(
-            f"{prefix}similarity_flags",
-            queryset=flags.objects.select_related("other__seed").only(
-                "id", "rewrite_id", "kind", "score", "other_id", "other__seed__external_id"
-            ),
-        ),
-    ]
 
 
 def _ballots_base() -> QuerySet[Ballot]:
@@ -72,23 +43,23 @@ def ballot_for_reviewer(*, user: Any, ballot_id: int) -> Ballot:
     """One of the reviewer's own ballots. NotFound if it is not theirs (or not in their
     campaigns); NotAllowed if they are in the campaign without the reviewer role."""
     ballot = _ballots_base().filter(pk=ballot_id).first()
-    if ballot is None:
-        raise NotFound("No such ballot.")
-    roles = user_roles(user=user, campaign=ballot.campaign)
-    if ballot.reviewer_id == user.pk and Role.REVIEWER in roles:
-        return ballot
-    if roles and Role.REVIEWER not in roles:
-        raise NotAllowed("Only reviewers can see ballots.")
-    raise NotFound("No such ballot.")
+    access.require(
+        user,
+        ballot.campaign if ballot else None,
+        role=Role.REVIEWER,
+        owner_id=ballot.reviewer_id if ballot else None,
+        missing="No such ballot.",
+    )
+    return ballot
 
 
 def rewrite_for_curator(*, user: Any, rewrite_id: int) -> Rewrite:
     """A rewrite of a campaign where ``user`` is a curator. NotFound if it does not exist or is
     outside their campaigns; NotAllowed for members without the curator role."""
     rewrite = Rewrite.objects.select_related("campaign").filter(pk=rewrite_id).first()
-    require_member_role(
-        user=user,
-        campaign=rewrite.campaign if rewrite else None,
+    access.require(
+        user,
+        rewrite.campaign if rewrite else None,
         role=Role.CURATOR,
         missing="No such rewrite.",
     )
@@ -173,3 +144,9 @@ def ballots_cast_recently(*, user: Any, campaign: Campaign, limit: int = 10) -> 
         .select_related("rewrite__seed", "rewrite__subcategory")
         .order_by("-cast_at", "-id")[:limit]
     )
+
+
+def pending_ballots(*, user: Any, campaign: Campaign) -> int:
+    return Ballot.objects.filter(
+        campaign=campaign, reviewer_id=user.pk, status=Ballot.Status.PENDING
+    ).count()

@@ -4,6 +4,8 @@ from rest_framework import serializers
 
 from annotation.models import Rewrite
 from annotation.serializers import SeedOut, rewrite_tags
+from quality.selectors import contamination_hits, similarity_flags
+from quality.serializers import ContaminationHitOut, SimilarityFlagOut
 
 from .models import Ballot, Decision, VoteReason
 
@@ -43,30 +45,13 @@ def rewrite_out(rewrite: Rewrite) -> dict[str, Any]:
 
 
 def contamination_out(rewrite: Rewrite) -> list[dict[str, Any]]:
-    """The public-benchmark overlaps of a rewrite (prefetched ``contamination_hits``)."""
-    return [
-        {
-            "reference_set": hit.document.reference_set.name,
-            "document_id": hit.document.doc_id,
-            "ngram": hit.ngram,
-            "n": hit.n,
-            "overlap": hit.overlap,
-        }
-        for hit in rewrite.contamination_hits.all()
-    ]
+    """The public-benchmark overlaps of a rewrite (loaded with ``quality_flags_prefetch``)."""
+    return ContaminationHitOut(contamination_hits(rewrite), many=True).data
 
 
 def flags_out(rewrite: Rewrite) -> list[dict[str, Any]]:
-    """Copied-seed and near-duplicate flags (prefetched ``similarity_flags``)."""
-    return [
-        {
-            "kind": flag.kind,
-            "score": flag.score,
-            "other_rewrite": flag.other_id,
-            "other_seed": flag.other.seed.external_id if flag.other_id else None,
-        }
-        for flag in rewrite.similarity_flags.all()
-    ]
+    """Copied-seed and near-duplicate flags (loaded with ``quality_flags_prefetch``)."""
+    return SimilarityFlagOut(similarity_flags(rewrite), many=True).data
 
 
 def vote_out(ballot: Ballot, *, with_reviewer: bool) -> dict[str, Any]:

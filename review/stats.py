@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotation.models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role, Seed
+from quality.selectors import is_contaminated
 
 from .agreement import fleiss_kappa
 from .models import Ballot, Decision
@@ -51,18 +52,13 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
         no_consensus=Count("pk", filter=Q(status=Rewrite.Status.NO_CONSENSUS)),
         returned=Count("pk", filter=Q(status=Rewrite.Status.RETURNED)),
     )
-    contaminated = (
-        Rewrite.objects.filter(
-            campaign=campaign, status=Rewrite.Status.ACCEPTED, contamination_hits__isnull=False
-        )
-        .values("pk")
-        .distinct()
-        .count()
-    )
+    contaminated = Rewrite.objects.filter(
+        is_contaminated(), campaign=campaign, status=Rewrite.Status.ACCEPTED
+    ).count()
     # Submitted rewrites whose panel is not full yet: the campaign needs more reviewers.
     waiting_for_reviewers = (
         Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.SUBMITTED)
-        .annotate(seats=Count("ballots"))
+        .annotate(seats=Count("ballots", filter=~Q(ballots__status=Ballot.Status.CLOSED)))
         .filter(seats__lt=campaign.panel_size)
         .count()
     )
@@ -77,8 +73,7 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
         "rejected": rewrites["rejected"],
         "no_consensus": rewrites["no_consensus"],
         "returned": rewrites["returned"],
-        # Accepted rewrites that share an n-gram with a public benchmark (exports' hits, read
-        # through the reverse relation so this app does not import exports): never released.
+        # Accepted rewrites that share an n-gram with a public benchmark: never released.
         "contaminated": contaminated,
         "releasable": rewrites["accepted"] - contaminated,
     }
@@ -123,7 +118,7 @@ def distributions(rewrites: list[Rewrite]) -> dict[str, Any]:
 def releasable_queryset(campaign: Campaign) -> QuerySet[Rewrite]:
     """Accepted rewrites that overlap no public benchmark: what a release may contain."""
     return Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED).exclude(
-        contamination_hits__isnull=False
+        is_contaminated()
     )
 
 

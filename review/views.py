@@ -14,14 +14,15 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
 from annotation.models import Role
 from annotation.rendering import render_markdown
 from annotation.selectors import annotator_named, assignment_for_curator, campaign_for_member
 from annotation.services import assignment_reassign
+from core.charts import chart_table_csv
+from core.errors import DomainError, ValidationFailed
+from core.http import error_message, status_for
 
 from . import dashboard, selectors, services
-from .charts import chart_table_csv
 from .models import Ballot, Decision, VoteReason
 from .serializers import VoteIn, contamination_out, flags_out, rewrite_out
 
@@ -64,7 +65,7 @@ def vote_page(request: HttpRequest, pk: int) -> HttpResponse:
     so far, every vote and the author. POST: cast the vote (final), then show the tally."""
     ballot = selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
     errors: dict[str, list[str]] = {}
-    error_message = ""
+    problem = ""
     status = 200
     form = {"decision": "", "reasons": [], "comment": ""}
     if request.method == "POST":
@@ -81,10 +82,13 @@ def vote_page(request: HttpRequest, pk: int) -> HttpResponse:
                     details={"errors": {k: [str(m) for m in v] for k, v in parsed.errors.items()}},
                 )
             result = services.ballot_cast(ballot_id=pk, actor=request.user, **parsed.validated_data)
-        except ValidationFailed as exc:
-            errors, error_message, status = exc.details.get("errors", {}), exc.message, 400
-        except (Conflict, InvalidTransition) as exc:
-            error_message, status = exc.message, 409
+        except DomainError as exc:
+            status = status_for(exc)
+            if status in (403, 404):
+                raise  # not theirs (any more): the error page
+            # The form stays, with the same status the API gives (400 incomplete, 409 voted).
+            errors = exc.details.get("errors", {}) if isinstance(exc, ValidationFailed) else {}
+            problem = exc.message
         else:
             decided = (
                 f" The panel decided: {result.outcome.value.replace('_', ' ')}."
@@ -95,7 +99,7 @@ def vote_page(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("vote-page", pk=pk)
         ballot = selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
     context = _vote_context(request, ballot)
-    context.update(errors=errors, error_message=error_message, form=form)
+    context.update(errors=errors, error_message=problem, form=form)
     return render(request, "review/vote.html", context, status=status)
 
 
@@ -222,7 +226,7 @@ def rewrite_return_page(request: HttpRequest, pk: int) -> HttpResponse:
             annotator=annotator,
         )
     except DomainError as exc:
-        messages.error(request, _message(exc))
+        messages.error(request, error_message(exc))
     else:
         messages.success(
             request,
@@ -247,7 +251,7 @@ def assignment_reassign_page(request: HttpRequest, pk: int) -> HttpResponse:
             note=request.POST.get("note", ""),
         )
     except DomainError as exc:
-        messages.error(request, _message(exc))
+        messages.error(request, error_message(exc))
     else:
         messages.success(request, f"Reassigned to {annotator.get_username()}.")
     return _to_revision_loop(assignment.campaign)
@@ -255,8 +259,3 @@ def assignment_reassign_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _to_revision_loop(campaign: Any) -> HttpResponse:
     return redirect(reverse("dashboard-page", kwargs={"slug": campaign.slug}) + "#revision-loop")
-
-
-def _message(exc: DomainError) -> str:
-    problems = [m for field in exc.details.get("errors", {}).values() for m in field]
-    return " ".join([exc.message, *problems])

@@ -17,12 +17,11 @@ from annotation.services import (
     assignment_claim_next,
     campaign_create,
     draft_save,
-    membership_add,
     seeds_import,
     seeds_sample,
     user_ensure,
 )
-from review.services import ballot_cast, submission_open
+from review.services import ballot_cast, membership_add, rewrite_submit
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -134,7 +133,7 @@ class World:
     def submitted(self, annotator: Any = None, **changes: Any) -> Any:
         assignment = self.claim(annotator)
         self.draft(assignment, **changes)
-        return submission_open(assignment_id=assignment.pk, actor=assignment.annotator)
+        return rewrite_submit(assignment_id=assignment.pk, actor=assignment.annotator)
 
 
 @pytest.fixture

@@ -124,5 +124,9 @@ def test_another_annotators_assignment_is_404_on_the_page(world):
     client = Client()
     client.force_login(world.annotators[0])
     assert client.get(f"/assignments/{theirs.pk}/").status_code == 404
+    # One rule everywhere (core.access): a member without the page's role gets 403 with the
+    # error page saying which role it needs; only non-members and other annotators get 404.
     client.force_login(world.curator)
-    assert client.get(f"/assignments/{theirs.pk}/").status_code == 404
+    res = client.get(f"/assignments/{theirs.pk}/")
+    assert res.status_code == 403
+    assert "needs the annotator role" in res.content.decode()

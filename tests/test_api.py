@@ -21,11 +21,10 @@ from annotation.models import Assignment, Membership, Rewrite, Role, Seed
 from annotation.services import (
     assignment_reject_seed,
     campaign_create,
-    membership_add,
     user_ensure,
 )
 from review.models import Ballot
-from review.services import ballot_cast, rewrite_return
+from review.services import ballot_cast, membership_add, rewrite_return
 from tests.conftest import GOOD_DRAFT, api_for, cast_panel
 
 pytestmark = pytest.mark.django_db

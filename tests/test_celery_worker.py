@@ -220,7 +220,7 @@ def test_worker_runs_the_lease_sweep_and_returns_its_result(worker, make_world):
 
 def test_worker_checks_submissions_and_builds_a_release(worker, make_world, settings):
     from exports.models import Release
-    from exports.services import reference_set_load
+    from quality.services import reference_set_load
     from review.services import ballot_cast
 
     from .conftest import api_for
@@ -240,7 +240,7 @@ def test_worker_checks_submissions_and_builds_a_release(worker, make_world, sett
         "the worker to record the contamination hit",
         lambda: dirty.contamination_hits.exists(),
     )
-    worker.ran("exports.tasks.check_rewrite_quality")
+    worker.ran("quality.tasks.check_rewrite_quality")
     for rewrite in (dirty, clean):
         for ballot in rewrite.ballots.select_related("reviewer"):
             ballot_cast(ballot_id=ballot.pk, actor=ballot.reviewer, decision="valid")

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from review.charts import (
+from core.charts import (
     MAX_LABEL_CHARS,
     OTHER_LABEL,
     PALETTE,

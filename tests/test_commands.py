@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from annotation.models import Assignment, Campaign, Membership, Rewrite
 from annotation.services import DraftInput, draft_save
 from annotation.tokens import count_tokens
-from review.services import ballot_cast, submission_open
+from review.services import ballot_cast, rewrite_submit
 from review.stats import campaign_funnel
 
 from .conftest import BENCHMARK_KEYS
@@ -77,7 +77,7 @@ def finish(campaign, decisions_for, callbacks_fixture):
             ),
         )
         with callbacks_fixture(execute=True):
-            rewrite = submission_open(assignment_id=a.pk, actor=a.annotator)
+            rewrite = rewrite_submit(assignment_id=a.pk, actor=a.annotator)
         for ballot, decision in zip(rewrite.ballots.order_by("id"), decisions_for(i), strict=True):
             ballot_cast(
                 ballot_id=ballot.pk,
@@ -180,7 +180,7 @@ def test_export_refuses_too_small_unless_allowed(
 
 
 def test_failed_write_leaves_previous_file_and_no_temp(campaign_cli, tmp_path, monkeypatch):
-    from exports.services import releases
+    from exports.services import publishing as releases
 
     out_dir = tmp_path / "out"
     run("export_benchmark", "cli", "--out", str(out_dir))

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from annotation.errors import Conflict
 from annotation.models import Assignment, Event, Rewrite, Seed
 from annotation.services import assignment_claim_next
+from core.errors import Conflict
 from review.consensus import consensus
 from review.models import Ballot
 from review.services import ballot_cast
@@ -212,9 +212,9 @@ def _release_world(make_world: Callable[..., Any], slug: str, texts: list[str]) 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_checks_and_a_reference_reload_stay_consistent(postgres, make_world, tmp_path):
-    from exports.models import ContaminationHit
-    from exports.services import ReleaseParameters, reference_set_load, release_build
-    from exports.services.quality import rewrite_quality_check
+    from exports.services import ReleaseParameters, release_build
+    from quality.models import ContaminationHit
+    from quality.services import reference_set_load, rewrite_quality_check
 
     leaked = "count the vowels in every word of a sentence and return the word with the most"
     texts = [f"Task {i}: {leaked} please" if i % 2 else f"Unrelated question {i}" for i in range(8)]
@@ -245,8 +245,9 @@ def test_concurrent_checks_and_a_reference_reload_stay_consistent(postgres, make
 def test_same_release_name_started_at_once_gives_one_release_and_conflicts(
     postgres, make_world, settings, tmp_path
 ):
+    from exports.jobs import release_start
     from exports.models import Release
-    from exports.services import ReleaseParameters, release_start
+    from exports.services import ReleaseParameters
 
     settings.RELEASES_DIR = tmp_path
     world = _release_world(make_world, "namerace", ["How do I cancel an asyncio task safely?"])

@@ -7,8 +7,9 @@ import pytest
 from django.test import Client
 
 from exports import tasks
+from exports.jobs import release_start
 from exports.models import Release
-from exports.services import ReleaseParameters, release_run, release_start
+from exports.services import ReleaseParameters, release_run
 
 from .browser import screenshot
 from .conftest import World, cast_panel

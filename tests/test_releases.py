@@ -23,16 +23,18 @@ from django.test.utils import CaptureQueriesContext
 from markdown_it import MarkdownIt
 
 from annotation.models import Rewrite
-from exports.models import ContaminationHit, ReferenceDocument, ReferenceSet, SimilarityFlag
-from exports.ngrams import jaccard, shingles, words
 from exports.services import (
-    ReferenceImportError,
     ReleaseParameters,
-    campaign_similarity_check,
-    reference_set_load,
     release_build,
     release_files_publish,
     responses_import,
+)
+from quality.models import ContaminationHit, ReferenceDocument, ReferenceSet, SimilarityFlag
+from quality.ngrams import jaccard, shingles, words
+from quality.services import (
+    ReferenceImportError,
+    campaign_similarity_check,
+    reference_set_load,
     rewrites_decontaminate,
 )
 from review.stats import campaign_funnel
@@ -549,7 +551,7 @@ KILL_SCRIPT = textwrap.dedent(
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
     import django
     django.setup()
-    from exports.services import releases
+    from exports.services import publishing as releases
     calls = 0
     real_fsync = os.fsync
     def fsync_then_die(fd):
@@ -766,7 +768,7 @@ def test_release_job_reports_progress_while_it_runs(
     released_world, tmp_path, settings, django_capture_on_commit_callbacks, monkeypatch
 ):
     from exports.models import Release
-    from exports.services import releases
+    from exports.services import job as releases
 
     settings.RELEASES_DIR = tmp_path / "releases"
     curator = api_for(released_world.curator)
@@ -798,8 +800,8 @@ def test_release_job_reports_progress_while_it_runs(
 def test_a_failing_release_job_is_marked_failed_with_its_reason(
     released_world, tmp_path, settings, django_capture_on_commit_callbacks
 ):
+    from exports.jobs import release_start
     from exports.models import Release
-    from exports.services import release_start
 
     settings.RELEASES_DIR = tmp_path / "releases"
     with django_capture_on_commit_callbacks(execute=False) as callbacks:

@@ -19,7 +19,7 @@ from annotation.models import (
 )
 from annotation.services import assignment_reject_seed
 from review.models import Ballot
-from review.services import ballot_cast, rewrite_return, submission_open
+from review.services import ballot_cast, rewrite_return, rewrite_submit
 
 from .conftest import api_for, cast_panel
 from .scale import populate_reviewed
@@ -497,7 +497,7 @@ def test_nobody_who_wrote_a_revision_sits_on_its_panel(world):
     assert second.author == world.annotators[1]
     assignment = Assignment.objects.get(pk=second.assignment_id)
     world.draft(assignment, version=second.version)
-    submission_open(assignment_id=assignment.pk, actor=world.annotators[1])
+    rewrite_submit(assignment_id=assignment.pk, actor=world.annotators[1])
     panel = set(second.ballots.values_list("reviewer__username", flat=True))
     assert len(panel) == 4
     assert writer.username not in panel and world.annotators[1].username not in panel

@@ -5,11 +5,11 @@ import random
 
 import pytest
 
-from annotation.errors import InvalidTransition
 from annotation.models import Seed
 from annotation.sampling import sampling_quotas
 from annotation.services import seeds_import, seeds_sample
 from annotation.vocabulary import builtin_taxonomy
+from core.errors import InvalidTransition
 
 
 @pytest.mark.parametrize(

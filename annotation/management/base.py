@@ -1,52 +1,14 @@
-"""Shared plumbing for the curation commands: domain errors become a clear message and a
-non-zero exit, not a traceback."""
+"""Commands that act on one campaign, named by its slug."""
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, TextIO
+from core.errors import NotFound
+from core.management import CurationCommand
 
-from django.core.management.base import BaseCommand, CommandError
-from tqdm import tqdm
-
-from annotation.errors import DomainError, NotFound
-from annotation.models import Campaign
+from ..models import Campaign
 
 
-class CurationCommand(BaseCommand):
-    def execute(self, *args: Any, **options: Any) -> str | None:
-        try:
-            return super().execute(*args, **options)
-        except DomainError as exc:
-            lines = [exc.message]
-            errors = exc.details.get("errors")
-            if isinstance(errors, dict):
-                lines += [
-                    f"  {field}: {'; '.join(map(str, msgs))}" for field, msgs in errors.items()
-                ]
-            raise CommandError("\n".join(lines)) from exc
-
+class CampaignCommand(CurationCommand):
     def campaign(self, slug: str) -> Campaign:
         campaign = Campaign.objects.filter(slug=slug).first()
         if campaign is None:
             raise NotFound(f"No campaign {slug!r}. Create it with create_campaign.")
         return campaign
-
-    @contextmanager
-    def lines_with_progress(
-        self, path: Path, *, desc: str, disable: bool = False
-    ) -> Iterator[tuple[TextIO, Callable[[int], Any]]]:
-        """The open UTF-8 file and a progress callback (one call per line read) drawing a bar
-        on stderr. A missing or non-UTF-8 file is a CommandError naming it."""
-        if not path.is_file():
-            raise CommandError(f"No such file: {path}")
-        with path.open("rb") as fh:
-            total = sum(1 for _ in fh)
-        bar = tqdm(total=total, unit="line", desc=desc, disable=disable, file=self.stderr._out)
-        try:
-            with path.open(encoding="utf-8", errors="strict") as fh:
-                yield fh, bar.update
-        except UnicodeDecodeError as exc:
-            raise CommandError(f"{path} is not UTF-8 ({exc.reason} at byte {exc.start}).") from exc
-        finally:
-            bar.close()

@@ -1,42 +1,53 @@
-"""Every write of the annotation app. See annotation/README.md for states and transitions."""
+"""Every write of the annotation app. See annotation/README.md for states and transitions.
+Submitting a rewrite and campaign membership live in ``review.services``: they open and close
+review panels."""
 
 from .assignments import (
+    AssignReport,
+    annotator_can_take,
     assignment_claim_next,
+    assignment_lock_own_active,
     assignment_reassign,
     assignment_reject_seed,
     assignments_expire,
-    require_role,
+    assignments_release,
+    deal_order,
+    lease_end,
     seeds_assign,
 )
-from .campaigns import campaign_create, membership_add, taxonomy_install, user_ensure
-from .events import event_record
+from .campaigns import campaign_create, taxonomy_install, user_ensure
 from .rewrites import (
+    CHECKLIST_ITEMS,
     DraftInput,
     draft_save,
     rewrite_count_tokens,
     rewrite_languages_set,
+    rewrite_lock_open_draft,
     rewrite_missing_fields,
-    rewrite_submit,
     rewrites_count_missing_tokens,
 )
 from .seeds import SeedImportError, seed_content_hash, seeds_import, seeds_sample
 
 __all__ = [
+    "CHECKLIST_ITEMS",
+    "AssignReport",
     "DraftInput",
     "SeedImportError",
+    "annotator_can_take",
     "assignment_claim_next",
+    "assignment_lock_own_active",
     "assignment_reassign",
     "assignment_reject_seed",
     "assignments_expire",
+    "assignments_release",
     "campaign_create",
+    "deal_order",
     "draft_save",
-    "event_record",
-    "membership_add",
-    "require_role",
+    "lease_end",
     "rewrite_count_tokens",
     "rewrite_languages_set",
+    "rewrite_lock_open_draft",
     "rewrite_missing_fields",
-    "rewrite_submit",
     "rewrites_count_missing_tokens",
     "seed_content_hash",
     "seeds_assign",

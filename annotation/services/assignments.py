@@ -1,3 +1,5 @@
+"""Assignments: dealing, claiming, lease expiry, seed rejection, reassignment."""
+
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -8,26 +10,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from ..errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
-from ..models import Assignment, Campaign, Event, Membership, RejectReason, Rewrite, Role, Seed
-from .events import event_record
+from core import access
+from core.errors import Conflict, InvalidTransition, ValidationFailed
+from core.transitions import (
+    EventKind,
+    event_record,
+    events_record_created,
+    transition,
+    transition_many,
+)
+
+from ..models import Assignment, Campaign, Membership, RejectReason, Rewrite, Role, Seed
 
 
-def require_role(*, campaign: Campaign, actor: Any, role: str) -> None:
-    """Raise NotFound if ``actor`` is not a member of ``campaign`` and NotAllowed if they are but
-    lack ``role``."""
-    roles = set(
-        Membership.objects.filter(campaign=campaign, user_id=actor.pk).values_list(
-            "role", flat=True
-        )
-    )
-    if not roles:
-        raise NotFound("No such campaign.")
-    if role not in roles:
-        raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
-
-
-def _lease_end(campaign: Campaign, now: datetime) -> datetime:
+def lease_end(campaign: Campaign, now: datetime) -> datetime:
+    """When a lease taken or renewed at ``now`` runs out."""
     return now + timedelta(minutes=campaign.lease_minutes)
 
 
@@ -37,14 +34,32 @@ class AssignReport:
     per_annotator: dict[str, int]
 
 
+def deal_order(
+    groups: dict[str, list[Any]], annotators: list[Any], *, seed: int
+) -> list[tuple[Any, Any]]:
+    """(item, annotator) pairs: each group (a subcategory's seeds, in name order) is shuffled
+    with ``seed`` and dealt round-robin, the rotation carried from one group to the next, so
+    every annotator gets the same mix and totals differ by at most one. Pure."""
+    rng = random.Random(f"{seed}:assign")
+    offset = 0
+    pairs = []
+    for name in sorted(groups):
+        group = list(groups[name])
+        rng.shuffle(group)
+        for i, item in enumerate(group):
+            pairs.append((item, annotators[(offset + i) % len(annotators)]))
+        offset += len(group)
+    return pairs
+
+
 @transaction.atomic
 def seeds_assign(
     *, campaign: Campaign, seed: int = 42, actor: Any = None, lease_hours: float | None = None
 ) -> AssignReport:
-    """Deal every sampled, unassigned seed to the campaign's annotators so that each gets the
-    same subcategory mix: round-robin inside each subcategory, the rotation carried from one
-    subcategory to the next so totals differ by at most one. Dealt assignments hold no lease
-    unless ``lease_hours`` is given. Seeds being claimed at the same moment are skipped.
+    """Deal every sampled, unassigned seed to the campaign's annotators (``deal_order``). Dealt
+    assignments hold no lease unless ``lease_hours`` is given. Seeds being claimed at the same
+    moment are skipped. Each seed moves sampled -> assigned and each assignment is created
+    active, with their events.
 
     Raises InvalidTransition if the campaign has no annotators."""
     annotators = list(
@@ -66,43 +81,34 @@ def seeds_assign(
     by_sub: dict[str, list[Seed]] = defaultdict(list)
     for s in seeds:
         by_sub[s.subcategory.name if s.subcategory else ""].append(s)
-    rng = random.Random(f"{seed}:assign")
-    now = timezone.now()
-    lease = now + timedelta(hours=lease_hours) if lease_hours else None
-    offset = 0
-    assignments: list[Assignment] = []
-    for sub_name in sorted(by_sub):
-        group = by_sub[sub_name]
-        rng.shuffle(group)
-        for i, s in enumerate(group):
-            assignments.append(
-                Assignment(
-                    campaign=campaign,
-                    seed=s,
-                    annotator=users[(offset + i) % len(users)],
-                    lease_expires_at=lease,
-                )
-            )
-        offset += len(group)
-    Seed.objects.filter(pk__in=[s.pk for s in seeds], status=Seed.Status.SAMPLED).update(
-        status=Seed.Status.ASSIGNED
+    pairs = deal_order(by_sub, users, seed=seed)
+    lease = timezone.now() + timedelta(hours=lease_hours) if lease_hours else None
+    annotator_of = {s.pk: user for s, user in pairs}
+    transition_many(
+        Seed,
+        [s.pk for s in seeds],
+        from_state=Seed.Status.SAMPLED,
+        to=Seed.Status.ASSIGNED,
+        allowed=Seed.TRANSITIONS,
+        kind=EventKind.SEED_ASSIGNED,
+        actor=actor,
+        campaign=campaign,
+        data=lambda pk: {"annotator": annotator_of[pk].get_username(), "dealt": True},
     )
-    Assignment.objects.bulk_create(assignments, batch_size=1000)
-    actor_ref = actor if getattr(actor, "pk", None) else None
-    Event.objects.bulk_create(
+    assignments = Assignment.objects.bulk_create(
         [
-            Event(
-                campaign=campaign,
-                actor=actor_ref,
-                kind="assignment.dealt",
-                object_type="assignment",
-                object_id=a.pk,
-                to_state=Assignment.Status.ACTIVE,
-                data={"seed": a.seed_id, "annotator": a.annotator.get_username()},
-            )
-            for a in assignments
+            Assignment(campaign=campaign, seed=s, annotator=user, lease_expires_at=lease)
+            for s, user in pairs
         ],
         batch_size=1000,
+    )
+    events_record_created(
+        assignments,
+        kind=EventKind.ASSIGNMENT_DEALT,
+        actor=actor,
+        campaign=campaign,
+        to_state=Assignment.Status.ACTIVE,
+        data=lambda a: {"seed": a.seed_id, "annotator": a.annotator.get_username()},
     )
     per_annotator = {u.get_username(): 0 for u in users}
     for a in assignments:
@@ -117,15 +123,21 @@ def assignment_claim_next(*, campaign: Campaign, actor: Any) -> Assignment | Non
 
     Raises NotFound / NotAllowed (not an annotator of the campaign) and Conflict when the
     campaign's ``max_active_assignments`` is reached."""
-    require_role(campaign=campaign, actor=actor, role=Role.ANNOTATOR)
+    access.require(actor, campaign, role=Role.ANNOTATOR, missing="No such campaign.")
     for _attempt in range(3):
         try:
             return _claim_next_once(campaign=campaign, actor=actor)
-        except IntegrityError:
+        except (IntegrityError, InvalidTransition):
             # Only a backend without SKIP LOCKED can get here (two claims raced for one seed);
-            # the constraint refused the second, so try the next seed.
+            # the guard or the constraint refused the second, so try the next seed.
             continue
     raise Conflict("Could not claim a seed because of concurrent claims; try again.")
+
+
+def active_count(*, campaign: Campaign, annotator_id: int) -> int:
+    return Assignment.objects.filter(
+        campaign=campaign, annotator_id=annotator_id, status=Assignment.Status.ACTIVE
+    ).count()
 
 
 @transaction.atomic
@@ -135,9 +147,7 @@ def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
         Membership.objects.select_for_update().filter(
             campaign=campaign, user_id=actor.pk, role=Role.ANNOTATOR
         ).first()
-        active = Assignment.objects.filter(
-            campaign=campaign, annotator_id=actor.pk, status=Assignment.Status.ACTIVE
-        ).count()
+        active = active_count(campaign=campaign, annotator_id=actor.pk)
         if active >= campaign.max_active_assignments:
             raise Conflict(
                 f"You already hold {active} active assignments, the most this campaign allows; "
@@ -151,21 +161,25 @@ def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
     )
     if seed is None:
         return None
-    updated = Seed.objects.filter(pk=seed.pk, status=Seed.Status.SAMPLED).update(
-        status=Seed.Status.ASSIGNED
+    transition(
+        seed,
+        to=Seed.Status.ASSIGNED,
+        allowed=Seed.TRANSITIONS,
+        kind=EventKind.SEED_ASSIGNED,
+        actor=actor,
+        data={"annotator": actor.get_username()},
     )
-    if not updated:
-        raise IntegrityError("seed was taken concurrently")
-    now = timezone.now()
     assignment = Assignment.objects.create(
-        campaign=campaign, seed=seed, annotator=actor, lease_expires_at=_lease_end(campaign, now)
+        campaign=campaign,
+        seed=seed,
+        annotator=actor,
+        lease_expires_at=lease_end(campaign, timezone.now()),
     )
     event_record(
         campaign=campaign,
         actor=actor,
-        kind="assignment.claimed",
+        kind=EventKind.ASSIGNMENT_CLAIMED,
         obj=assignment,
-        from_state="",
         to_state=Assignment.Status.ACTIVE,
         data={"seed": seed.pk},
     )
@@ -177,7 +191,6 @@ def assignments_expire(*, campaign: Campaign | None = None, now: datetime | None
     sampled). An assignment with any rewrite (a draft) is never released by the sweep: a draft
     is never lost. Idempotent; returns how many were released."""
     now = now or timezone.now()
-    released = 0
     with transaction.atomic():
         qs = Assignment.objects.select_for_update(skip_locked=True).filter(
             status=Assignment.Status.ACTIVE, lease_expires_at__lt=now
@@ -186,43 +199,71 @@ def assignments_expire(*, campaign: Campaign | None = None, now: datetime | None
             qs = qs.filter(campaign=campaign)
         qs = qs.filter(~Exists(Rewrite.objects.filter(assignment=OuterRef("pk"))))
         expired = list(qs.only("id", "seed_id", "campaign_id"))
-        if not expired:
-            return 0
-        ids = [a.pk for a in expired]
-        released = Assignment.objects.filter(pk__in=ids, status=Assignment.Status.ACTIVE).update(
-            status=Assignment.Status.RELEASED
-        )
-        Seed.objects.filter(
-            pk__in=[a.seed_id for a in expired], status=Seed.Status.ASSIGNED
-        ).update(status=Seed.Status.SAMPLED)
-        Event.objects.bulk_create(
-            [
-                Event(
-                    campaign_id=a.campaign_id,
-                    kind="assignment.lease_expired",
-                    object_type="assignment",
-                    object_id=a.pk,
-                    from_state=Assignment.Status.ACTIVE,
-                    to_state=Assignment.Status.RELEASED,
-                    data={"seed": a.seed_id},
+        by_campaign: dict[int, list[Assignment]] = defaultdict(list)
+        for a in expired:
+            by_campaign[a.campaign_id].append(a)
+        released = 0
+        for campaign_id, group in sorted(by_campaign.items()):
+            released += len(
+                assignments_release(
+                    group,
+                    campaign_id=campaign_id,
+                    actor=None,
+                    kind=EventKind.ASSIGNMENT_LEASE_EXPIRED,
                 )
-                for a in expired
-            ]
-        )
+            )
     return released
 
 
-def _lock_own_active_assignment(*, assignment_id: int, actor: Any) -> Assignment:
+def assignments_release(
+    assignments: list[Assignment], *, campaign_id: int, actor: Any, kind: EventKind
+) -> list[int]:
+    """Assignments active -> released and their seeds assigned -> sampled (back in the pool
+    for claim-next), with events of ``kind``; a draft, if any, stays with the released
+    assignment. The caller has checked the actor and locked the assignments. Returns the ids
+    released."""
+    seed_of = {a.pk: a.seed_id for a in assignments}
+    moved = transition_many(
+        Assignment,
+        list(seed_of),
+        from_state=Assignment.Status.ACTIVE,
+        to=Assignment.Status.RELEASED,
+        allowed=Assignment.TRANSITIONS,
+        kind=kind,
+        actor=actor,
+        campaign=campaign_id,
+        data=lambda pk: {"seed": seed_of[pk]},
+    )
+    transition_many(
+        Seed,
+        [seed_of[pk] for pk in moved],
+        from_state=Seed.Status.ASSIGNED,
+        to=Seed.Status.SAMPLED,
+        allowed=Seed.TRANSITIONS,
+        kind=EventKind.SEED_BACK_TO_POOL,
+        actor=actor,
+        campaign=campaign_id,
+    )
+    return moved
+
+
+def assignment_lock_own_active(*, assignment_id: int, actor: Any) -> Assignment:
+    """Lock the actor's own active assignment (with campaign and seed) for a change of its
+    rewrite. Raises NotFound (not theirs, or they left the campaign), NotAllowed (no longer an
+    annotator) and InvalidTransition (not active)."""
     assignment = (
         Assignment.objects.select_for_update(of=("self",))
         .select_related("campaign", "seed")
         .filter(pk=assignment_id)
         .first()
     )
-    if assignment is None or assignment.annotator_id != actor.pk:
-        raise NotFound("No such assignment.")
-    # Removed from the campaign (or no longer an annotator): the assignment is not theirs now.
-    require_role(campaign=assignment.campaign, actor=actor, role=Role.ANNOTATOR)
+    access.require(
+        actor,
+        assignment.campaign if assignment else None,
+        role=Role.ANNOTATOR,
+        owner_id=assignment.annotator_id if assignment else None,
+        missing="No such assignment.",
+    )
     if assignment.status != Assignment.Status.ACTIVE:
         raise InvalidTransition(
             f"This assignment is {assignment.get_status_display().lower()}, not active; "
@@ -247,33 +288,54 @@ def assignment_reject_seed(
         errors["note"] = ["say why the seed is unsuitable when the reason is 'other'"]
     if errors:
         raise ValidationFailed("The rejection is incomplete.", details={"errors": errors})
-    assignment = _lock_own_active_assignment(assignment_id=assignment_id, actor=actor)
+    assignment = assignment_lock_own_active(assignment_id=assignment_id, actor=actor)
     if assignment.rewrites.exclude(status=Rewrite.Status.DRAFT).exists():
         raise InvalidTransition(
             "This seed was already rewritten and reviewed; revise the returned rewrite instead "
             "of rejecting the seed."
         )
-    assignment.status = Assignment.Status.REJECTED
-    assignment.reject_reason = reason
-    assignment.reject_note = note.strip()
-    assignment.save(update_fields=["status", "reject_reason", "reject_note", "updated_at"])
-    Seed.objects.filter(pk=assignment.seed_id).update(status=Seed.Status.DONE)
-    assignment.seed.status = Seed.Status.DONE
-    event_record(
-        campaign=assignment.campaign,
+    transition(
+        assignment,
+        to=Assignment.Status.REJECTED,
+        allowed=Assignment.TRANSITIONS,
+        kind=EventKind.ASSIGNMENT_SEED_REJECTED,
         actor=actor,
-        kind="assignment.seed_rejected",
-        obj=assignment,
-        from_state=Assignment.Status.ACTIVE,
-        to_state=Assignment.Status.REJECTED,
-        data={"reason": reason, "note": assignment.reject_note, "seed": assignment.seed_id},
+        extra={"reject_reason": reason, "reject_note": note.strip()},
+        data={"reason": reason, "note": note.strip(), "seed": assignment.seed_id},
+    )
+    transition(
+        assignment.seed,
+        to=Seed.Status.DONE,
+        allowed=Seed.TRANSITIONS,
+        kind=EventKind.SEED_DONE,
+        actor=actor,
+        data={"assignment": assignment.pk, "rejected": reason},
     )
     return assignment
 
 
+def annotator_can_take(*, campaign: Campaign, annotator: Any, current_id: int | None) -> list[str]:
+    """Why ``annotator`` cannot take one more active assignment of ``campaign`` (none: they
+    can). ``current_id`` is the annotator holding it now."""
+    if not Membership.objects.filter(
+        campaign=campaign, user_id=annotator.pk, role=Role.ANNOTATOR
+    ).exists():
+        return [f"{annotator.get_username()!r} is not an annotator of this campaign"]
+    if annotator.pk == current_id:
+        return ["this annotator already holds the assignment"]
+    if campaign.max_active_assignments is not None:
+        active = active_count(campaign=campaign, annotator_id=annotator.pk)
+        if active >= campaign.max_active_assignments:
+            return [
+                f"{annotator.get_username()!r} already has {active} active assignments, the "
+                f"campaign's limit ({campaign.max_active_assignments})"
+            ]
+    return []
+
+
 @transaction.atomic
 def assignment_reassign(
-    *, assignment_id: int, actor: Any, annotator: Any, note: str = ""
+    *, assignment_id: int, actor: Any, annotator: Any, note: str = "", check_role: bool = True
 ) -> Assignment:
     """A curator hands an active assignment (a seed being rewritten, or a rewrite returned for
     revision) to another annotator of the campaign, e.g. when its annotator left. The open draft
@@ -290,39 +352,31 @@ def assignment_reassign(
         .filter(pk=assignment_id)
         .first()
     )
-    if assignment is None:
-        raise NotFound("No such assignment.")
+    if check_role:
+        access.require(
+            actor,
+            assignment.campaign if assignment else None,
+            role=Role.CURATOR,
+            missing="No such assignment.",
+        )
     campaign = assignment.campaign
-    require_role(campaign=campaign, actor=actor, role=Role.CURATOR)
     if assignment.status != Assignment.Status.ACTIVE:
         raise InvalidTransition(
             f"This assignment is {assignment.get_status_display().lower()}; only active "
             "assignments (being rewritten or revised) can be reassigned."
         )
-    errors: dict[str, list[str]] = {}
-    if not Membership.objects.filter(
-        campaign=campaign, user_id=annotator.pk, role=Role.ANNOTATOR
-    ).exists():
-        errors["annotator"] = [f"{annotator.get_username()!r} is not an annotator of this campaign"]
-    elif annotator.pk == assignment.annotator_id:
-        errors["annotator"] = ["this annotator already holds the assignment"]
-    elif campaign.max_active_assignments is not None:
-        active = Assignment.objects.filter(
-            campaign=campaign, annotator_id=annotator.pk, status=Assignment.Status.ACTIVE
-        ).count()
-        if active >= campaign.max_active_assignments:
-            errors["annotator"] = [
-                f"{annotator.get_username()!r} already has {active} active assignments, the "
-                f"campaign's limit ({campaign.max_active_assignments})"
-            ]
-    if errors:
+    problems = annotator_can_take(
+        campaign=campaign, annotator=annotator, current_id=assignment.annotator_id
+    )
+    if problems:
         raise ValidationFailed(
-            "The assignment cannot go to that annotator.", details={"errors": errors}
+            "The assignment cannot go to that annotator.",
+            details={"errors": {"annotator": problems}},
         )
     previous = assignment.annotator_id
     assignment.annotator_id = annotator.pk
     if assignment.lease_expires_at is not None:
-        assignment.lease_expires_at = _lease_end(campaign, timezone.now())
+        assignment.lease_expires_at = lease_end(campaign, timezone.now())
     assignment.save(update_fields=["annotator", "lease_expires_at", "updated_at"])
     moved = list(
         assignment.rewrites.filter(status=Rewrite.Status.DRAFT).values_list("pk", flat=True)
@@ -331,7 +385,7 @@ def assignment_reassign(
     event_record(
         campaign=campaign,
         actor=actor,
-        kind="assignment.reassigned",
+        kind=EventKind.ASSIGNMENT_REASSIGNED,
         obj=assignment,
         from_state=Assignment.Status.ACTIVE,
         to_state=Assignment.Status.ACTIVE,

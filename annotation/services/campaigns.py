@@ -1,12 +1,14 @@
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
-from ..errors import Conflict, ValidationFailed
-from ..models import Campaign, Category, Membership, ProgrammingLanguage, Role, Subcategory
+from core.errors import Conflict, ValidationFailed
+from core.transitions import EventKind, event_record
+
+from ..models import Campaign, Category, ProgrammingLanguage, Subcategory
 from ..vocabulary import BUILTIN_TAXONOMIES, builtin_taxonomy
-from .events import event_record
 
 User = get_user_model()
 
@@ -28,8 +30,6 @@ def campaign_create(
 
     Raises Conflict if the slug exists, ValidationFailed for an unknown taxonomy or a threshold
     that is not a strict majority of the panel."""
-    from django.conf import settings
-
     errors: dict[str, list[str]] = {}
     if taxonomy is not None and taxonomy not in BUILTIN_TAXONOMIES:
         errors["taxonomy"] = [
@@ -64,7 +64,7 @@ def campaign_create(
     event_record(
         campaign=campaign,
         actor=actor,
-        kind="campaign.created",
+        kind=EventKind.CAMPAIGN_CREATED,
         obj=campaign,
         to_state="open",
         data={"taxonomy": taxonomy, "panel_size": panel_size, "accept_threshold": accept_threshold},
@@ -96,26 +96,6 @@ def taxonomy_install(*, campaign: Campaign, name: str) -> None:
         )
         for i, lang in enumerate(data["programming_languages"])
     )
-
-
-@transaction.atomic
-def membership_add(*, campaign: Campaign, user: Any, role: str, actor: Any = None) -> Membership:
-    """Give ``user`` ``role`` in ``campaign``; idempotent (an existing membership is returned)."""
-    if role not in Role.values:
-        raise ValidationFailed(
-            f"Unknown role {role!r}.", details={"errors": {"role": [f"one of {Role.values}"]}}
-        )
-    membership, created = Membership.objects.get_or_create(campaign=campaign, user=user, role=role)
-    if created:
-        event_record(
-            campaign=campaign,
-            actor=actor,
-            kind="membership.added",
-            obj=membership,
-            to_state=role,
-            data={"user": user.get_username()},
-        )
-    return membership
 
 
 @transaction.atomic

@@ -4,20 +4,20 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from ..errors import InvalidTransition, StaleVersion, ValidationFailed
+from core.errors import InvalidTransition, StaleVersion, ValidationFailed
+from core.transitions import EventKind, event_record
+
 from ..models import (
     Assignment,
     Difficulty,
     ProgrammingLanguage,
     Rewrite,
     RewriteLanguage,
-    Seed,
     Subcategory,
 )
 from ..tokens import count_tokens
 from ..vocabulary import Vocabulary, natural_language_code
-from .assignments import _lease_end, _lock_own_active_assignment
-from .events import event_record
+from .assignments import assignment_lock_own_active, lease_end
 
 CHECKLIST_ITEMS = ("clear", "ethical", "solvable")
 
@@ -88,7 +88,8 @@ def _resolve(vocab: Vocabulary, data: DraftInput) -> _ResolvedDraft:
     )
 
 
-def _open_draft(assignment: Assignment) -> Rewrite | None:
+def rewrite_lock_open_draft(assignment: Assignment) -> Rewrite | None:
+    """The assignment's draft revision, locked, or None."""
     return (
         Rewrite.objects.select_for_update()
         .filter(assignment=assignment, status=Rewrite.Status.DRAFT)
@@ -113,8 +114,8 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
     Raises NotFound, InvalidTransition (assignment not active), StaleVersion (someone saved a
     newer version: nothing is changed; ``details['current']`` holds the stored draft) and
     ValidationFailed (a value outside the campaign's vocabulary)."""
-    assignment = _lock_own_active_assignment(assignment_id=assignment_id, actor=actor)
-    draft = _open_draft(assignment)
+    assignment = assignment_lock_own_active(assignment_id=assignment_id, actor=actor)
+    draft = rewrite_lock_open_draft(assignment)
     current_version = draft.version if draft else 0
     if version != current_version:
         raise StaleVersion(
@@ -163,13 +164,13 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
         )
     rewrite_languages_set(rewrite=draft, languages=resolved.languages)
     if assignment.lease_expires_at is not None:
-        assignment.lease_expires_at = _lease_end(assignment.campaign, timezone.now())
+        assignment.lease_expires_at = lease_end(assignment.campaign, timezone.now())
         assignment.save(update_fields=["lease_expires_at", "updated_at"])
     if created:
         event_record(
             campaign=assignment.campaign,
             actor=actor,
-            kind="rewrite.draft_started",
+            kind=EventKind.REWRITE_DRAFT_STARTED,
             obj=draft,
             to_state=Rewrite.Status.DRAFT,
             data={"revision": draft.revision},
@@ -210,55 +211,6 @@ def rewrite_missing_fields(rewrite: Rewrite | None) -> dict[str, list[str]]:
     if unchecked:
         missing["checklist"] = [f"confirm '{item}'" for item in unchecked]
     return missing
-
-
-@transaction.atomic
-def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
-    """Submit the assignment's draft: rewrite draft -> submitted, assignment -> submitted, seed
-    -> done. Counting the question's tokens is scheduled for after commit. Opening the review
-    panel is the caller's part (``review.services.submission_open``).
-
-    Raises NotFound, InvalidTransition (nothing to submit / not active) and ValidationFailed
-    naming every missing field."""
-    assignment = _lock_own_active_assignment(assignment_id=assignment_id, actor=actor)
-    draft = _open_draft(assignment)
-    missing = rewrite_missing_fields(draft)
-    if missing:
-        raise ValidationFailed(
-            "The rewrite is not complete: " + ", ".join(missing) + ".",
-            details={"errors": missing},
-        )
-    now = timezone.now()
-    draft.status = Rewrite.Status.SUBMITTED
-    draft.submitted_at = now
-    draft.tokenizer = assignment.campaign.tokenizer
-    draft.save(update_fields=["status", "submitted_at", "tokenizer", "updated_at"])
-    assignment.status = Assignment.Status.SUBMITTED
-    assignment.save(update_fields=["status", "updated_at"])
-    event_record(
-        campaign=assignment.campaign,
-        actor=actor,
-        kind="assignment.submitted",
-        obj=assignment,
-        from_state=Assignment.Status.ACTIVE,
-        to_state=Assignment.Status.SUBMITTED,
-        data={"rewrite": draft.pk},
-    )
-    Seed.objects.filter(pk=assignment.seed_id).update(status=Seed.Status.DONE)
-    assignment.seed.status = Seed.Status.DONE
-    event_record(
-        campaign=assignment.campaign,
-        actor=actor,
-        kind="rewrite.submitted",
-        obj=draft,
-        from_state=Rewrite.Status.DRAFT,
-        to_state=Rewrite.Status.SUBMITTED,
-        data={"revision": draft.revision, "assignment": assignment.pk},
-    )
-    from ..tasks import count_rewrite_tokens
-
-    count_rewrite_tokens.delay_on_commit(draft.pk)
-    return draft
 
 
 def rewrite_count_tokens(*, rewrite_id: int) -> int | None:

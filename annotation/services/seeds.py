@@ -11,11 +11,12 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 
-from ..errors import InvalidTransition, ValidationFailed
-from ..models import Campaign, Event, Seed
+from core.errors import InvalidTransition, ValidationFailed
+from core.transitions import EventKind, event_record, transition_many
+
+from ..models import Campaign, Seed
 from ..sampling import sampling_quotas
 from ..vocabulary import Vocabulary
-from .events import event_record
 
 Progress = Callable[[int], None]
 
@@ -226,7 +227,7 @@ def seeds_import(
         event_record(
             campaign=campaign,
             actor=actor,
-            kind="seeds.imported",
+            kind=EventKind.SEEDS_IMPORTED,
             obj=campaign,
             data={
                 "created": report.created,
@@ -308,29 +309,23 @@ def seeds_sample(
     rank_of = {pk: start + n + 1 for n, pk in enumerate(ranked)}
     seeds = list(Seed.objects.filter(pk__in=ranked))
     for s in seeds:
-        s.status = Seed.Status.SAMPLED
         s.sample_rank = rank_of[s.pk]
-    Seed.objects.bulk_update(seeds, ["status", "sample_rank"], batch_size=1000)
-    Event.objects.bulk_create(
-        [
-            Event(
-                campaign=campaign,
-                actor=actor if getattr(actor, "pk", None) else None,
-                kind="seed.sampled",
-                object_type="seed",
-                object_id=s.pk,
-                from_state=Seed.Status.POOLED,
-                to_state=Seed.Status.SAMPLED,
-                data={"seed": seed, "rank": s.sample_rank},
-            )
-            for s in sorted(seeds, key=lambda s: s.sample_rank or 0)
-        ],
-        batch_size=1000,
+    Seed.objects.bulk_update(seeds, ["sample_rank"], batch_size=1000)
+    transition_many(
+        Seed,
+        ranked,
+        from_state=Seed.Status.POOLED,
+        to=Seed.Status.SAMPLED,
+        allowed=Seed.TRANSITIONS,
+        kind=EventKind.SEED_SAMPLED,
+        actor=actor,
+        campaign=campaign,
+        data=lambda pk: {"seed": seed, "rank": rank_of[pk]},
     )
     event_record(
         campaign=campaign,
         actor=actor,
-        kind="seeds.sampled",
+        kind=EventKind.SEEDS_SAMPLED,
         obj=campaign,
         data={"size": size, "seed": seed, "sampled_now": len(seeds)},
     )

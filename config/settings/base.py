@@ -37,12 +37,20 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "django_filters",
     "allauth",
     "allauth.account",
+    "core",
     "annotation",
+    "quality",
     "review",
     "exports",
 ]
+# core sits below the apps and never imports them; it reaches campaign memberships (for the one
+# access check) and the audit log (for the transition helper) through these, as Django's auth
+# reaches the user model through AUTH_USER_MODEL.
+CURATION_MEMBERSHIP_MODEL = "annotation.Membership"
+CURATION_EVENT_MODEL = "annotation.Event"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -53,7 +61,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "annotation.middleware.DomainErrorMiddleware",
+    "core.access.AccessScopeMiddleware",
+    "core.http.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -124,10 +133,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "annotation.api_common.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.http.Pagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "annotation.api_common.exception_handler",
+    "EXCEPTION_HANDLER": "core.http.api_exception_handler",
     # Only the password-checking token endpoint is throttled (against password guessing).
     "DEFAULT_THROTTLE_RATES": {"auth-token": os.environ.get("API_TOKEN_RATE", "20/min")},
 }

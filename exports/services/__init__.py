@@ -1,55 +1,25 @@
-"""Every write of the exports app. See exports/README.md for what each check and file means."""
+"""Every write of the exports app. See exports/README.md for what each file of a release means."""
 
-from .quality import (
-    ReferenceIndex,
-    campaign_similarity_check,
-    reference_index,
-    rewrite_quality_check,
-    rewrite_similarity_check,
-    rewrites_decontaminate,
-)
-from .references import (
-    ReferenceImportError,
-    reference_set_delete,
-    reference_set_load,
-    references_parse,
-)
-from .releases import (
-    STRATIFY,
-    ReleaseParameters,
-    release_build,
-    release_dir,
-    release_file_path,
-    release_files_publish,
-    release_run,
-    release_start,
-    sample_id,
-    seed_sample_id,
-    select_rewrites,
-)
+from .build import ExportResult, release_build
+from .formats import ARENA_HARD_CATEGORY, sample_id, seed_sample_id
+from .job import release_dir, release_file_path, release_run
+from .publishing import release_files_publish
 from .responses import ResponseImportError, responses_import
+from .selection import NAME_PATTERN, STRATIFY, ReleaseParameters, select_rewrites
 
 __all__ = [
+    "ARENA_HARD_CATEGORY",
+    "NAME_PATTERN",
     "STRATIFY",
-    "ReferenceImportError",
-    "ReferenceIndex",
+    "ExportResult",
     "ReleaseParameters",
     "ResponseImportError",
-    "campaign_similarity_check",
-    "reference_index",
-    "reference_set_delete",
-    "reference_set_load",
-    "references_parse",
     "release_build",
     "release_dir",
     "release_file_path",
     "release_files_publish",
     "release_run",
-    "release_start",
     "responses_import",
-    "rewrite_quality_check",
-    "rewrite_similarity_check",
-    "rewrites_decontaminate",
     "sample_id",
     "seed_sample_id",
     "select_rewrites",

@@ -9,12 +9,13 @@ from typing import Any
 
 from django.db import transaction
 
-from annotation.errors import ValidationFailed
 from annotation.models import Campaign, Seed
-from annotation.services import event_record
 from annotation.tokens import count_tokens
+from core.errors import ValidationFailed
+from core.transitions import EventKind, event_record
 
 from ..models import BaselineResponse
+from .formats import seed_sample_id
 
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 TEXT_FIELDS = ("response", "answer", "output", "completion", "text")
@@ -83,7 +84,6 @@ def responses_import(
 
     Raises ResponseImportError naming every bad line (nothing is imported) and
     ValidationFailed for a bad model name."""
-    from .releases import seed_sample_id
 
     if not MODEL_NAME.match(model):
         raise ValidationFailed(
@@ -170,7 +170,7 @@ def responses_import(
         event_record(
             campaign=campaign,
             actor=actor,
-            kind="responses.imported",
+            kind=EventKind.RESPONSES_IMPORTED,
             obj=campaign,
             data={"model": model, "imported": report.imported, "replaced": report.replaced},
         )

@@ -1,10 +1,10 @@
 from typing import Any
 
-from annotation.management.base import CurationCommand
+from annotation.management.base import CampaignCommand
 from annotation.services import seeds_assign
 
 
-class Command(CurationCommand):
+class Command(CampaignCommand):
     help = (
         "Deal all sampled, unassigned seeds to the campaign's annotators, each getting the same "
         "subcategory mix."

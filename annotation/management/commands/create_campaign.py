@@ -1,8 +1,8 @@
 from typing import Any
 
-from annotation.management.base import CurationCommand
 from annotation.services import campaign_create
 from annotation.vocabulary import BUILTIN_TAXONOMIES
+from core.management import CurationCommand
 
 
 class Command(CurationCommand):

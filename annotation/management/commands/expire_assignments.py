@@ -1,10 +1,10 @@
 from typing import Any
 
-from annotation.management.base import CurationCommand
+from annotation.management.base import CampaignCommand
 from annotation.services import assignments_expire
 
 
-class Command(CurationCommand):
+class Command(CampaignCommand):
     help = "Return expired, untouched assignments to the pool (drafts are never released)."
 
     def add_arguments(self, parser: Any) -> None:

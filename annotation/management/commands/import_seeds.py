@@ -3,11 +3,11 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from annotation.management.base import CurationCommand
+from annotation.management.base import CampaignCommand
 from annotation.services import SeedImportError, seeds_import
 
 
-class Command(CurationCommand):
+class Command(CampaignCommand):
     help = (
         "Import seeds from a JSON-lines file. Bad lines are named with their line number and "
         "nothing is imported unless --skip-bad-lines. Ids already present are skipped; seeds "

@@ -1,10 +1,10 @@
 from typing import Any
 
-from annotation.management.base import CurationCommand
+from annotation.management.base import CampaignCommand
 from annotation.services import seeds_sample
 
 
-class Command(CurationCommand):
+class Command(CampaignCommand):
     help = "Sample seeds uniformly across subcategories (deterministic for a given --seed)."
 
     def add_arguments(self, parser: Any) -> None:

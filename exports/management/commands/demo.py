@@ -4,17 +4,17 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from annotation.management.base import CurationCommand
 from annotation.models import Campaign, Role
 from annotation.services import (
     campaign_create,
-    membership_add,
     seeds_import,
     seeds_sample,
     user_ensure,
 )
-from exports.models import ReferenceSet
-from exports.services import reference_set_load
+from core.management import CurationCommand
+from quality.models import ReferenceSet
+from quality.services import reference_set_load
+from review.services import membership_add
 
 # Public benchmarks the demo checks rewrites against, when the shared data folder is beside the
 # repository (they are never copied into it).

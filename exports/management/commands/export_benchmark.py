@@ -1,11 +1,11 @@
 from pathlib import Path
 from typing import Any
 
-from annotation.management.base import CurationCommand
+from annotation.management.base import CampaignCommand
 from exports.services import STRATIFY, ReleaseParameters, release_build
 
 
-class Command(CurationCommand):
+class Command(CampaignCommand):
     help = (
         "Write a release of the campaign's accepted, uncontaminated rewrites: benchmark.jsonl, "
         "questions.jsonl, stats.json, README.md (dataset card), figures/ and manifest.json."

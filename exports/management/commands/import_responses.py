@@ -3,11 +3,11 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from annotation.management.base import CurationCommand
+from annotation.management.base import CampaignCommand
 from exports.services import ResponseImportError, responses_import
 
 
-class Command(CurationCommand):
+class Command(CampaignCommand):
     help = (
         "Import a model's baseline responses (JSON lines keyed by seed_id, or by id/uid: a "
         "release sample id or a seed id; arena-hard-auto model-answer files work as they are). "

@@ -3,13 +3,14 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from annotation.management.base import CurationCommand
+from annotation.management.base import CampaignCommand
 from annotation.models import Role
-from annotation.services import membership_add, user_ensure
-from review.services import panels_fill_waiting
+from annotation.services import user_ensure
+from review.selectors import pending_ballots
+from review.services import membership_add
 
 
-class Command(CurationCommand):
+class Command(CampaignCommand):
     help = (
         "Add a user (created if new) to a campaign with a role. A new reviewer immediately "
         "fills review panels that were waiting for reviewers."
@@ -34,8 +35,9 @@ class Command(CurationCommand):
             if not password:
                 raise CommandError("--password-stdin was given but standard input had no password.")
         user = user_ensure(username=opts["username"], email=opts["email"], password=password)
+        before = pending_ballots(user=user, campaign=campaign)
         membership_add(campaign=campaign, user=user, role=opts["role"])
-        opened = panels_fill_waiting(campaign=campaign) if opts["role"] == Role.REVIEWER else 0
+        opened = pending_ballots(user=user, campaign=campaign) - before
         roles = sorted(user.memberships.filter(campaign=campaign).values_list("role", flat=True))
         msg = f"{user.get_username()} is now {', '.join(roles)} in {campaign.slug!r}."
         if opened:

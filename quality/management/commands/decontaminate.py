@@ -2,13 +2,12 @@ from typing import Any
 
 from tqdm import tqdm
 
-from annotation.management.base import CurationCommand
-from exports import selectors
-from exports.services import campaign_similarity_check, rewrites_decontaminate
-from exports.services.quality import campaign_ngram_set
+from annotation.management.base import CampaignCommand
+from quality import selectors
+from quality.services import campaign_ngram_set, campaign_similarity_check, rewrites_decontaminate
 
 
-class Command(CurationCommand):
+class Command(CampaignCommand):
     help = (
         "Check every submitted rewrite of a campaign against all loaded reference sets (word "
         "n-gram overlap), and recompute copied-seed and near-duplicate flags. --ngram changes "

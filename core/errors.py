@@ -1,5 +1,5 @@
-"""Domain errors. Services raise these; the API maps them to HTTP statuses
-(``annotation.api_common.exception_handler``) and commands print them."""
+"""Domain errors. Services raise these; ``core.http`` maps them to API and page responses (one
+table of statuses) and ``core.management`` turns them into a command's error message."""
 
 from typing import Any
 

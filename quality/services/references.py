@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 
 from ..models import ReferenceDocument, ReferenceSet
+from .decontamination import rewrites_decontaminate_all_campaigns
 
 # Question-like fields of the common benchmark formats (HumanEval/EvalPlus/MultiPL-E "prompt",
 # MBPP "text", McEval "instruction", NaturalCodeBench "problem"). All that a record has are
@@ -146,10 +148,6 @@ def reference_set_load(
     same transaction, so hits never point at documents that are gone nor miss new ones.
 
     Raises ReferenceImportError (bad lines; nothing changes) or ValidationFailed (bad name)."""
-    from django.core.validators import validate_slug
-
-    from .quality import rewrites_decontaminate_all_campaigns
-
     say = progress or (lambda _msg: None)
     try:
         validate_slug(name)
@@ -190,8 +188,6 @@ def reference_set_load(
 
 def reference_set_delete(*, name: str) -> int:
     """Remove a reference set and its hits. Raises NotFound."""
-    from annotation.errors import NotFound
-
     deleted, _ = ReferenceSet.objects.filter(name=name).delete()
     if not deleted:
         raise NotFound(f"No reference set named {name!r}.")

@@ -1,9 +1,8 @@
 from pathlib import Path
 from typing import Any
 
-from annotation.management.base import CurationCommand
-from exports.services import reference_set_load
-from exports.services.references import DEFAULT_FIELDS
+from core.management import CurationCommand
+from quality.services import DEFAULT_FIELDS, reference_set_load
 
 
 class Command(CurationCommand):

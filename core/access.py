@@ -1,0 +1,126 @@
+"""The one access check: who may see or change what, decided by campaign membership.
+
+Every selector and service asks here, and one rule holds everywhere:
+
+1. an object that does not exist, or that belongs to a campaign the actor is not a member of,
+   is ``NotFound``: a foreign object looks exactly like a missing one (404);
+2. a member without the role the operation needs gets ``NotAllowed`` (403);
+3. an object owned by someone else (another annotator's assignment, another reviewer's ballot)
+   is ``NotFound`` too, unless the actor holds a role that sees everyone's (``or_role``).
+
+The roles come from the membership model named by ``settings.CURATION_MEMBERSHIP_MODEL`` (the
+``AUTH_USER_MODEL`` pattern: core sits below the app that defines memberships and never imports
+it). Inside a request (``AccessScopeMiddleware``) a user's roles in every campaign are read once,
+in one query, and reused by the selector and the service that follow; outside one (commands,
+Celery tasks, tests calling services) every check reads the database, so a membership removed a
+moment ago always counts. Services that change memberships call ``forget``."""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Protocol
+
+from django.apps import apps
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from .errors import NotAllowed, NotFound
+
+RolesByCampaign = dict[int, frozenset[str]]
+
+_scope: ContextVar[dict[int, RolesByCampaign] | None] = ContextVar("access_scope", default=None)
+
+
+class CampaignLike(Protocol):
+    pk: Any
+    slug: str
+
+
+def _membership_model() -> Any:
+    return apps.get_model(settings.CURATION_MEMBERSHIP_MODEL)
+
+
+def roles_by_campaign(user: Any) -> RolesByCampaign:
+    """{campaign id: roles} of ``user`` (empty for an anonymous user); one query, cached for the
+    rest of the request inside an access scope."""
+    user_id = getattr(user, "pk", None)
+    if user_id is None:
+        return {}
+    cache = _scope.get()
+    if cache is not None and user_id in cache:
+        return cache[user_id]
+    found: dict[int, set[str]] = {}
+    for campaign_id, role in (
+        _membership_model().objects.filter(user_id=user_id).values_list("campaign_id", "role")
+    ):
+        found.setdefault(campaign_id, set()).add(role)
+    result = {campaign_id: frozenset(roles) for campaign_id, roles in found.items()}
+    if cache is not None:
+        cache[user_id] = result
+    return result
+
+
+def roles(user: Any, campaign: CampaignLike | None) -> frozenset[str]:
+    """The roles ``user`` holds in ``campaign`` (empty when None or not a member)."""
+    if campaign is None:
+        return frozenset()
+    return roles_by_campaign(user).get(campaign.pk, frozenset())
+
+
+def forget(user_id: int | None = None) -> None:
+    """Drop cached roles (of one user, or all) after a membership changed in this request."""
+    cache = _scope.get()
+    if cache is None:
+        return
+    if user_id is None:
+        cache.clear()
+    else:
+        cache.pop(user_id, None)
+
+
+def require(
+    actor: Any,
+    campaign: CampaignLike | None,
+    *,
+    role: str | None = None,
+    missing: str = "Not found.",
+    owner_id: int | None = None,
+    or_role: str | None = None,
+) -> frozenset[str]:
+    """Check that ``actor`` may act on an object of ``campaign`` (None: the object does not
+    exist) and return their roles there.
+
+    Raises NotFound(``missing``) when the object does not exist, the actor is not a member of
+    its campaign, or (with ``owner_id``) the object is someone else's and the actor lacks
+    ``or_role``; NotAllowed when ``role`` is given and the actor holds neither it nor
+    ``or_role``."""
+    held = roles(actor, campaign)
+    if campaign is None or not held:
+        raise NotFound(missing)
+    privileged = or_role is not None and or_role in held
+    if role is not None and role not in held and not privileged:
+        raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
+    if owner_id is not None and owner_id != getattr(actor, "pk", None) and not privileged:
+        raise NotFound(missing)
+    return held
+
+
+@contextmanager
+def scope() -> Iterator[None]:
+    """Cache roles for the duration of the block (one request)."""
+    token = _scope.set({})
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+class AccessScopeMiddleware:
+    """Opens an access scope per request, so roles are read once per request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        with scope():
+            return self.get_response(request)

@@ -1,0 +1,270 @@
+"""The one way a status changes: an explicit map of allowed transitions, a guarded conditional
+update, an audit ``Event`` of a typed kind, and side effects after commit.
+
+Every service moves objects with ``transition`` (one object) or ``transition_many`` (a bulk step
+such as dealing 2,000 seeds), inside its own ``transaction.atomic`` block, after it has locked
+what it read. The guarded update (``UPDATE ... WHERE pk = %s AND status = <old>``) is the last
+line of defence: if another transaction moved the row first, nothing is written and
+``InvalidTransition`` rolls the whole operation back.
+
+Events are rows of the model named by ``settings.CURATION_EVENT_MODEL`` (core sits below the app
+that defines campaigns and their audit log, as ``AUTH_USER_MODEL`` sits below auth)."""
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .errors import InvalidTransition
+
+Transitions = Mapping[str, frozenset[str]]
+
+
+class EventKind(models.TextChoices):
+    """Every kind of audit event. The values are stored; never rename one."""
+
+    CAMPAIGN_CREATED = "campaign.created"
+    CAMPAIGN_NGRAM_CHANGED = "campaign.ngram_changed"
+    MEMBERSHIP_ADDED = "membership.added"
+    MEMBERSHIP_ROLE_CHANGED = "membership.role_changed"
+    MEMBERSHIP_REMOVED = "membership.removed"
+    SEEDS_IMPORTED = "seeds.imported"
+    SEEDS_SAMPLED = "seeds.sampled"
+    SEED_SAMPLED = "seed.sampled"
+    SEED_ASSIGNED = "seed.assigned"
+    SEED_DONE = "seed.done"
+    SEED_REOPENED = "seed.reopened"
+    SEED_BACK_TO_POOL = "seed.back_to_pool"
+    ASSIGNMENT_DEALT = "assignment.dealt"
+    ASSIGNMENT_CLAIMED = "assignment.claimed"
+    ASSIGNMENT_LEASE_EXPIRED = "assignment.lease_expired"
+    ASSIGNMENT_SEED_REJECTED = "assignment.seed_rejected"
+    ASSIGNMENT_SUBMITTED = "assignment.submitted"
+    ASSIGNMENT_REOPENED = "assignment.reopened"
+    ASSIGNMENT_REASSIGNED = "assignment.reassigned"
+    ASSIGNMENT_RELEASED = "assignment.released"
+    REWRITE_DRAFT_STARTED = "rewrite.draft_started"
+    REWRITE_SUBMITTED = "rewrite.submitted"
+    REWRITE_ACCEPTED = "rewrite.accepted"
+    REWRITE_REJECTED = "rewrite.rejected"
+    REWRITE_NO_CONSENSUS = "rewrite.no_consensus"
+    REWRITE_RETURNED = "rewrite.returned"
+    BALLOT_OPENED = "ballot.opened"
+    BALLOT_CAST = "ballot.cast"
+    BALLOT_CLOSED = "ballot.closed"
+    REWRITES_DECONTAMINATED = "rewrites.decontaminated"
+    REWRITES_SIMILARITY_CHECKED = "rewrites.similarity_checked"
+    RESPONSES_IMPORTED = "responses.imported"
+    RELEASE_QUEUED = "release.queued"
+    RELEASE_STARTED = "release.started"
+    RELEASE_DONE = "release.done"
+    RELEASE_FAILED = "release.failed"
+    RELEASE_BUILT = "release.built"
+
+
+def _event_model() -> Any:
+    return apps.get_model(settings.CURATION_EVENT_MODEL)
+
+
+def _actor(actor: Any) -> Any:
+    return actor if getattr(actor, "pk", None) else None
+
+
+def _campaign_id(campaign: Any) -> int:
+    return campaign if isinstance(campaign, int) else campaign.pk
+
+
+def event_record(
+    *,
+    campaign: Any,
+    actor: Any,
+    kind: EventKind,
+    obj: models.Model,
+    from_state: str = "",
+    to_state: str = "",
+    data: dict[str, Any] | None = None,
+) -> Any:
+    """Append one audit row for something that is not a status change (an import, a campaign
+    setting) or that creates an object in its first state. Call inside the transaction of the
+    change it records."""
+    return _event_model().objects.create(
+        campaign_id=_campaign_id(campaign),
+        actor=_actor(actor),
+        kind=EventKind(kind).value,
+        object_type=obj._meta.model_name,
+        object_id=obj.pk,
+        from_state=from_state,
+        to_state=to_state,
+        data=data or {},
+    )
+
+
+def _require_atomic() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("transitions run inside the service's transaction.atomic block")
+
+
+def _values(model: type[models.Model], field: str, to: str, extra: Mapping[str, Any]) -> dict:
+    values = {field: to, **extra}
+    # update() skips auto_now; keep "updated_at" truthful.
+    for f in model._meta.concrete_fields:
+        if getattr(f, "auto_now", False) and f.name not in values:
+            values[f.name] = timezone.now()
+    return values
+
+
+def _label(model: type[models.Model], field: str, state: str) -> str:
+    choices = dict(model._meta.get_field(field).flatchoices)
+    return str(choices.get(state, state)).lower()
+
+
+def transition(
+    obj: models.Model,
+    *,
+    to: str,
+    allowed: Transitions,
+    kind: EventKind,
+    actor: Any,
+    campaign: Any = None,
+    field: str = "status",
+    data: dict[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    where: Q | None = None,
+    after_commit: Sequence[Callable[[], Any]] = (),
+) -> Any:
+    """Move ``obj`` from its current ``field`` value to ``to``, write ``extra`` fields with it,
+    append an Event of ``kind`` and run ``after_commit`` callbacks once the transaction commits.
+    ``campaign`` defaults to ``obj.campaign_id``; ``where`` adds a condition to the guard.
+
+    Raises InvalidTransition when the map does not allow the move or the row is no longer in
+    the state ``obj`` says (another transaction moved it first). Returns the Event."""
+    _require_atomic()
+    model = type(obj)
+    old = getattr(obj, field)
+    if to not in allowed.get(old, frozenset()):
+        raise InvalidTransition(
+            f"This {model._meta.verbose_name} is {_label(model, field, old)}; it cannot become "
+            f"{_label(model, field, to)}."
+        )
+    values = _values(model, field, to, extra or {})
+    guard = model._default_manager.filter(pk=obj.pk, **{field: old})
+    if where is not None:
+        guard = guard.filter(where)
+    if guard.update(**values) != 1:
+        raise InvalidTransition(
+            f"This {model._meta.verbose_name} changed meanwhile (it is no longer "
+            f"{_label(model, field, old)}); reload and try again."
+        )
+    for name, value in values.items():
+        setattr(obj, name, value)
+    event = event_record(
+        campaign=campaign if campaign is not None else obj.campaign_id,  # type: ignore[attr-defined]
+        actor=actor,
+        kind=kind,
+        obj=obj,
+        from_state=old,
+        to_state=to,
+        data=data,
+    )
+    for callback in after_commit:
+        transaction.on_commit(callback)
+    return event
+
+
+def transition_many(
+    model: type[models.Model],
+    pks: Iterable[int],
+    *,
+    from_state: str,
+    to: str,
+    allowed: Transitions,
+    kind: EventKind,
+    actor: Any,
+    campaign: Any,
+    field: str = "status",
+    data: Callable[[int], dict[str, Any]] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[int]:
+    """Move every row of ``pks`` that is in ``from_state`` to ``to`` in one guarded update and
+    append one Event per moved row (``data(pk)`` its data), in bulk. The caller has locked the
+    rows; rows already elsewhere are left alone. Returns the moved ids.
+
+    Raises InvalidTransition when the map does not allow the move, or when a row changed
+    between the read and the update."""
+    _require_atomic()
+    if to not in allowed.get(from_state, frozenset()):
+        raise InvalidTransition(
+            f"A {model._meta.verbose_name} that is {_label(model, field, from_state)} cannot "
+            f"become {_label(model, field, to)}."
+        )
+    manager = model._default_manager
+    wanted = list(dict.fromkeys(pks))
+    found: set[int] = set()
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start : start + 1000]
+        found.update(
+            manager.filter(pk__in=chunk, **{field: from_state}).values_list("pk", flat=True)
+        )
+    ids = [pk for pk in wanted if pk in found]  # events in the caller's order
+    moved = 0
+    values = _values(model, field, to, extra or {})
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        moved += manager.filter(pk__in=chunk, **{field: from_state}).update(**values)
+    if moved != len(ids):
+        raise InvalidTransition(
+            f"Some {model._meta.verbose_name_plural} changed meanwhile; nothing was changed. "
+            "Try again."
+        )
+    event_model = _event_model()
+    event_model.objects.bulk_create(
+        [
+            event_model(
+                campaign_id=_campaign_id(campaign),
+                actor=_actor(actor),
+                kind=EventKind(kind).value,
+                object_type=model._meta.model_name,
+                object_id=pk,
+                from_state=from_state,
+                to_state=to,
+                data=data(pk) if data else {},
+            )
+            for pk in ids
+        ],
+        batch_size=1000,
+    )
+    return ids
+
+
+def events_record_created(
+    objs: Sequence[models.Model],
+    *,
+    kind: EventKind,
+    actor: Any,
+    campaign: Any,
+    to_state: str,
+    data: Callable[[Any], dict[str, Any]] | None = None,
+) -> None:
+    """Append, in bulk, the Event of each newly created object (dealt assignments, say) in its
+    first state ``to_state``."""
+    _require_atomic()
+    event_model = _event_model()
+    event_model.objects.bulk_create(
+        [
+            event_model(
+                campaign_id=_campaign_id(campaign),
+                actor=_actor(actor),
+                kind=EventKind(kind).value,
+                object_type=obj._meta.model_name,
+                object_id=obj.pk,
+                to_state=to_state,
+                data=data(obj) if data else {},
+            )
+            for obj in objs
+        ],
+        batch_size=1000,
+    )

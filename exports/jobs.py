@@ -1,0 +1,67 @@
+"""Services that start background jobs: validate, create the queued release and enqueue its job
+once the transaction commits.
+
+They sit above ``tasks`` (which call ``services``), outside the services package, so the one
+direction services <- tasks <- jobs holds without an import cycle."""
+
+from dataclasses import asdict
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from annotation.models import Campaign, Role
+from core import access
+from core.errors import Conflict, ValidationFailed
+from core.transitions import EventKind, event_record
+from review.stats import releasable_queryset
+
+from .models import Release
+from .services.selection import ReleaseParameters
+from .tasks import run_release
+
+
+def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParameters) -> Release:
+    """Queue a release job (curators only) and start it once the transaction commits.
+
+    Raises NotAllowed (not a curator), ValidationFailed (bad parameters, too few eligible
+    rewrites) and Conflict (the name is taken)."""
+
+    access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    parameters.validate()
+    if parameters.size is not None and not parameters.allow_smaller:
+        eligible = releasable_queryset(campaign).count()
+        if eligible < parameters.size:
+            raise ValidationFailed(
+                f"Only {eligible} accepted, uncontaminated rewrites are eligible, fewer than size "
+                f"{parameters.size}. Accept more rewrites, lower the size, or allow a smaller "
+                "release.",
+                details={"errors": {"size": [f"at most {eligible} are eligible"]}},
+            )
+    taken = Conflict(
+        f"A release named {parameters.name!r} already exists in {campaign.slug}; "
+        "choose another name."
+    )
+    with transaction.atomic():
+        if Release.objects.filter(campaign=campaign, name=parameters.name).exists():
+            raise taken
+        try:
+            with transaction.atomic():
+                release = Release.objects.create(
+                    campaign=campaign,
+                    name=parameters.name,
+                    parameters=asdict(parameters),
+                    created_by=actor,
+                    message="waiting for a worker",
+                )
+        except IntegrityError as exc:  # the same name, started at the same moment
+            raise taken from exc
+        event_record(
+            campaign=campaign,
+            actor=actor,
+            kind=EventKind.RELEASE_QUEUED,
+            obj=release,
+            to_state=Release.Status.QUEUED,
+            data=asdict(parameters),
+        )
+        run_release.delay_on_commit(release.pk)
+    return release

@@ -1,0 +1,70 @@
+"""Reads of the quality app: reference sets and the quality flags of rewrites. Other apps read
+flags only through these (never by relation name)."""
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+
+from annotation.models import Campaign, Rewrite
+
+from .models import ContaminationHit, ReferenceSet, SimilarityFlag
+
+# Rewrites that are (or were) in front of reviewers; drafts are unfinished and returned
+# revisions are superseded by their next revision.
+CHECKED = (
+    Rewrite.Status.SUBMITTED,
+    Rewrite.Status.ACCEPTED,
+    Rewrite.Status.REJECTED,
+    Rewrite.Status.NO_CONSENSUS,
+    Rewrite.Status.RETURNED,
+)
+CURRENT = (
+    Rewrite.Status.SUBMITTED,
+    Rewrite.Status.ACCEPTED,
+    Rewrite.Status.REJECTED,
+    Rewrite.Status.NO_CONSENSUS,
+)
+
+
+def quality_flags_prefetch(prefix: str = "") -> list[Prefetch]:
+    """Contamination hits (with document and reference set) and similarity flags (with the
+    other rewrite's seed) of rewrites reached through ``prefix``: two queries."""
+    return [
+        Prefetch(
+            f"{prefix}contamination_hits",
+            queryset=ContaminationHit.objects.select_related("document__reference_set"),
+        ),
+        Prefetch(
+            f"{prefix}similarity_flags",
+            queryset=SimilarityFlag.objects.select_related("other__seed").only(
+                "id", "rewrite_id", "kind", "score", "other_id", "other__seed__external_id"
+            ),
+        ),
+    ]
+
+
+def contamination_hits(rewrite: Rewrite) -> list[ContaminationHit]:
+    """The hits of a rewrite loaded with ``quality_flags_prefetch``."""
+    return list(rewrite.contamination_hits.all())  # type: ignore[attr-defined]
+
+
+def similarity_flags(rewrite: Rewrite) -> list[SimilarityFlag]:
+    """The similarity flags of a rewrite loaded with ``quality_flags_prefetch``."""
+    return list(rewrite.similarity_flags.all())  # type: ignore[attr-defined]
+
+
+def is_contaminated(prefix: str = "") -> Exists:
+    """An expression: the rewrite (reached through ``prefix``, e.g. ``"rewrite__"``) shares an
+    n-gram with a public benchmark."""
+    outer = f"{prefix}pk" if prefix else "pk"
+    return Exists(ContaminationHit.objects.filter(rewrite_id=OuterRef(outer)))
+
+
+def reference_sets() -> QuerySet[ReferenceSet]:
+    """All loaded reference sets (they are global: every campaign is checked against all)."""
+    return ReferenceSet.objects.order_by("name")
+
+
+def quality_check_sizes(*, campaign: Campaign) -> tuple[int, int]:
+    """How many rewrites a campaign-wide check looks at: (decontaminated: every submitted
+    revision, similarity-checked: the current ones)."""
+    qs = campaign.rewrites.all()
+    return qs.filter(status__in=CHECKED).count(), qs.filter(status__in=CURRENT).count()

@@ -1,0 +1,24 @@
+"""Every write of the review app: submitting, panels, votes, consensus, the revision loop and
+campaign membership. See review/README.md for states and transitions."""
+
+from .members import membership_add, membership_remove, membership_role_change
+from .panels import panel_fill, panels_fill_waiting, rewrites_waiting_for_reviewers
+from .revisions import RETURNABLE, rewrite_return
+from .submission import rewrite_submit
+from .votes import VoteResult, ballot_cast, ballots_close, rewrite_tally
+
+__all__ = [
+    "RETURNABLE",
+    "VoteResult",
+    "ballot_cast",
+    "ballots_close",
+    "membership_add",
+    "membership_remove",
+    "membership_role_change",
+    "panel_fill",
+    "panels_fill_waiting",
+    "rewrite_return",
+    "rewrite_submit",
+    "rewrite_tally",
+    "rewrites_waiting_for_reviewers",
+]

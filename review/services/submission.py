@@ -1,0 +1,69 @@
+"""Submitting a rewrite: the one service that does the whole job."""
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.models import Assignment, Rewrite, Seed
+from annotation.services import (
+    assignment_lock_own_active,
+    rewrite_lock_open_draft,
+    rewrite_missing_fields,
+)
+from annotation.tasks import count_rewrite_tokens
+from core.errors import ValidationFailed
+from core.transitions import EventKind, transition
+from quality.tasks import check_rewrite_quality
+
+from .panels import panel_fill
+
+
+@transaction.atomic
+def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
+    """Submit the annotator's draft for review, all in one transaction: the rewrite draft ->
+    submitted, its assignment active -> submitted, the seed assigned -> done, and the review
+    panel opened (``panel_fill``). Once committed, the question's tokens are counted and the
+    quality checks (decontamination, copied seed, near duplicates) run as tasks.
+
+    Raises NotFound / NotAllowed (not the actor's assignment), InvalidTransition (nothing to
+    submit, or not active) and ValidationFailed naming every missing field; nothing changes
+    when any is raised."""
+    assignment = assignment_lock_own_active(assignment_id=assignment_id, actor=actor)
+    draft = rewrite_lock_open_draft(assignment)
+    missing = rewrite_missing_fields(draft)
+    if missing:
+        raise ValidationFailed(
+            "The rewrite is not complete: " + ", ".join(missing) + ".",
+            details={"errors": missing},
+        )
+    assert draft is not None  # a missing draft is missing every field
+    transition(
+        assignment,
+        to=Assignment.Status.SUBMITTED,
+        allowed=Assignment.TRANSITIONS,
+        kind=EventKind.ASSIGNMENT_SUBMITTED,
+        actor=actor,
+        data={"rewrite": draft.pk},
+    )
+    transition(
+        draft,
+        to=Rewrite.Status.SUBMITTED,
+        allowed=Rewrite.TRANSITIONS,
+        kind=EventKind.REWRITE_SUBMITTED,
+        actor=actor,
+        extra={"submitted_at": timezone.now(), "tokenizer": assignment.campaign.tokenizer},
+        data={"revision": draft.revision, "assignment": assignment.pk},
+    )
+    transition(
+        assignment.seed,
+        to=Seed.Status.DONE,
+        allowed=Seed.TRANSITIONS,
+        kind=EventKind.SEED_DONE,
+        actor=actor,
+        data={"assignment": assignment.pk, "rewrite": draft.pk},
+    )
+    panel_fill(rewrite_id=draft.pk)
+    count_rewrite_tokens.delay_on_commit(draft.pk)
+    check_rewrite_quality.delay_on_commit(draft.pk)
+    return draft

@@ -1,0 +1,157 @@
+"""Votes: casting a ballot and deciding the rewrite when its panel is complete."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from annotation.models import Rewrite, Role
+from core import access
+from core.errors import Conflict, InvalidTransition, ValidationFailed
+from core.transitions import EventKind, transition, transition_many
+
+from ..consensus import Outcome, consensus
+from ..models import Ballot, Decision, VoteReason
+
+OUTCOME_EVENT = {
+    Outcome.ACCEPTED: EventKind.REWRITE_ACCEPTED,
+    Outcome.REJECTED: EventKind.REWRITE_REJECTED,
+    Outcome.NO_CONSENSUS: EventKind.REWRITE_NO_CONSENSUS,
+}
+
+
+@dataclass
+class VoteResult:
+    ballot: Ballot
+    outcome: Outcome | None
+
+
+def _validate_vote(decision: str, reasons: list[str]) -> None:
+    errors: dict[str, list[str]] = {}
+    if decision not in Decision.values:
+        errors["decision"] = ["must be 'valid' or 'invalid'"]
+    bad = [r for r in reasons if r not in VoteReason.values]
+    if bad:
+        errors["reasons"] = [f"unknown {bad}; use {', '.join(VoteReason.values)}"]
+    if decision == Decision.INVALID and not reasons:
+        errors.setdefault("reasons", []).append("give at least one reason for 'invalid'")
+    if errors:
+        raise ValidationFailed("The vote is incomplete.", details={"errors": errors})
+
+
+def ballot_cast(
+    *,
+    ballot_id: int,
+    actor: Any,
+    decision: str,
+    reasons: list[str] | None = None,
+    comment: str = "",
+) -> VoteResult:
+    """Cast the actor's vote. Locks the rewrite first, so that concurrent last votes are
+    serialised and the rewrite is decided exactly once. When the panel is complete (or, with
+    early decision, when the outcome can no longer change) the rewrite becomes accepted,
+    rejected or no_consensus and the ballots still pending are closed.
+
+    Raises NotFound (not the actor's ballot), NotAllowed (no longer a reviewer), Conflict
+    (already voted), InvalidTransition (the ballot was closed or the rewrite is no longer under
+    review) and ValidationFailed."""
+    reasons = list(dict.fromkeys(reasons or []))
+    _validate_vote(decision, reasons)
+    with transaction.atomic():
+        found = (
+            Ballot.objects.filter(pk=ballot_id)
+            .values_list("rewrite_id", "reviewer_id", "campaign__slug", "campaign_id")
+            .first()
+        )
+        rewrite = (
+            Rewrite.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .filter(pk=found[0])
+            .first()
+            if found
+            else None
+        )
+        access.require(
+            actor,
+            rewrite.campaign if rewrite else None,
+            role=Role.REVIEWER,
+            owner_id=found[1] if found else None,
+            missing="No such ballot.",
+        )
+        ballot = Ballot.objects.select_for_update().get(pk=ballot_id)
+        if ballot.status == Ballot.Status.CAST:
+            raise Conflict(
+                "You already voted on this rewrite; a vote is final and counted once.",
+                details={"decision": ballot.decision},
+            )
+        if ballot.status == Ballot.Status.CLOSED or rewrite.status != Rewrite.Status.SUBMITTED:
+            raise InvalidTransition("This rewrite is no longer under review; no vote is needed.")
+        now = timezone.now()
+        transition(
+            ballot,
+            to=Ballot.Status.CAST,
+            allowed=Ballot.TRANSITIONS,
+            kind=EventKind.BALLOT_CAST,
+            actor=actor,
+            extra={
+                "decision": decision,
+                "reasons": reasons,
+                "comment": comment.strip(),
+                "cast_at": now,
+            },
+            data={"decision": decision, "reasons": reasons, "rewrite": rewrite.pk},
+        )
+        campaign = rewrite.campaign
+        tally = rewrite_tally(rewrite=rewrite)
+        outcome = consensus(
+            valid=tally["valid"],
+            invalid=tally["invalid"],
+            panel_size=campaign.panel_size,
+            threshold=campaign.accept_threshold,
+            early=campaign.early_decision,
+        )
+        if outcome is not None:
+            closed = ballots_close(
+                rewrite=rewrite, actor=None, data={"rewrite": rewrite.pk, "outcome": outcome.value}
+            )
+            transition(
+                rewrite,
+                to=outcome.value,
+                allowed=Rewrite.TRANSITIONS,
+                kind=OUTCOME_EVENT[outcome],
+                actor=actor,
+                extra={"decided_at": now},
+                data={**tally, "closed_ballots": closed},
+            )
+    return VoteResult(ballot=ballot, outcome=outcome)
+
+
+def ballots_close(
+    *, rewrite: Rewrite, actor: Any, data: dict[str, Any], reviewer_id: int | None = None
+) -> list[int]:
+    """Close the rewrite's pending ballots (of one reviewer, or all): their votes are no longer
+    needed. The caller holds the rewrite's lock. Returns the closed ids."""
+    pending = rewrite.ballots.filter(status=Ballot.Status.PENDING)
+    if reviewer_id is not None:
+        pending = pending.filter(reviewer_id=reviewer_id)
+    return transition_many(
+        Ballot,
+        list(pending.order_by("pk").values_list("pk", flat=True)),
+        from_state=Ballot.Status.PENDING,
+        to=Ballot.Status.CLOSED,
+        allowed=Ballot.TRANSITIONS,
+        kind=EventKind.BALLOT_CLOSED,
+        actor=actor,
+        campaign=rewrite.campaign_id,
+        data=lambda _pk: data,
+    )
+
+
+def rewrite_tally(*, rewrite: Rewrite) -> dict[str, int]:
+    counts = rewrite.ballots.filter(status=Ballot.Status.CAST).aggregate(
+        valid=Count("pk", filter=Q(decision=Decision.VALID)),
+        invalid=Count("pk", filter=Q(decision=Decision.INVALID)),
+    )
+    return {"valid": counts["valid"], "invalid": counts["invalid"]}

@@ -1,0 +1,254 @@
+"""Golden files for the release format: a small, fixed campaign is built through the services and
+its ``benchmark.jsonl``, ``questions.jsonl``, ``stats.json`` and ``manifest.json`` must match the
+files under ``tests/golden/release/`` byte for byte.
+
+A deliberate format change regenerates them::
+
+    UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_release_golden.py
+
+and the diff of ``tests/golden/release/`` is then reviewed like code. Nothing in these files may
+depend on database ids or the clock: the same campaign built after unrelated rows have shifted
+every primary key, or at another time, must give the same bytes."""
+
+import difflib
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from annotation.services import assignment_reject_seed, seeds_import, seeds_sample
+from exports.services import ReleaseParameters, release_build, responses_import
+from quality.services import reference_set_load
+from review.services import rewrite_submit
+
+from .conftest import cast_panel
+
+GOLDEN = Path(__file__).parent / "golden" / "release"
+COMPARED = ["benchmark.jsonl", "questions.jsonl", "stats.json", "manifest.json"]
+UPDATE = os.environ.get("UPDATE_GOLDEN", "").lower() in {"1", "true", "yes"}
+
+ALGO = "Algorithm Design and Implementation"
+DB = "Database Management"
+FRONTEND = "Frontend Technologies"
+
+# external id -> (subcategory, seed text)
+SEEDS = {
+    "g01": (ALGO, "how to split list into chunks python??"),
+    "g02": (ALGO, "my binary search loops forever when the target is missing, why"),
+    "g03": (ALGO, "fastest way to find duplicates in a huge array of ints"),
+    "g04": (DB, "postgres query slow with ORDER BY created_at LIMIT 20, index not used"),
+    "g05": (DB, "how do I model many to many tags in sqlite"),
+    "g06": (DB, "deadlock between two transactions updating the same rows"),
+    "g07": (FRONTEND, "react list re-renders every item when one changes"),
+    "g08": (FRONTEND, "css grid: make the sidebar collapse on small screens"),
+}
+
+# external id -> what happens to it: a rewrite with its tags and the panel's votes, or the
+# annotator rejecting the seed.
+PLAN = {
+    "g01": {
+        "text": "Write a Python function `chunks(xs, n)` that splits a list into consecutive "
+        "lists of n items; the last one may be shorter. Include tests for n larger than the "
+        "list and for n = 1.",
+        "difficulty": "easy",
+        "programming_languages": ["python"],
+        "natural_language": "en",
+        "votes": ["valid"] * 4,
+    },
+    "g02": {
+        "text": "这个二分查找在目标不存在时会死循环。请找出错误并用 C++ 给出修正后的实现，"
+        "说明循环不变式。\n\n```cpp\nint find(const std::vector<int>& a, int t) {\n"
+        "  int lo = 0, hi = a.size();\n  while (lo < hi) { int mid = (lo + hi) / 2;\n"
+        "    if (a[mid] < t) lo = mid; else hi = mid; }\n  return lo;\n}\n```",
+        "difficulty": "medium",
+        "programming_languages": ["c++"],
+        "natural_language": "zh",
+        "votes": ["valid", "valid", "invalid", "valid"],
+    },
+    "g03": {
+        # Copies a public benchmark word for word: accepted, then excluded as contaminated.
+        "text": "Check if in given list of numbers, are any two numbers closer to each other "
+        "than given threshold. Write it in Python and explain the complexity.",
+        "difficulty": "easy",
+        "programming_languages": ["python"],
+        "natural_language": "en",
+        "votes": ["valid"] * 4,
+    },
+    "g04": {
+        "text": "A PostgreSQL 15 query `SELECT * FROM orders WHERE customer_id = $1 ORDER BY "
+        "created_at DESC LIMIT 20` ignores the index on (created_at). Explain why and give the "
+        "index and query plan that make it fast for a customer with 2 million orders.",
+        "difficulty": "hard",
+        "programming_languages": ["sql"],
+        "natural_language": "en",
+        "votes": ["valid", "valid", "valid", "invalid"],
+    },
+    "g05": {
+        "text": "Design SQLite tables for articles and tags (many to many) and write the query "
+        "that lists the five most used tags with their article counts.",
+        "difficulty": "medium",
+        "programming_languages": ["sql", "python"],
+        "natural_language": "en",
+        "votes": ["valid", "invalid", "valid", "invalid"],  # 2-2: no consensus
+    },
+    "g06": "reject",
+    "g07": {
+        "text": "In React 18, a list of 5,000 rows re-renders every row when one row's "
+        "checkbox changes. Show the component code that re-renders only the changed row, using "
+        "memo and stable callbacks, in TypeScript.",
+        "difficulty": "medium",
+        "programming_languages": ["typescript", "javascript"],
+        "natural_language": "en",
+        "votes": ["valid"] * 4,
+    },
+    "g08": {
+        "text": "Make this page's sidebar collapse.",
+        "difficulty": "easy",
+        "programming_languages": ["css"],
+        "natural_language": "en",
+        "votes": ["invalid", "invalid", "invalid", "valid"],  # rejected
+    },
+}
+
+REFERENCE = {
+    "task_id": "HumanEval/0",
+    "prompt": "Check if in given list of numbers, are any two numbers closer to each other than "
+    "given threshold.",
+}
+
+# A baseline model answered some of the questions (by seed id, as import_responses reads them).
+RESPONSES = [
+    {"seed_id": "g01", "response": "def chunks(xs, n):\n    return [xs[i:i + n] for i in "
+     "range(0, len(xs), n)]"},
+    {"seed_id": "g02", "response": "把 `lo = mid` 改为 `lo = mid + 1`。"},
+    {"seed_id": "g04", "response": "Create an index on (customer_id, created_at DESC)."},
+    {"seed_id": "g08", "response": "Use a media query."},
+]
+
+PARAMETERS = ReleaseParameters(name="golden-v1", size=3, seed=11, stratify="subcategory")
+
+
+def shift_primary_keys(make_world) -> None:
+    """Rows of another campaign first, so every id of the golden campaign differs."""
+    noise = make_world(slug="noise", reviewers=6)
+    noise.add_seeds(5)
+    for _ in range(3):
+        noise.draft(noise.claim())
+
+
+def build_golden_campaign(make_world, tmp_path: Path, capture) -> Path:
+    """The fixed campaign through the services, released into ``tmp_path / "release"``."""
+    reference = tmp_path / "reference.jsonl"
+    reference.write_text(json.dumps(REFERENCE) + "\n", encoding="utf-8")
+    reference_set_load(name="golden-ref", paths=[reference])
+
+    world = make_world(slug="golden")
+    seeds_import(
+        campaign=world.campaign,
+        lines=[
+            json.dumps({"id": ext, "text": text, "title": f"Seed {ext}", "subcategory": sub})
+            for ext, (sub, text) in SEEDS.items()
+        ],
+    )
+    seeds_sample(campaign=world.campaign, size=len(SEEDS), seed=1)
+    for i in range(len(SEEDS)):
+        assignment = world.claim(world.annotators[i % len(world.annotators)])
+        ext = assignment.seed.external_id
+        plan = PLAN[ext]
+        if plan == "reject":
+            assignment_reject_seed(
+                assignment_id=assignment.pk,
+                actor=assignment.annotator,
+                reason="not_self_contained",
+                note="needs the schema",
+            )
+            continue
+        fields = {k: v for k, v in plan.items() if k != "votes"}
+        world.draft(assignment, subcategory=SEEDS[ext][0], **fields)
+        # The token count and the quality checks run on commit, as in production.
+        with capture(execute=True):
+            rewrite = rewrite_submit(assignment_id=assignment.pk, actor=assignment.annotator)
+        cast_panel(rewrite, plan["votes"])
+
+    responses_import(
+        campaign=world.campaign,
+        lines=[json.dumps(r, ensure_ascii=False) for r in RESPONSES],
+        model="baseline-1",
+    )
+    out = tmp_path / "release"
+    release_build(campaign=world.campaign, out_dir=out, parameters=PARAMETERS)
+    return out
+
+
+def assert_same_as_golden(out: Path) -> None:
+    drift = []
+    for name in COMPARED:
+        built = (out / name).read_bytes()
+        golden = GOLDEN / name
+        expected = golden.read_bytes() if golden.exists() else b""
+        if built == expected:
+            continue
+        diff = difflib.unified_diff(
+            expected.decode("utf-8").splitlines(keepends=True),
+            built.decode("utf-8").splitlines(keepends=True),
+            fromfile=f"tests/golden/release/{name}",
+            tofile=f"built/{name}",
+        )
+        drift.append("".join(diff) or f"{name}: bytes differ (line endings?)\n")
+    assert not drift, (
+        "The release files drifted from the golden files. If the change is intended, run "
+        "UPDATE_GOLDEN=1 pytest tests/test_release_golden.py and review the diff.\n\n"
+        + "\n".join(drift)
+    )
+
+
+@pytest.mark.parametrize("shifted", [False, True], ids=["fresh-ids", "shifted-ids"])
+def test_release_files_match_the_golden_files(
+    make_world, tmp_path, django_capture_on_commit_callbacks, shifted
+):
+    if shifted:
+        shift_primary_keys(make_world)
+    out = build_golden_campaign(make_world, tmp_path, django_capture_on_commit_callbacks)
+    if UPDATE and not shifted:
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        for name in COMPARED:
+            (GOLDEN / name).write_bytes((out / name).read_bytes())
+    assert_same_as_golden(out)
+
+
+def test_the_golden_files_cover_the_format_and_hold_nothing_run_dependent():
+    """The golden campaign exercises what the format has to say, and the files hold no clock
+    time or local path: a stale golden file cannot hide a missing case."""
+    texts = {name: (GOLDEN / name).read_text(encoding="utf-8") for name in COMPARED}
+    for name, text in texts.items():
+        assert not re.search(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text), name
+        assert "/tmp" not in text and str(Path.home()) not in text, name
+    records = [json.loads(line) for line in texts["benchmark.jsonl"].splitlines()]
+    stats = json.loads(texts["stats.json"])
+    manifest = json.loads(texts["manifest.json"])
+    # 4 releasable (5 accepted, 1 contaminated), 3 chosen over 3 subcategories.
+    assert stats["total"] == len(records) == 3
+    assert stats["funnel"]["accepted"] == 5 and stats["funnel"]["contaminated"] == 1
+    assert stats["funnel"]["rejected"] == 1 and stats["funnel"]["no_consensus"] == 1
+    assert stats["funnel"]["rejected_by_annotators"] == 1
+    assert stats["parameters"]["eligible"] == 4
+    assert "g03" not in {r["seed_id"] for r in records}
+    # Every sample has the model's field, null where it gave no answer.
+    responses = {r["seed_id"]: r["baseline-1_response"] for r in records}
+    assert responses == {
+        "g02": RESPONSES[1]["response"],
+        "g04": RESPONSES[2]["response"],
+        "g07": None,
+    }
+    # One entry per imported model, however many answers it has.
+    assert manifest["counts"]["models"] == ["baseline-1"]
+    assert list(stats["response_tokens"]) == ["baseline-1"]
+    # Non-ASCII text is written as itself, not as \u escapes.
+    assert "二分查找" in texts["benchmark.jsonl"] and "\\u" not in texts["benchmark.jsonl"]
+    assert sorted(manifest["files"]) == sorted(
+        ["README.md", "benchmark.jsonl", "questions.jsonl", "stats.json"]
+        + [f"figures/{n}.svg" for n in ["categories", "difficulty_by_category"]]
+        + ["figures/programming_languages.svg"]
+    )
