@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export TIKTOKEN_CACHE_DIR ?= $(abspath ../shared/tiktoken)
 
-.PHONY: install demo serve test lint bench worker beat clean
+.PHONY: install demo serve test check lint bench worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,15 +25,21 @@ demo: install
 	$(BIN)/python manage.py demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-## Install and run the whole test suite.
-test: install
-	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
-	$(BIN)/ruff check .
+## Install and run the whole test suite, after the static checks: migrations, lint, the
+## layering contracts (import-linter), the OpenAPI schema and the types (mypy).
+test: install check
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install
+check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file /dev/null \
+		--settings=config.settings.test
+	$(BIN)/mypy
+
+lint: check
 
 ## Performance benchmarks; results land in bench/results/.
 bench: install

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from core.http import Pagination, parse
+from core.http import parse
 
 from . import selectors, services
 from .filters import AssignmentFilter
@@ -26,6 +26,7 @@ from .serializers import (
     PreviewIn,
     PreviewOut,
     ReassignIn,
+    ReassignOut,
     RejectIn,
 )
 
@@ -37,13 +38,18 @@ class TokenView(ObtainAuthToken):
     throttle_scope = "auth-token"
 
 
-class CampaignListView(APIView):
-    @extend_schema(responses=CampaignOut(many=True), summary="Campaigns I belong to")
-    def get(self, request: Request) -> Response:
-        memberships = selectors.campaigns_for_user(user=request.user)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(memberships, request, view=self)
-        return paginator.get_paginated_response(CampaignOut(page, many=True).data)
+class CampaignListView(ListAPIView):
+    """The campaigns I belong to, each with my roles."""
+
+    serializer_class = CampaignOut
+    filter_backends: list[type] = []
+
+    def get_queryset(self) -> Any:
+        return selectors.campaigns_for_user(user=self.request.user)
+
+    @extend_schema(summary="Campaigns I belong to")
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class CampaignAssignmentListView(ListAPIView):
@@ -126,7 +132,10 @@ class RejectSeedView(APIView):
 class ReassignView(APIView):
     @extend_schema(
         request=ReassignIn,
-        responses={200: dict, 400: OpenApiResponse(description="Not an annotator of the campaign")},
+        responses={
+            200: ReassignOut,
+            400: OpenApiResponse(description="Not an annotator of the campaign"),
+        },
         summary="Hand an active assignment (and its draft) to another annotator (curator)",
     )
     def post(self, request: Request, pk: int) -> Response:
@@ -139,12 +148,14 @@ class ReassignView(APIView):
             assignment_id=pk, actor=request.user, annotator=annotator, note=data["note"]
         )
         return Response(
-            {
-                "id": assignment.pk,
-                "status": assignment.status,
-                "annotator": annotator.get_username(),
-                "seed": assignment.seed_id,
-            }
+            ReassignOut(
+                {
+                    "id": assignment.pk,
+                    "status": assignment.status,
+                    "annotator": annotator.get_username(),
+                    "seed": assignment.seed_id,
+                }
+            ).data
         )
 
 

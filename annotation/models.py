@@ -293,8 +293,11 @@ class Rewrite(models.Model):
     )
     text = models.TextField(blank=True)
     difficulty = models.CharField(max_length=8, choices=Difficulty.choices, blank=True)
-    programming_languages = models.ManyToManyField(
-        ProgrammingLanguage, through="RewriteLanguage", related_name="rewrites", blank=True
+    # Quoted: fields are generic only in the stubs, and RewriteLanguage is defined below.
+    programming_languages: "models.ManyToManyField[ProgrammingLanguage, RewriteLanguage]" = (
+        models.ManyToManyField(
+            ProgrammingLanguage, through="RewriteLanguage", related_name="rewrites", blank=True
+        )
     )
     natural_language = models.CharField(max_length=16, blank=True)
     subcategory = models.ForeignKey(

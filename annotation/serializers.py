@@ -120,6 +120,17 @@ class DraftOut(serializers.Serializer):
         }
 
 
+class FeedbackOut(serializers.Serializer):
+    """Why a rewrite came back: the panel's outcome, the curator's note, the reviewers' comments
+    (sorted, without who wrote them) and their reasons."""
+
+    outcome = serializers.CharField()
+    note = serializers.CharField()
+    returned_at = serializers.DateTimeField()
+    comments = serializers.ListField(child=serializers.CharField())
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
 class AssignmentOut(serializers.Serializer):
     id = serializers.IntegerField()
     campaign = serializers.CharField()
@@ -128,7 +139,7 @@ class AssignmentOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
     seed = SeedOut()
     draft = DraftOut()
-    feedback = serializers.DictField(allow_null=True)
+    feedback = FeedbackOut(allow_null=True)
     reject_reason = serializers.CharField()
     reject_note = serializers.CharField()
 
@@ -180,6 +191,13 @@ class RejectIn(serializers.Serializer):
 class ReassignIn(serializers.Serializer):
     annotator = serializers.CharField(max_length=150, help_text="Username of the new annotator")
     note = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
+
+
+class ReassignOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    annotator = serializers.CharField(help_text="Username of the annotator who holds it now")
+    seed = serializers.IntegerField()
 
 
 class PreviewIn(serializers.Serializer):

@@ -98,7 +98,7 @@ def claim_next_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def annotate_page(request: HttpRequest, pk: int) -> HttpResponse:
     """Seed and rewrite side by side. The page carries the draft and vocabulary as JSON for
-    annotate.js, which autosaves through the draft API."""
+    the annotate page's modules (static/js/annotate/), which autosave through the draft API."""
     assignment = selectors.assignment_for_annotator(user=request.user, assignment_id=pk)
     campaign = assignment.campaign
     seed = assignment.seed

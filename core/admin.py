@@ -1,12 +1,19 @@
 """What every app's admin shares."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
+from django.db import models
 from django.http import HttpRequest
 
+if TYPE_CHECKING:
+    # ModelAdmin is generic only in the stubs; subscripting it at runtime raises TypeError.
+    _ModelAdmin = admin.ModelAdmin[models.Model]
+else:
+    _ModelAdmin = admin.ModelAdmin
 
-class WorkflowReadOnly(admin.ModelAdmin):
+
+class WorkflowReadOnly(_ModelAdmin):
     """Workflow rows change only through the services (commands, API, pages), which check the
     transition, keep the invariants and write the audit event: operators can look, not edit."""
 

@@ -238,8 +238,8 @@ def chart_table_csv(
     else:
         names = _validated_series(series, limit=None)
     writer.writerow(["category", *names, "total"])
-    for label, parts in _validated_nested(data, names).items():
-        writer.writerow([label, *map(_csv_number, parts), _csv_number(sum(parts))])
+    for label, row in _validated_nested(data, names).items():
+        writer.writerow([label, *map(_csv_number, row), _csv_number(sum(row))])
     return buffer.getvalue()
 
 
@@ -273,7 +273,7 @@ def _check_value(label: str, value: object) -> Number:
     return number
 
 
-def _validated_flat(data: Mapping[str, Number]) -> dict[str, Number]:
+def _validated_flat(data: Mapping[str, object]) -> dict[str, Number]:
     return {str(label): _check_value(str(label), value) for label, value in data.items()}
 
 
@@ -291,9 +291,7 @@ def _validated_series(series: Sequence[str], limit: int | None = len(PALETTE)) -
     return names
 
 
-def _validated_nested(
-    data: Mapping[str, Mapping[str, Number]], names: list[str]
-) -> dict[str, list[Number]]:
+def _validated_nested(data: Mapping[str, object], names: list[str]) -> dict[str, list[Number]]:
     known = set(names)
     table: dict[str, list[Number]] = {}
     for raw_label, parts in data.items():
@@ -515,8 +513,10 @@ def _render_horizontal(
 
     body.append(f'<g class="grid" stroke="{GRID_COLOUR}" stroke-width="1">')
     for tick in ticks:
-        x = _c(left + tick * scale)
-        body.append(f'<line x1="{x}" y1="{_c(plot_top)}" x2="{x}" y2="{_c(plot_bottom)}"/>')
+        tick_x = _c(left + tick * scale)
+        body.append(
+            f'<line x1="{tick_x}" y1="{_c(plot_top)}" x2="{tick_x}" y2="{_c(plot_bottom)}"/>'
+        )
     body.append("</g>")
     body.append(f'<g class="ticks" font-size="11" fill="{MUTED_COLOUR}" text-anchor="middle">')
     for tick, text in zip(ticks, tick_texts, strict=True):

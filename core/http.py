@@ -70,7 +70,7 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
 
-def parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+def parse(serializer_class: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
     """Validate request data with an input serializer; a DRF ValidationError (400, each field
     named) otherwise."""
     serializer = serializer_class(data=data)

@@ -4,7 +4,7 @@ exit, not a traceback; input files are read as UTF-8 with a progress bar."""
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
@@ -38,7 +38,10 @@ class CurationCommand(BaseCommand):
             raise CommandError(f"No such file: {path}")
         with path.open("rb") as fh:
             total = sum(1 for _ in fh)
-        bar = tqdm(total=total, unit="line", desc=desc, disable=disable, file=self.stderr._out)
+        # The stream OutputWrapper wraps (its write() would add a newline to every redraw); the
+        # stubs do not declare ``_out``.
+        stream = cast(TextIO, self.stderr._out)
+        bar = tqdm(total=total, unit="line", desc=desc, disable=disable, file=stream)
         try:
             with path.open(encoding="utf-8", errors="strict") as fh:
                 yield fh, bar.update

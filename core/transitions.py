@@ -108,7 +108,9 @@ def _require_atomic() -> None:
         raise RuntimeError("transitions run inside the service's transaction.atomic block")
 
 
-def _values(model: type[models.Model], field: str, to: str, extra: Mapping[str, Any]) -> dict:
+def _values(
+    model: type[models.Model], field: str, to: str, extra: Mapping[str, Any]
+) -> dict[str, Any]:
     values = {field: to, **extra}
     # update() skips auto_now; keep "updated_at" truthful.
     for f in model._meta.concrete_fields:
@@ -118,7 +120,9 @@ def _values(model: type[models.Model], field: str, to: str, extra: Mapping[str, 
 
 
 def _label(model: type[models.Model], field: str, state: str) -> str:
-    choices = dict(model._meta.get_field(field).flatchoices)
+    status_field = model._meta.get_field(field)
+    assert isinstance(status_field, models.Field)  # a concrete column, never a relation
+    choices = dict(status_field.flatchoices)
     return str(choices.get(state, state)).lower()
 
 
@@ -161,8 +165,11 @@ def transition(
         )
     for name, value in values.items():
         setattr(obj, name, value)
+    if campaign is None:
+        # Every workflow model has a campaign; ``models.Model`` cannot say so.
+        campaign = obj.campaign_id  # type: ignore[attr-defined]
     event = event_record(
-        campaign=campaign if campaign is not None else obj.campaign_id,  # type: ignore[attr-defined]
+        campaign=campaign,
         actor=actor,
         kind=kind,
         obj=obj,

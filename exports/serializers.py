@@ -5,6 +5,8 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
+from review.serializers import AgreementOut, DistributionsOut, FunnelOut, TokenSummaryOut
+
 from .models import Release
 from .services.selection import NAME_PATTERN, STRATIFY
 
@@ -21,9 +23,69 @@ class ReleaseIn(serializers.Serializer):
     allow_smaller = serializers.BooleanField(required=False, default=False)
 
 
+class ReleaseParametersOut(serializers.Serializer):
+    name = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+    seed = serializers.IntegerField()
+    stratify = serializers.ChoiceField(choices=STRATIFY)
+    allow_smaller = serializers.BooleanField()
+
+
+class ReleaseFileOut(serializers.Serializer):
+    name = serializers.CharField(help_text="Path inside the release, e.g. figures/categories.svg")
+    bytes = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    url = serializers.CharField(help_text="Download link")
+
+
+class ReleaseFunnelOut(FunnelOut):
+    released = serializers.IntegerField()
+
+
+class ReleaseQualityOut(serializers.Serializer):
+    contaminated_excluded = serializers.IntegerField()
+    reference_sets = serializers.ListField(child=serializers.CharField())
+    ngram = serializers.IntegerField()
+    copied_seed = serializers.IntegerField()
+    near_duplicate_pairs = serializers.IntegerField()
+
+
+class ReleaseStatsParametersOut(ReleaseParametersOut):
+    eligible = serializers.IntegerField()
+
+
+class ReleaseStatsOut(DistributionsOut):
+    """The release's ``stats.json``."""
+
+    campaign = serializers.CharField()
+    release = serializers.CharField()
+    total = serializers.IntegerField()
+    response_tokens = serializers.DictField(child=TokenSummaryOut(), help_text="model -> tokens")
+    funnel = ReleaseFunnelOut()
+    agreement = AgreementOut()
+    quality = ReleaseQualityOut()
+    tokenizer = serializers.CharField()
+    parameters = ReleaseStatsParametersOut()
+
+
 class ReleaseOut(serializers.Serializer):
     """A release job: status and progress while it runs, its files (with download links) and
     statistics once done. ``stats`` is left out of lists."""
+
+    id = serializers.IntegerField()
+    campaign = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=Release.Status.choices)
+    progress = serializers.IntegerField(help_text="Percent done")
+    message = serializers.CharField()
+    error = serializers.CharField(allow_null=True)
+    parameters = ReleaseParametersOut()
+    files = ReleaseFileOut(many=True)
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    stats = ReleaseStatsOut(allow_null=True, required=False, help_text="In a release's detail")
 
     def to_representation(self, release: Release) -> dict[str, Any]:
         request = self.context.get("request")

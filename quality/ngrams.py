@@ -18,6 +18,7 @@ an n-gram; with n = 10 (the default, as in the CodeArena paper) a short common p
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _WORD = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
@@ -48,7 +49,7 @@ def shingles(text: str, n: int = SHINGLE) -> set[tuple[str, ...]]:
     return set(ngrams(tokens, n))
 
 
-def jaccard(a: set, b: set) -> float:
+def jaccard(a: AbstractSet[object], b: AbstractSet[object]) -> float:
     if not a and not b:
         return 0.0
     return len(a & b) / len(a | b)

@@ -20,8 +20,10 @@ from .filters import BallotFilter, RewriteFilter
 from .models import Ballot
 from .serializers import (
     BallotOut,
+    CampaignStatsOut,
     CuratorRewriteOut,
     ReturnIn,
+    ReturnOut,
     SubmittedRewriteOut,
     VoteIn,
     rewrite_out,
@@ -113,7 +115,7 @@ class CampaignRewriteListView(ListAPIView):
 
 class ReturnView(APIView):
     @extend_schema(
-        request=ReturnIn, responses={201: dict}, summary="Return a rewrite to its author"
+        request=ReturnIn, responses={201: ReturnOut}, summary="Return a rewrite to its author"
     )
     def post(self, request: Request, pk: int) -> Response:
         data = parse(ReturnIn, request.data)
@@ -125,22 +127,23 @@ class ReturnView(APIView):
             rewrite_id=pk, actor=request.user, note=data["note"], annotator=annotator
         )
         return Response(
-            {
-                "returned": pk,
-                "new_revision": rewrite_out(new),
-                "author": new.author.get_username(),
-                "feedback": new.feedback,
-            },
+            ReturnOut(
+                {
+                    "returned": pk,
+                    "new_revision": rewrite_out(new),
+                    "author": new.author.get_username(),
+                    "feedback": new.feedback,
+                }
+            ).data,
             status=status.HTTP_201_CREATED,
         )
 
 
 class CampaignStatsView(APIView):
     @extend_schema(
-        responses={200: dict},
+        responses=CampaignStatsOut,
         summary="Funnel, distributions, agreement, people, coverage and progress (curator)",
     )
     def get(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
-        stats = dashboard.campaign_overview(campaign)
-        return Response(stats)
+        return Response(CampaignStatsOut(dashboard.campaign_overview(campaign)).data)

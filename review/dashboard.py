@@ -4,6 +4,7 @@ revision loop. Every function runs a fixed number of queries whatever the campai
 page stays fast at 2,000 seeds and 8,000 ballots (asserted in ``tests/test_review_pages.py``)."""
 
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -245,11 +246,12 @@ class RevisionLoop:
     """Rewrites waiting for the curator (rejected or no consensus), oldest decision first, and
     returned rewrites waiting for their author, each list cut at a limit with its full count."""
 
-    decided: list[Rewrite]
+    # Sequence: the rewrites carry the prefetched ``cast_ballots`` (an annotated Rewrite type).
+    decided: Sequence[Rewrite]
     decided_total: int
     awaiting_author: list[Rewrite]
     awaiting_author_total: int
-    splits: list[Rewrite]
+    splits: Sequence[Rewrite]
     annotators: list[Any]
 
 

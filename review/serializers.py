@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from annotation.models import Rewrite
-from annotation.serializers import SeedOut, rewrite_tags
+from annotation.serializers import ChecklistSerializer, FeedbackOut, SeedOut, rewrite_tags
 from quality.selectors import contamination_hits, similarity_flags
 from quality.serializers import ContaminationHitOut, SimilarityFlagOut
 
@@ -27,6 +27,56 @@ class ReturnIn(serializers.Serializer):
         max_length=150,
         help_text="Give the new revision to this annotator instead of the author (who left)",
     )
+
+
+class RewriteOut(serializers.Serializer):
+    """A revision of a rewrite with its tags (what reviewers judge)."""
+
+    id = serializers.IntegerField()
+    revision = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Rewrite.Status.choices)
+    text = serializers.CharField()
+    difficulty = serializers.CharField()
+    programming_languages = serializers.ListField(child=serializers.CharField())
+    natural_language = serializers.CharField()
+    subcategory = serializers.CharField()
+    category = serializers.CharField()
+    question_tokens = serializers.IntegerField(allow_null=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+
+
+class VoteOut(serializers.Serializer):
+    reviewer = serializers.CharField(required=False, help_text="Absent on my own vote")
+    decision = serializers.ChoiceField(choices=Decision.choices)
+    reasons = serializers.ListField(child=serializers.ChoiceField(choices=VoteReason.choices))
+    comment = serializers.CharField()
+
+
+class PanelVoteOut(VoteOut):
+    status = serializers.ChoiceField(choices=Ballot.Status.choices)
+
+
+class TallyOut(serializers.Serializer):
+    valid = serializers.IntegerField()
+    invalid = serializers.IntegerField()
+    panel_size = serializers.IntegerField()
+
+
+class CuratorTallyOut(TallyOut):
+    pending = serializers.IntegerField()
+    unfilled = serializers.IntegerField(
+        help_text="Seats no reviewer could fill yet (too few reviewers other than the author)"
+    )
+
+
+class PanelSeatsOut(serializers.Serializer):
+    panel_size = serializers.IntegerField()
+    seated = serializers.IntegerField()
+
+
+class SeedRefOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
 
 
 def rewrite_out(rewrite: Rewrite) -> dict[str, Any]:
@@ -71,15 +121,16 @@ class BallotOut(serializers.Serializer):
 
     id = serializers.IntegerField()
     campaign = serializers.CharField()
-    status = serializers.CharField()
-    rewrite = serializers.DictField()
+    status = serializers.ChoiceField(choices=Ballot.Status.choices)
+    created_at = serializers.DateTimeField()
+    rewrite = RewriteOut()
     seed = SeedOut()
-    contamination = serializers.ListField(child=serializers.DictField())
-    flags = serializers.ListField(child=serializers.DictField())
-    my_vote = serializers.DictField(allow_null=True)
-    tally = serializers.DictField(required=False)
-    votes = serializers.ListField(child=serializers.DictField(), required=False)
-    author = serializers.CharField(required=False)
+    contamination = ContaminationHitOut(many=True)
+    flags = SimilarityFlagOut(many=True)
+    my_vote = VoteOut(allow_null=True)
+    tally = TallyOut(required=False, help_text="Only once I voted")
+    votes = VoteOut(many=True, required=False, help_text="Only once I voted")
+    author = serializers.CharField(required=False, help_text="Only once I voted")
 
     def to_representation(self, ballot: Ballot) -> dict[str, Any]:
         panel: list[Ballot] = self.context.get("panel", {}).get(ballot.pk, [])
@@ -107,9 +158,19 @@ class BallotOut(serializers.Serializer):
         return out
 
 
-class CuratorRewriteOut(serializers.Serializer):
+class CuratorRewriteOut(RewriteOut):
     """A rewrite as its curator sees it, votes included, except on a rewrite where the curator
     also sits on the panel and has not voted yet (blind review holds for them too)."""
+
+    checklist = ChecklistSerializer()
+    author = serializers.CharField()
+    seed = SeedRefOut()
+    assignment = serializers.IntegerField()
+    feedback = FeedbackOut(allow_null=True)
+    contamination = ContaminationHitOut(many=True)
+    flags = SimilarityFlagOut(many=True)
+    tally = CuratorTallyOut()
+    votes = PanelVoteOut(many=True)
 
     def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
         ballots = list(rewrite.ballots.all())
@@ -139,8 +200,13 @@ class CuratorRewriteOut(serializers.Serializer):
         }
 
 
-class SubmittedRewriteOut(serializers.Serializer):
+class SubmittedRewriteOut(RewriteOut):
     """The rewrite a submit created, with its assignment and how full its review panel is."""
+
+    checklist = ChecklistSerializer()
+    version = serializers.IntegerField()
+    assignment = serializers.IntegerField()
+    panel = PanelSeatsOut()
 
     def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
         return {
@@ -153,3 +219,168 @@ class SubmittedRewriteOut(serializers.Serializer):
                 "seated": len(rewrite.ballots.all()),
             },
         }
+
+
+class ReturnOut(serializers.Serializer):
+    returned = serializers.IntegerField(help_text="The returned revision")
+    new_revision = RewriteOut()
+    author = serializers.CharField(help_text="Who revises it")
+    feedback = FeedbackOut()
+
+
+# --- statistics (the stats API and, with a few additions, a release's stats.json) -------------
+
+
+def _counts(help_text: str) -> serializers.DictField:
+    return serializers.DictField(child=serializers.IntegerField(), help_text=help_text)
+
+
+class TokenSummaryOut(serializers.Serializer):
+    count = serializers.IntegerField()
+    min = serializers.IntegerField(allow_null=True)
+    max = serializers.IntegerField(allow_null=True)
+    mean = serializers.FloatField(allow_null=True)
+    median = serializers.FloatField(allow_null=True)
+
+
+class FunnelOut(serializers.Serializer):
+    seeds = serializers.IntegerField()
+    sampled = serializers.IntegerField()
+    assigned = serializers.IntegerField()
+    rewritten = serializers.IntegerField()
+    rejected_by_annotators = serializers.IntegerField()
+    submitted = serializers.IntegerField()
+    waiting_for_votes = serializers.IntegerField()
+    waiting_for_reviewers = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    no_consensus = serializers.IntegerField()
+    returned = serializers.IntegerField()
+    contaminated = serializers.IntegerField()
+    releasable = serializers.IntegerField()
+
+
+class DifficultyOut(serializers.Serializer):
+    easy = serializers.IntegerField()
+    medium = serializers.IntegerField()
+    hard = serializers.IntegerField()
+
+
+class DistributionsOut(serializers.Serializer):
+    """Counts over accepted rewrites (a release: over its samples)."""
+
+    categories = _counts("category -> count")
+    subcategories = _counts("subcategory -> count")
+    difficulty = DifficultyOut()
+    difficulty_by_category = serializers.DictField(child=DifficultyOut())
+    programming_languages = _counts("language -> count (a rewrite may have several)")
+    natural_languages = _counts("language code -> count")
+    question_tokens = TokenSummaryOut()
+
+
+class AgreementOut(serializers.Serializer):
+    fleiss_kappa = serializers.FloatField(allow_null=True)
+    panels = serializers.IntegerField(help_text="Complete panels counted")
+    unanimous = serializers.IntegerField()
+    split = serializers.IntegerField()
+
+
+class PairKappaOut(serializers.Serializer):
+    a = serializers.CharField()
+    b = serializers.CharField()
+    shared = serializers.IntegerField(help_text="Revisions both voted on")
+    agreement = serializers.FloatField(allow_null=True)
+    cohen_kappa = serializers.FloatField(allow_null=True)
+
+
+class AgreementWithOutcomeOut(serializers.Serializer):
+    decided_votes = serializers.IntegerField()
+    matched = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+
+
+class CampaignAgreementOut(AgreementOut):
+    reviewers = serializers.ListField(child=serializers.CharField())
+    pairwise_cohen_kappa = PairKappaOut(many=True)
+    reviewer_agreement_with_outcome = serializers.DictField(child=AgreementWithOutcomeOut())
+    split_rewrites = serializers.ListField(child=serializers.IntegerField())
+
+
+class AnnotatorStatsOut(serializers.Serializer):
+    username = serializers.CharField()
+    assigned = serializers.IntegerField()
+    active = serializers.IntegerField()
+    drafts = serializers.IntegerField()
+    submitted = serializers.IntegerField()
+    revisions_submitted = serializers.IntegerField()
+    rejected_seeds = serializers.IntegerField()
+    rejected_seeds_by_reason = _counts("reason -> count")
+    accepted = serializers.IntegerField()
+    decided = serializers.IntegerField()
+    acceptance_rate = serializers.FloatField(allow_null=True)
+    median_minutes_per_rewrite = serializers.FloatField(allow_null=True)
+
+
+class ReviewerStatsOut(serializers.Serializer):
+    username = serializers.CharField()
+    pending = serializers.IntegerField()
+    cast = serializers.IntegerField()
+    closed = serializers.IntegerField()
+
+
+class PeopleOut(serializers.Serializer):
+    annotators = AnnotatorStatsOut(many=True)
+    reviewers = ReviewerStatsOut(many=True)
+
+
+class CoverageSubcategoryOut(serializers.Serializer):
+    category = serializers.CharField()
+    subcategory = serializers.CharField()
+    target = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    releasable = serializers.IntegerField()
+    in_review = serializers.IntegerField()
+    seeds = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    seeds_left = serializers.IntegerField()
+    gap = serializers.IntegerField()
+    needs_seeds = serializers.BooleanField()
+
+
+class CoverageCategoryOut(serializers.Serializer):
+    category = serializers.CharField()
+    target = serializers.IntegerField()
+    releasable = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    gap = serializers.IntegerField()
+
+
+class CoverageOut(serializers.Serializer):
+    target_release_size = serializers.IntegerField()
+    target_total = serializers.IntegerField()
+    releasable_total = serializers.IntegerField()
+    gap_total = serializers.IntegerField()
+    subcategories = CoverageSubcategoryOut(many=True)
+    categories = CoverageCategoryOut(many=True)
+
+
+class ProgressDayOut(serializers.Serializer):
+    day = serializers.DateField()
+    submitted = serializers.IntegerField()
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    no_consensus = serializers.IntegerField()
+    returned = serializers.IntegerField()
+    accepted_to_date = serializers.IntegerField()
+
+
+class CampaignStatsOut(DistributionsOut):
+    """``review.dashboard.campaign_overview``: what the dashboard draws."""
+
+    campaign = serializers.CharField()
+    funnel = FunnelOut()
+    agreement = CampaignAgreementOut()
+    people = PeopleOut()
+    tokenizer = serializers.CharField()
+    coverage = CoverageOut()
+    progress = ProgressDayOut(many=True)

@@ -93,6 +93,8 @@ def distributions(rewrites: list[Rewrite]) -> dict[str, Any]:
     natural: Counter = Counter()
     difficulty_by_category: dict[str, Counter] = defaultdict(Counter)
     for r in rewrites:
+        # Only a draft may lack a subcategory (a check constraint); these are accepted.
+        assert r.subcategory is not None
         category = r.subcategory.category.name
         categories[category] += 1
         subcategories[r.subcategory.name] += 1
@@ -213,6 +215,7 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
     for author_id, started, submitted in Rewrite.objects.filter(
         campaign=campaign, submitted_at__isnull=False, revision=1
     ).values_list("author_id", "created_at", "submitted_at"):
+        assert submitted is not None  # filtered on submitted_at__isnull=False
         durations[author_id].append(max((submitted - started).total_seconds(), 0.0))
     b_stats = {
         row["reviewer_id"]: row

@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from annotation.services import assignment_claim_next
-from review.services import rewrite_return
+from review.services import rewrite_return, rewrite_submit
 
 from .conftest import api_for, cast_panel
 
@@ -130,3 +130,56 @@ def test_another_annotators_assignment_is_404_on_the_page(world):
     res = client.get(f"/assignments/{theirs.pk}/")
     assert res.status_code == 403
     assert "needs the annotator role" in res.content.decode()
+
+
+# --- error pages --------------------------------------------------------------------------------
+
+LAYOUT = '<header class="topbar">'
+
+
+def test_next_seed_at_the_active_assignment_cap_is_a_409_page_saying_what_to_do(make_world):
+    world = make_world(slug="capped", max_active_assignments=2)
+    world.add_seeds(5)
+    annotator = world.annotators[0]
+    held = [world.claim(annotator) for _ in range(2)]
+    client = Client()
+    client.force_login(annotator)
+    res = client.post("/campaigns/capped/next/")
+    assert res.status_code == 409
+    page = res.content.decode()
+    assert LAYOUT in page and annotator.username in page  # the site's layout, signed in
+    assert "active assignments" in page
+    assert "submit or reject one first" in page
+    assert re.search(r'<a href="/(campaigns/capped/queue/)?">', page), page
+    # Nothing was claimed.
+    assert world.campaign.assignments.filter(annotator=annotator, status="active").count() == 2
+    # Once one is done the button works again.
+    world.draft(held[0])
+    rewrite_submit(assignment_id=held[0].pk, actor=annotator)
+    res = client.post("/campaigns/capped/next/")
+    assert res.status_code == 302 and res.url.startswith("/assignments/")
+
+
+def test_a_page_refused_for_the_role_is_a_403_page_naming_the_role(world):
+    client = Client()
+    client.force_login(world.annotators[0])
+    res = client.get("/campaigns/camp/dashboard/")
+    assert res.status_code == 403
+    page = res.content.decode()
+    assert LAYOUT in page
+    assert "needs the curator role" in page and "camp" in page
+    assert "Your role does not allow this" in page
+
+
+def test_an_unknown_url_is_a_404_page_in_the_layout(world):
+    client = Client()
+    client.force_login(world.annotators[0])
+    res = client.get("/no/such/page/")
+    assert res.status_code == 404
+    page = res.content.decode()
+    assert LAYOUT in page, page[:300]
+    assert "There is no such page" in page
+    assert '<a href="/">' in page
+    # And a page for an object that does not exist: the same layout, 404.
+    res = client.get("/assignments/999999/")
+    assert res.status_code == 404 and LAYOUT in res.content.decode()

@@ -3,13 +3,14 @@
 import io
 import json
 import os
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from annotation.models import Assignment, Campaign, Membership, Rewrite
-from annotation.services import DraftInput, draft_save
+from annotation.models import Assignment, Campaign, Event, Membership, Rewrite, Seed
+from annotation.services import DraftInput, assignment_claim_next, draft_save
 from annotation.tokens import count_tokens
 from review.services import ballot_cast, rewrite_submit
 from review.stats import campaign_funnel
@@ -226,5 +227,77 @@ def test_demo_command_is_rerunnable():
     assert get_user_model().objects.get(username="annotator1").check_password("demo-annotator1")
 
 
-def test_expire_assignments_command_for_all_campaigns(campaign_cli):
-    assert "Released 0" in run("expire_assignments")
+def claimed_in_the_past(monkeypatch, claim, hours: float = 48):
+    """Run ``claim`` with the clock set ``hours`` back, so the lease it takes has run out now."""
+    from django.utils import timezone
+
+    real_now = timezone.now
+    past = real_now() - timedelta(hours=hours)
+    monkeypatch.setattr(timezone, "now", lambda: past)
+    try:
+        return claim()
+    finally:
+        monkeypatch.setattr(timezone, "now", real_now)
+
+
+def test_expire_assignments_releases_expired_untouched_leases_in_every_campaign(
+    campaign_cli, make_world, monkeypatch
+):
+    run("sample_seeds", "cli", "--size", "6", "--seed", "1")
+    a1, a2 = (get_user_model().objects.get(username=n) for n in ["a1", "a2"])
+    stale = [
+        claimed_in_the_past(monkeypatch, lambda: assignment_claim_next(campaign=campaign_cli, actor=a1))
+        for _ in range(3)
+    ]
+    drafted = stale[1]
+    claimed_in_the_past(
+        monkeypatch,
+        lambda: draft_save(
+            assignment_id=drafted.pk,
+            actor=a1,
+            version=0,
+            data=DraftInput(text="Half-written, but never lost.", difficulty="easy"),
+        ),
+    )
+    fresh = assignment_claim_next(campaign=campaign_cli, actor=a2)
+    other = make_world(slug="other")
+    other.add_seeds(3)
+    elsewhere = [claimed_in_the_past(monkeypatch, other.claim) for _ in range(2)]
+
+    assert run("expire_assignments").strip() == "Released 4 expired assignment(s)."
+
+    released = [stale[0], stale[2], *elsewhere]
+    for assignment in released:
+        assignment.refresh_from_db()
+        assert assignment.status == "released"
+        assert Seed.objects.get(pk=assignment.seed_id).status == "sampled"
+    for assignment in [drafted, fresh]:
+        assignment.refresh_from_db()
+        assert assignment.status == "active"
+    assert Rewrite.objects.get(assignment=drafted).text == "Half-written, but never lost."
+    expired = Event.objects.filter(kind="assignment.lease_expired")
+    assert sorted(expired.values_list("object_id", flat=True)) == sorted(a.pk for a in released)
+    assert set(expired.values_list("actor", flat=True)) == {None}
+    # The seeds are claimable again, first in line, and a second sweep finds nothing.
+    again = assignment_claim_next(campaign=campaign_cli, actor=a2)
+    assert again.seed_id == stale[0].seed_id
+    assert run("expire_assignments").strip() == "Released 0 expired assignment(s)."
+
+
+def test_expire_assignments_for_one_campaign_leaves_the_others(
+    campaign_cli, make_world, monkeypatch
+):
+    run("sample_seeds", "cli", "--size", "4", "--seed", "1")
+    a1 = get_user_model().objects.get(username="a1")
+    here = claimed_in_the_past(
+        monkeypatch, lambda: assignment_claim_next(campaign=campaign_cli, actor=a1)
+    )
+    other = make_world(slug="other")
+    other.add_seeds(1)
+    there = claimed_in_the_past(monkeypatch, other.claim)
+    assert run("expire_assignments", "other").strip() == "Released 1 expired assignment(s)."
+    here.refresh_from_db()
+    there.refresh_from_db()
+    assert (here.status, there.status) == ("active", "released")
+    with pytest.raises(CommandError, match="nope"):
+        run("expire_assignments", "nope")

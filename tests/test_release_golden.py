@@ -120,8 +120,10 @@ REFERENCE = {
 
 # A baseline model answered some of the questions (by seed id, as import_responses reads them).
 RESPONSES = [
-    {"seed_id": "g01", "response": "def chunks(xs, n):\n    return [xs[i:i + n] for i in "
-     "range(0, len(xs), n)]"},
+    {
+        "seed_id": "g01",
+        "response": "def chunks(xs, n):\n    return [xs[i:i + n] for i in range(0, len(xs), n)]",
+    },
     {"seed_id": "g02", "response": "把 `lo = mid` 改为 `lo = mid + 1`。"},
     {"seed_id": "g04", "response": "Create an index on (customer_id, created_at DESC)."},
     {"seed_id": "g08", "response": "Use a media query."},

@@ -264,6 +264,7 @@ def assignment_lock_own_active(*, assignment_id: int, actor: Any) -> Assignment:
         owner_id=assignment.annotator_id if assignment else None,
         missing="No such assignment.",
     )
+    assert assignment is not None  # require() raised NotFound otherwise
     if assignment.status != Assignment.Status.ACTIVE:
         raise InvalidTransition(
             f"This assignment is {assignment.get_status_display().lower()}, not active; "
@@ -359,6 +360,8 @@ def assignment_reassign(
             role=Role.CURATOR,
             missing="No such assignment.",
         )
+    # require() raised NotFound for a missing one; check_role=False callers pass a locked row.
+    assert assignment is not None
     campaign = assignment.campaign
     if assignment.status != Assignment.Status.ACTIVE:
         raise InvalidTransition(

@@ -125,7 +125,7 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
         )
     resolved = _resolve(Vocabulary.for_campaign(assignment.campaign), data)
     created = draft is None
-    if created:
+    if draft is None:
         last = assignment.rewrites.order_by("-revision").first()
         if last is not None and last.status != Rewrite.Status.RETURNED:
             raise InvalidTransition("This assignment's rewrite was already submitted.")
@@ -186,7 +186,7 @@ def _draft_snapshot(draft: Rewrite | None) -> dict[str, Any] | None:
         "difficulty": draft.difficulty,
         "programming_languages": [link.language.name for link in draft.language_links.all()],
         "natural_language": draft.natural_language,
-        "subcategory": draft.subcategory.name if draft.subcategory_id else "",
+        "subcategory": draft.subcategory.name if draft.subcategory is not None else "",
         "checklist": draft.checklist,
         "version": draft.version,
     }

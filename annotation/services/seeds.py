@@ -72,7 +72,9 @@ class SeedImportError(ValidationFailed):
         )
 
 
-def _str_field(record: dict, name: str, errors: list[str], *, max_length: int | None = None) -> str:
+def _str_field(
+    record: dict[str, Any], name: str, errors: list[str], *, max_length: int | None = None
+) -> str:
     value = record.get(name)
     if value is None:
         return ""

@@ -147,6 +147,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per set of states (every model has a "status").
+    "ENUM_NAME_OVERRIDES": {
+        "AssignmentStatusEnum": "annotation.models.Assignment.Status",
+        "RewriteStatusEnum": "annotation.models.Rewrite.Status",
+        "BallotStatusEnum": "review.models.Ballot.Status",
+        "ReleaseStatusEnum": "exports.models.Release.Status",
+    },
 }
 
 # Celery: without a broker URL tasks run eagerly in the calling process (the embedded default).

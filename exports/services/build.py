@@ -53,7 +53,9 @@ def _vote_counts(rewrite_ids: list[int]) -> dict[int, dict[str, int]]:
     return dict(counts)
 
 
-def _responses(campaign: Campaign, seed_ids: list[int]) -> tuple[list[str], dict]:
+def _responses(
+    campaign: Campaign, seed_ids: list[int]
+) -> tuple[list[str], dict[tuple[int, str], tuple[str, int | None]]]:
     """Imported models (sorted) and {(seed_id, model): (text, tokens)} for the chosen seeds."""
     models = sorted(
         BaselineResponse.objects.filter(campaign=campaign)

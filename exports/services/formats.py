@@ -43,6 +43,8 @@ def benchmark_record(
 ) -> dict[str, Any]:
     """One ``benchmark.jsonl`` sample: the keys in DESIGN.md's order, then ``<model>_response``
     per imported model (``None`` where the model has no answer for it)."""
+    # Only a draft may lack a subcategory (a check constraint); released rewrites are accepted.
+    assert rewrite.subcategory is not None
     record: dict[str, Any] = {
         "id": sample_id(campaign, rewrite),
         "messages": [{"role": "user", "content": rewrite.text}],

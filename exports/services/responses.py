@@ -49,8 +49,9 @@ def _response_text(record: dict[str, Any]) -> str | None:
     arena-hard-auto's model-answer format (``messages`` with ``content`` a string or
     ``{"answer": ...}``; older files use ``choices[0].turns``)."""
     for name in TEXT_FIELDS:
-        if isinstance(record.get(name), str):
-            return record[name]
+        text = record.get(name)
+        if isinstance(text, str):
+            return text
     messages = record.get("messages")
     if isinstance(messages, list):
         for message in reversed(messages):
@@ -115,13 +116,14 @@ def responses_import(
             key = str(record["seed_id"])
             seed_pk = by_external.get(key)
         else:
-            key = next(
+            sample_key = next(
                 (str(record[k]) for k in ("id", "uid", "question_id") if record.get(k) is not None),
                 None,
             )
-            if key is None:
+            if sample_key is None:
                 report.errors.append(f"{where}: no seed_id, id, uid or question_id")
                 continue
+            key = sample_key
             seed_pk = by_sample.get(key, by_external.get(key))
         if seed_pk is None:
             report.errors.append(

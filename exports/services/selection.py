@@ -54,11 +54,13 @@ def select_rewrites(
         )
 
     def stratum(r: Rewrite) -> str:
+        if stratify not in ("subcategory", "category"):
+            return ""
+        # Only a draft may lack a subcategory (a check constraint); these are accepted.
+        assert r.subcategory is not None
         if stratify == "subcategory":
             return r.subcategory.name
-        if stratify == "category":
-            return r.subcategory.category.name
-        return ""
+        return r.subcategory.category.name
 
     groups: dict[str, list[Rewrite]] = defaultdict(list)
     for r in sorted(rewrites, key=lambda r: r.seed.external_id):

@@ -68,7 +68,9 @@ class ReferenceIndex:
         return {doc: (first[doc], len(shared[doc])) for doc in first}
 
 
-_INDEXES: "OrderedDict[tuple, ReferenceIndex]" = OrderedDict()
+# (n, ((reference set id, loaded at, documents), ...)): a reloaded set gives a new key.
+_IndexKey = tuple[int, tuple[tuple[int, str, int], ...]]
+_INDEXES: "OrderedDict[_IndexKey, ReferenceIndex]" = OrderedDict()
 _INDEXES_KEPT = 4
 
 
@@ -138,7 +140,7 @@ def rewrites_decontaminate(
     rewrite_ids: Sequence[int] | None = None,
     reference_sets: Sequence[ReferenceSet] | None = None,
     actor: Any = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> DecontaminationResult:
     """Check the campaign's submitted rewrites (or only ``rewrite_ids``) against
     ``reference_sets`` (default: all) and replace their hits on those sets. ``n`` defaults to

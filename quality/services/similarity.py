@@ -126,7 +126,7 @@ def rewrite_similarity_check(*, rewrite_id: int) -> SimilarityResult:
 
 
 def campaign_similarity_check(
-    *, campaign: Campaign, actor: Any = None, progress: Callable[[int], None] | None = None
+    *, campaign: Campaign, actor: Any = None, progress: Callable[[int], object] | None = None
 ) -> SimilarityResult:
     """Recompute the copied-seed and near-duplicate flags of all the campaign's current
     rewrites. Near-duplicate candidates come from MinHash LSH (datasketch) over word 3-grams, so

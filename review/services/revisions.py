@@ -13,7 +13,7 @@ from core.transitions import EventKind, event_record, transition
 
 from ..models import Ballot
 
-RETURNABLE = {Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS}
+RETURNABLE: set[str] = {Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS}
 
 
 @transaction.atomic
@@ -38,6 +38,7 @@ def rewrite_return(
     access.require(
         actor, rewrite.campaign if rewrite else None, role=Role.CURATOR, missing="No such rewrite."
     )
+    assert rewrite is not None  # require() raised NotFound otherwise
     if rewrite.status not in RETURNABLE:
         raise InvalidTransition(
             f"Only rejected or no-consensus rewrites can be returned; this one is "

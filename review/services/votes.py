@@ -80,6 +80,7 @@ def ballot_cast(
             owner_id=found[1] if found else None,
             missing="No such ballot.",
         )
+        assert rewrite is not None  # require() raised NotFound otherwise
         ballot = Ballot.objects.select_for_update().get(pk=ballot_id)
         if ballot.status == Ballot.Status.CAST:
             raise Conflict(

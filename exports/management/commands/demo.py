@@ -75,7 +75,7 @@ class Command(CurationCommand):
         slug = opts["slug"]
         campaign = Campaign.objects.filter(slug=slug).first()
         fresh = campaign is None
-        if fresh:
+        if campaign is None:
             campaign = campaign_create(
                 slug=slug, name="CodeArena demo", guidelines=GUIDELINES, target_release_size=20
             )
