@@ -26,6 +26,7 @@ __all__ = [
     "OTHER_LABEL",
     "PALETTE",
     "bar_chart",
+    "chart_table",
     "chart_table_csv",
     "fold_other",
     "stacked_bar_chart",
@@ -204,30 +205,24 @@ def stacked_bar_chart(
     return _render_horizontal(chart_id, title, desc, rows, "", legend, integers)
 
 
-def chart_table_csv(
+def chart_table(
     data: Mapping[str, Number] | Mapping[str, Mapping[str, Number]],
     *,
     series: Sequence[str] | None = None,
-) -> str:
-    """Return the numbers behind a chart as CSV text with ``"\\n"`` line endings.
+) -> tuple[list[str], list[list[str]]]:
+    """The numbers behind a chart as a table: (header, rows of cells).
 
     Flat data (as for ``bar_chart``) gives the header ``category,value``. Nested data (as for
     ``stacked_bar_chart``) gives ``category,<series...>,total``; the series come from ``series``
     or, when it is None, from the order in which they first appear in ``data``. Then one row per
     key, in the given order. Integers are written as integers and floats in full precision
-    (``repr``), so the CSV is the exact data, not the rounded labels. Values are validated as for
-    the charts. Passing ``series`` with flat data, or mixing flat and nested values, raises
-    ``TypeError``.
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    (``repr``), so the table is the exact data, not the rounded labels. Values are validated as
+    for the charts. Passing ``series`` with flat data, or mixing flat and nested values, raises
+    ``TypeError``. The page shows this table and ``chart_table_csv`` writes it."""
     nested = series is not None or any(isinstance(v, Mapping) for v in data.values())
     if not nested:
-        writer.writerow(["category", "value"])
-        for label, value in _validated_flat(data).items():
-            writer.writerow([label, _csv_number(value)])
-        return buffer.getvalue()
-
+        flat = _validated_flat(data)  # type: ignore[arg-type]
+        return ["category", "value"], [[label, _csv_number(v)] for label, v in flat.items()]
     if series is None:
         seen: dict[str, None] = {}
         for label, parts in data.items():
@@ -237,9 +232,24 @@ def chart_table_csv(
         names = list(seen)
     else:
         names = _validated_series(series, limit=None)
-    writer.writerow(["category", *names, "total"])
-    for label, row in _validated_nested(data, names).items():
-        writer.writerow([label, *map(_csv_number, row), _csv_number(sum(row))])
+    rows = [
+        [label, *map(_csv_number, row), _csv_number(sum(row))]
+        for label, row in _validated_nested(data, names).items()  # type: ignore[arg-type]
+    ]
+    return ["category", *names, "total"], rows
+
+
+def chart_table_csv(
+    data: Mapping[str, Number] | Mapping[str, Mapping[str, Number]],
+    *,
+    series: Sequence[str] | None = None,
+) -> str:
+    """``chart_table`` as CSV text with ``"\\n"`` line endings."""
+    header, rows = chart_table(data, series=series)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
     return buffer.getvalue()
 
 

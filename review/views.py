@@ -2,8 +2,6 @@
 curator's dashboard with its revision loop. Views read through selectors and write through
 services, like the API; forms post with CSRF and redirect after success."""
 
-import csv
-import io
 from typing import Any
 
 from django.contrib import messages
@@ -156,21 +154,14 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
         # A reviewer who has left the campaign still appears with the votes they cast.
         reviewers.setdefault(name, {"username": name, "pending": 0, "cast": 0, "closed": 0})
         reviewers[name]["with_outcome"] = row
-    charts = []
-    for chart_id, chart in dashboard.dashboard_charts(stats).items():
-        # The table under each chart is its CSV, so what people read is what they download.
-        header, *rows = csv.reader(
-            io.StringIO(chart_table_csv(chart["data"], series=chart["series"]))
-        )
-        charts.append(
-            {
-                **chart,
-                "id": chart_id,
-                "svg": mark_safe(chart["svg"]),  # noqa: S308 - every label is escaped by charts
-                "header": header,
-                "rows": rows,
-            }
-        )
+    charts = {
+        chart_id: {
+            **chart,
+            "id": chart_id,
+            "svg": mark_safe(chart["svg"]),  # noqa: S308 - every label is escaped by core.charts
+        }
+        for chart_id, chart in dashboard.dashboard_charts(stats).items()
+    }
     return render(
         request,
         "review/dashboard.html",
@@ -183,7 +174,7 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
             "kappa_matrix": dashboard.kappa_matrix(agreement),
             "reviewers": sorted(reviewers.values(), key=lambda r: r["username"]),
             "progress": stats["progress"],
-            "charts": {c["id"]: c for c in charts},
+            "charts": charts,
             "loop": loop,
             "split_count": len(agreement["split_rewrites"]),
         },

@@ -246,7 +246,9 @@ def test_expire_assignments_releases_expired_untouched_leases_in_every_campaign(
     run("sample_seeds", "cli", "--size", "6", "--seed", "1")
     a1, a2 = (get_user_model().objects.get(username=n) for n in ["a1", "a2"])
     stale = [
-        claimed_in_the_past(monkeypatch, lambda: assignment_claim_next(campaign=campaign_cli, actor=a1))
+        claimed_in_the_past(
+            monkeypatch, lambda: assignment_claim_next(campaign=campaign_cli, actor=a1)
+        )
         for _ in range(3)
     ]
     drafted = stale[1]

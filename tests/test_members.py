@@ -22,6 +22,7 @@ from review.services import (
     rewrites_waiting_for_reviewers,
 )
 from review.stats import campaign_funnel
+from review.tasks import fill_waiting_panels
 
 from .conftest import GOOD_DRAFT, api_for
 
@@ -222,21 +223,23 @@ def test_with_no_reviewer_left_the_rewrite_waits_visibly_until_one_is_added(make
     assert panels_fill_waiting(campaign=world.campaign) == 0
 
 
-def test_panels_fill_waiting_completes_panels_once_reviewers_exist(make_world):
+def test_the_periodic_sweep_fills_panels_for_reviewers_added_outside_the_services(make_world):
+    """``fill_waiting_panels`` (Celery beat) is the safety net for memberships written without
+    the services, e.g. by a data migration: the one place a raw write is the scenario."""
     world = make_world(slug="late", reviewers=2)
     world.add_seeds(2)
     one = world.submitted(world.annotators[0])
     two = world.submitted(world.annotators[1])
     assert campaign_funnel(world.campaign)["waiting_for_reviewers"] == 2
-    # Reviewers added by the command line's bulk path (as the admin would): the first addition
-    # fills both panels as far as it can, and the second completes them.
-    for name in ["r-late-1", "r-late-2"]:
-        membership_add(
-            campaign=world.campaign,
-            user=user_ensure(username=name, password="pw"),
-            role=Role.REVIEWER,
-        )
-    assert len(seats(one)) == len(seats(two)) == 4
+    assert fill_waiting_panels() == 0  # nobody to seat yet
+    late = [user_ensure(username=f"r-late-{i}", password="pw") for i in (1, 2)]
+    Membership.objects.create(campaign=world.campaign, user=late[0], role=Role.REVIEWER)
+    assert fill_waiting_panels() == 2
+    assert len(seats(one)) == len(seats(two)) == 3
+    Membership.objects.create(campaign=world.campaign, user=late[1], role=Role.REVIEWER)
+    assert panels_fill_waiting(campaign=world.campaign) == 2
+    assert seats(one) == seats(two) >= {"r-late-1", "r-late-2"}
+    assert len(seats(one)) == 4
     assert panels_fill_waiting(campaign=world.campaign) == 0
     assert campaign_funnel(world.campaign)["waiting_for_reviewers"] == 0
 

@@ -212,7 +212,7 @@ def test_deal_order_properties_on_random_uneven_groups():
         totals.update(a for _, a in pairs)
         assert max(totals.values()) - min(totals.values()) <= 1
         # Inside each group, spread as evenly as possible.
-        for name, members in groups.items():
+        for name in groups:
             spread = Counter({a: 0 for a in annotators})
             spread.update(a for item, a in pairs if item.split(":")[0] == name)
             assert max(spread.values()) - min(spread.values()) <= 1, (name, spread)

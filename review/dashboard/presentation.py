@@ -1,0 +1,104 @@
+"""What the dashboard draws: the funnel's rows and every chart with its SVG and the table of
+its numbers (the same table the page shows and the CSV download writes)."""
+
+from typing import Any
+
+from core.charts import bar_chart, chart_table, stacked_bar_chart
+
+PROGRESS_CHART_DAYS = 30
+
+
+# The funnel's stages in the order work flows through them: label, key, and the explanation shown
+# on the dashboard.
+FUNNEL_STAGES = (
+    ("Seeds pooled", "seeds", "imported into the campaign"),
+    ("Sampled", "sampled", "drawn into the sample to annotate"),
+    ("Assigned", "assigned", "claimed by or dealt to an annotator"),
+    ("Rejected by annotators", "rejected_by_annotators", "seeds judged unsuitable"),
+    ("Rewritten", "rewritten", "seeds with a submitted rewrite"),
+    ("Waiting for votes", "waiting_for_votes", "revisions under review"),
+    ("Accepted", "accepted", "at least the threshold of valid votes"),
+    ("Rejected", "rejected", "at least the threshold of invalid votes"),
+    ("No consensus", "no_consensus", "neither side reached the threshold"),
+    ("Returned", "returned", "revisions sent back for a new revision"),
+    ("Contaminated", "contaminated", "accepted but overlapping a public benchmark"),
+    ("Releasable", "releasable", "accepted and uncontaminated"),
+)
+
+
+def funnel_rows(funnel: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {"label": label, "key": key, "value": funnel[key], "help": help_text}
+        for label, key, help_text in FUNNEL_STAGES
+    ]
+
+
+def dashboard_charts(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every dashboard chart of a ``campaign_overview``: its title, the exact numbers it draws
+    (``data``, with ``series`` for stacked charts), the SVG, and those numbers as a table
+    (``header``, ``rows``: ``core.charts.chart_table``)."""
+    charts: dict[str, dict[str, Any]] = {}
+    coverage, progress = stats["coverage"], stats["progress"]
+
+    def add(name: str, title: str, data: Any, series: list[str] | None = None, **kw: Any) -> None:
+        svg = (
+            stacked_bar_chart(data, series=series, title=title)
+            if series
+            else bar_chart(data, title=title, **kw)
+        )
+        header, rows = chart_table(data, series=series)
+        charts[name] = {
+            "title": title,
+            "data": data,
+            "series": series,
+            "svg": svg,
+            "header": header,
+            "rows": rows,
+        }
+
+    funnel = stats["funnel"]
+    add(
+        "funnel",
+        "Campaign funnel",
+        {label: funnel[key] for label, key, _ in FUNNEL_STAGES},
+        x_label="seeds or rewrites",
+    )
+    add(
+        "coverage",
+        f"Releasable rewrites against the target of {coverage['target_release_size']}",
+        {
+            c["category"]: {"releasable": c["releasable"], "missing": c["gap"]}
+            for c in coverage["categories"]
+        },
+        series=["releasable", "missing"],
+    )
+    add("categories", "Accepted rewrites by category", stats["categories"], x_label="rewrites")
+    add(
+        "difficulty",
+        "Difficulty by category (accepted)",
+        stats["difficulty_by_category"],
+        series=["easy", "medium", "hard"],
+    )
+    add(
+        "languages",
+        "Programming languages (accepted)",
+        stats["programming_languages"],
+        x_label="rewrites",
+        max_bars=20,
+    )
+    recent = progress[-PROGRESS_CHART_DAYS:]
+    add(
+        "progress",
+        f"Decisions per day (last {PROGRESS_CHART_DAYS} active days)",
+        {
+            day["day"]: {
+                "accepted": day["accepted"],
+                "rejected": day["rejected"],
+                "no consensus": day["no_consensus"],
+                "returned": day["returned"],
+            }
+            for day in recent
+        },
+        series=["accepted", "rejected", "no consensus", "returned"],
+    )
+    return charts
