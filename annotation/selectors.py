@@ -40,6 +40,7 @@ def campaign_for_member(*, user: Any, slug: str, role: str | None = None) -> Cam
     one is given (NotAllowed otherwise)."""
     campaign = Campaign.objects.filter(slug=slug).first()
     access.require(user, campaign, role=role, missing="No such campaign.")
+    assert campaign is not None  # require() raised NotFound otherwise
     return campaign
 
 
@@ -91,6 +92,7 @@ def assignment_for_user(*, user: Any, assignment_id: int) -> Assignment:
         or_role=Role.CURATOR,
         missing="No such assignment.",
     )
+    assert assignment is not None  # require() raised NotFound otherwise
     return assignment
 
 
@@ -116,6 +118,7 @@ def text_preview(*, campaign: Campaign, text: str) -> dict[str, Any]:
     # The vocabulary costs three queries; most keystrokes' texts have no code fence.
     vocab = Vocabulary.for_campaign(campaign) if tags else None
     for tag in tags:
+        assert vocab is not None  # loaded whenever there is a tag
         language = vocab.language(tag)
         if language is not None:
             suggested.setdefault(language.name, None)
@@ -155,6 +158,7 @@ def assignment_for_annotator(*, user: Any, assignment_id: int) -> Assignment:
         owner_id=assignment.annotator_id if assignment else None,
         missing="No such assignment.",
     )
+    assert assignment is not None  # require() raised NotFound otherwise
     return assignment
 
 
@@ -194,4 +198,5 @@ def assignment_for_curator(*, user: Any, assignment_id: int) -> Assignment:
         role=Role.CURATOR,
         missing="No such assignment.",
     )
+    assert assignment is not None  # require() raised NotFound otherwise
     return assignment

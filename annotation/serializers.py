@@ -76,8 +76,8 @@ def rewrite_tags(rewrite: Rewrite) -> dict[str, Any]:
         "difficulty": rewrite.difficulty,
         "programming_languages": rewrite_language_names(rewrite),
         "natural_language": rewrite.natural_language,
-        "subcategory": rewrite.subcategory.name if rewrite.subcategory_id else "",
-        "category": rewrite.subcategory.category.name if rewrite.subcategory_id else "",
+        "subcategory": rewrite.subcategory.name if rewrite.subcategory is not None else "",
+        "category": rewrite.subcategory.category.name if rewrite.subcategory is not None else "",
         "checklist": rewrite.checklist,
     }
 

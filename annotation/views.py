@@ -2,6 +2,8 @@
 Each view reads through selectors and writes through services, like the API; the annotate page
 saves, submits and rejects through the API with the session (CSRF enforced)."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -54,7 +56,7 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
     the "next seed" button."""
     campaign = selectors.campaign_for_member(user=request.user, slug=slug, role=Role.ANNOTATOR)
     now = timezone.now()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for assignment in selectors.assignments_for_annotator(
         user=request.user, campaign=campaign, status=Assignment.Status.ACTIVE
     ):
@@ -103,8 +105,8 @@ def annotate_page(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = assignment.campaign
     seed = assignment.seed
     rewrite = selectors.current_revision(assignment)
-    draft = DraftOut(rewrite).data if rewrite else dict(EMPTY_DRAFT)
-    if not draft["subcategory"] and seed.subcategory_id:
+    draft: dict[str, Any] = DraftOut(rewrite).data if rewrite else dict(EMPTY_DRAFT)
+    if not draft["subcategory"] and seed.subcategory is not None:
         draft["subcategory"] = seed.subcategory.name  # pre-filled from the seed, changeable
     vocab = Vocabulary.for_campaign(campaign)
     subcategories: dict[str, list[str]] = {}

@@ -69,6 +69,10 @@ api_v1 = [
     ),
 ]
 
+# Django's own 404 and 403 (an unknown URL, say) in the site's layout, like domain errors.
+handler404 = "core.http.page_not_found"
+handler403 = "core.http.permission_denied"
+
 urlpatterns = [
     path("", annotation_views.home, name="home"),
     path("campaigns/<slug:slug>/queue/", annotation_views.queue_page, name="queue"),

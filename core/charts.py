@@ -221,7 +221,7 @@ def chart_table(
     ``TypeError``. The page shows this table and ``chart_table_csv`` writes it."""
     nested = series is not None or any(isinstance(v, Mapping) for v in data.values())
     if not nested:
-        flat = _validated_flat(data)  # type: ignore[arg-type]
+        flat = _validated_flat(data)
         return ["category", "value"], [[label, _csv_number(v)] for label, v in flat.items()]
     if series is None:
         seen: dict[str, None] = {}
@@ -234,7 +234,7 @@ def chart_table(
         names = _validated_series(series, limit=None)
     rows = [
         [label, *map(_csv_number, row), _csv_number(sum(row))]
-        for label, row in _validated_nested(data, names).items()  # type: ignore[arg-type]
+        for label, row in _validated_nested(data, names).items()
     ]
     return ["category", *names, "total"], rows
 

@@ -34,4 +34,5 @@ def release_for_curator(*, user: Any, release_id: int) -> Release:
         role=Role.CURATOR,
         missing="No such release.",
     )
+    assert release is not None  # require() raised NotFound otherwise
     return release

@@ -43,12 +43,12 @@ def quality_flags_prefetch(prefix: str = "") -> list[Prefetch]:
 
 def contamination_hits(rewrite: Rewrite) -> list[ContaminationHit]:
     """The hits of a rewrite loaded with ``quality_flags_prefetch``."""
-    return list(rewrite.contamination_hits.all())  # type: ignore[attr-defined]
+    return list(rewrite.contamination_hits.all())
 
 
 def similarity_flags(rewrite: Rewrite) -> list[SimilarityFlag]:
     """The similarity flags of a rewrite loaded with ``quality_flags_prefetch``."""
-    return list(rewrite.similarity_flags.all())  # type: ignore[attr-defined]
+    return list(rewrite.similarity_flags.all())
 
 
 def is_contaminated(prefix: str = "") -> Exists:

@@ -39,5 +39,5 @@ class SimilarityFlagOut(serializers.Serializer):
             "kind": flag.kind,
             "score": flag.score,
             "other_rewrite": flag.other_id,
-            "other_seed": flag.other.seed.external_id if flag.other_id else None,
+            "other_seed": flag.other.seed.external_id if flag.other is not None else None,
         }

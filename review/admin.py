@@ -1,8 +1,10 @@
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from annotation.models import Membership
 from core.admin import WorkflowReadOnly
@@ -27,7 +29,9 @@ class MembershipAdmin(admin.ModelAdmin):
     """Adding, changing and removing members go through the membership services: a new reviewer
     fills waiting panels, a removed reviewer's pending ballots are closed and refilled, a
     removed annotator's work is reassigned or released, the last curator stays, and each change
-    is an Event. A refused change (the last curator, say) is reported and nothing changes."""
+    is an Event. A refused change (the last curator, say) is reported as an error, nothing
+    changes and nothing is logged as done. One membership is deleted at a time (no bulk
+    delete), so each refusal is reported with its reason."""
 
     list_display = ["campaign", "user", "role", "created_at"]
     list_filter = ["role", "campaign"]
@@ -37,6 +41,13 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return ["campaign", "user"] if obj is not None else []
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # --- add and change ---------------------------------------------------------------------
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         try:
@@ -60,20 +71,52 @@ class MembershipAdmin(admin.ModelAdmin):
                 )
             obj.pk = saved.pk
         except DomainError as exc:
-            self.message_user(request, error_message(exc), level=messages.ERROR)
+            request._membership_refused = error_message(exc)  # type: ignore[attr-defined]
 
-    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if not getattr(request, "_membership_refused", None):
+            return super().log_addition(request, obj, message)
+        return None
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if not getattr(request, "_membership_refused", None):
+            return super().log_change(request, obj, message)
+        return None
+
+    def _refused(self, request: HttpRequest) -> HttpResponse | None:
+        refused = getattr(request, "_membership_refused", None)
+        if not refused:
+            return None
+        self.message_user(request, refused, level=messages.ERROR)
+        return redirect(reverse("admin:annotation_membership_changelist"))
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None) -> Any:
+        return self._refused(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> Any:
+        return self._refused(request) or super().response_change(request, obj)
+
+    # --- delete -------------------------------------------------------------------------------
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """The confirmation page is Django's; the deletion itself is ``membership_remove``."""
+        obj = self.get_object(request, object_id)
+        if request.method != "POST" or obj is None or not self.has_delete_permission(request, obj):
+            return super().delete_view(request, object_id, extra_context)
+        obj_display = str(obj)
         try:
-            membership_remove(
-                campaign=obj.campaign,
-                user=obj.user,
-                role=obj.role,
-                actor=request.user,
-                operator=True,
-            )
+            with transaction.atomic():
+                self.log_deletions(request, Membership.objects.filter(pk=obj.pk))
+                membership_remove(
+                    campaign=obj.campaign,
+                    user=obj.user,
+                    role=obj.role,
+                    actor=request.user,
+                    operator=True,
+                )
         except DomainError as exc:
             self.message_user(request, error_message(exc), level=messages.ERROR)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
-        for membership in queryset.select_related("campaign", "user"):
-            self.delete_model(request, membership)
+            return redirect(reverse("admin:annotation_membership_change", args=[obj.pk]))
+        return self.response_delete(request, obj_display, obj.pk)

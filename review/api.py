@@ -62,6 +62,7 @@ class CampaignBallotListView(ListAPIView):
     @extend_schema(summary="My ballots (pending by default), oldest first")
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        assert page is not None  # the view has a pagination_class
         panels = selectors.panel_votes_for(ballots=page)
         return self.get_paginated_response(
             BallotOut(page, many=True, context={"panel": panels}).data

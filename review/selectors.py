@@ -50,6 +50,7 @@ def ballot_for_reviewer(*, user: Any, ballot_id: int) -> Ballot:
         owner_id=ballot.reviewer_id if ballot else None,
         missing="No such ballot.",
     )
+    assert ballot is not None  # require() raised NotFound otherwise
     return ballot
 
 
@@ -63,6 +64,7 @@ def rewrite_for_curator(*, user: Any, rewrite_id: int) -> Rewrite:
         role=Role.CURATOR,
         missing="No such rewrite.",
     )
+    assert rewrite is not None  # require() raised NotFound otherwise
     return rewrite
 
 

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from rest_framework import serializers
 
@@ -96,12 +96,15 @@ def rewrite_out(rewrite: Rewrite) -> dict[str, Any]:
 
 def contamination_out(rewrite: Rewrite) -> list[dict[str, Any]]:
     """The public-benchmark overlaps of a rewrite (loaded with ``quality_flags_prefetch``)."""
-    return ContaminationHitOut(contamination_hits(rewrite), many=True).data
+    # many=True makes a ListSerializer (a list); the stubs type .data as Serializer's dict.
+    return cast(
+        list[dict[str, Any]], ContaminationHitOut(contamination_hits(rewrite), many=True).data
+    )
 
 
 def flags_out(rewrite: Rewrite) -> list[dict[str, Any]]:
     """Copied-seed and near-duplicate flags (loaded with ``quality_flags_prefetch``)."""
-    return SimilarityFlagOut(similarity_flags(rewrite), many=True).data
+    return cast(list[dict[str, Any]], SimilarityFlagOut(similarity_flags(rewrite), many=True).data)
 
 
 def vote_out(ballot: Ballot, *, with_reviewer: bool) -> dict[str, Any]:

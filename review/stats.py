@@ -40,6 +40,7 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
     rejected_by_annotators = (
         Assignment.objects.filter(campaign=campaign, status=Assignment.Status.REJECTED)
         .values("seed_id")
+        .order_by()
         .distinct()
         .count()
     )

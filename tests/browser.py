@@ -45,13 +45,16 @@ def chromium() -> Iterator[Any]:
 
 @pytest.fixture
 def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
-    """Factory: a fresh browser context (1366x768) logged in as ``username``."""
+    """Factory: a fresh browser context (1366x768) logged in as ``username``. An uncaught
+    script error on any of its pages (a module that fails to load or throws) fails the test."""
     contexts = []
+    script_errors: list[str] = []
 
     def make(username: str, password: str) -> Any:
         context = chromium.new_context(viewport={"width": 1366, "height": 768})
         track_requests(context)
         contexts.append(context)
+        context.on("page", lambda p: p.on("pageerror", lambda exc: script_errors.append(str(exc))))
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{live_server.url}/accounts/login/")
@@ -68,6 +71,7 @@ def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
         quiesce(context)
         context.close()
     wait_for_live_server_idle()
+    assert not script_errors, f"uncaught script errors in the page: {script_errors}"
 
 
 def wait_for_live_server_idle(timeout: float = 10) -> None:

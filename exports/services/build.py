@@ -60,6 +60,7 @@ def _responses(
     models = sorted(
         BaselineResponse.objects.filter(campaign=campaign)
         .values_list("model", flat=True)
+        .order_by("model")  # without the model's default ordering, which DISTINCT would see
         .distinct()
     )
     found = {

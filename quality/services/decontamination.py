@@ -214,7 +214,10 @@ def rewrites_decontaminate_all_campaigns(
     reload). Returns (rewrites checked, rewrites contaminated by these sets)."""
     checked = contaminated = 0
     campaign_ids = (
-        Rewrite.objects.filter(status__in=CHECKED).values_list("campaign_id", flat=True).distinct()
+        Rewrite.objects.filter(status__in=CHECKED)
+        .values_list("campaign_id", flat=True)
+        .order_by()
+        .distinct()
     )
     for campaign in Campaign.objects.filter(pk__in=list(campaign_ids)).order_by("pk"):
         result = rewrites_decontaminate(

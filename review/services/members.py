@@ -165,8 +165,7 @@ def _lose_role(
     campaign: Campaign, user: Any, role: str, actor: Any, reassign_to: Any
 ) -> dict[str, int]:
     if role == Role.CURATOR:
-        _keep_a_curator(campaign, user)
-        return {}
+        return {}  # checked before the membership changed (_keep_a_curator)
     if role == Role.REVIEWER:
         return _leave_reviewing(campaign, user, actor)
     return _leave_annotating(campaign, user, actor, reassign_to)
@@ -198,6 +197,8 @@ def membership_remove(
             "Only an annotator's work can be reassigned.",
             details={"errors": {"reassign_to": ["only when removing an annotator"]}},
         )
+    if role == Role.CURATOR:
+        _keep_a_curator(campaign, user)
     membership_id = membership.pk
     membership.delete()
     access.forget(user.pk)
@@ -234,9 +235,9 @@ def membership_role_change(
     if from_role == to_role:
         return _lock_membership(campaign, user, from_role)
     membership = (
-        _lock_membership(campaign, user, to_role)
-        if Membership.objects.filter(campaign=campaign, user_id=user.pk, role=to_role).exists()
-        else None
+        Membership.objects.select_for_update()
+        .filter(campaign=campaign, user_id=user.pk, role=to_role)
+        .first()
     )
     old = _lock_membership(campaign, user, from_role)
     if membership is not None:
@@ -244,6 +245,8 @@ def membership_role_change(
             campaign=campaign, user=user, role=from_role, actor=actor, operator=operator
         )
         return membership
+    if from_role == Role.CURATOR:
+        _keep_a_curator(campaign, user)
     old.role = to_role
     old.save(update_fields=["role"])
     access.forget(user.pk)
