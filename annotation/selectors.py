@@ -84,16 +84,14 @@ def assignment_for_user(*, user: Any, assignment_id: int) -> Assignment:
     does not exist, is outside the user's campaigns or is another annotator's; NotAllowed for a
     member who is neither annotator nor curator."""
     assignment = _assignments_base().filter(pk=assignment_id).first()
-    access.require(
+    return access.require_object(
         user,
-        assignment.campaign if assignment else None,
+        assignment,
         role=Role.ANNOTATOR,
-        owner_id=assignment.annotator_id if assignment else None,
+        owner_field="annotator_id",
         or_role=Role.CURATOR,
         missing="No such assignment.",
     )
-    assert assignment is not None  # require() raised NotFound otherwise
-    return assignment
 
 
 def current_revision(assignment: Assignment) -> Rewrite | None:
@@ -151,15 +149,13 @@ def assignment_for_annotator(*, user: Any, assignment_id: int) -> Assignment:
     NotFound for anyone else's (a curator too: the annotate page is the annotator's);
     NotAllowed for a member who is not an annotator."""
     assignment = _assignments_base().filter(pk=assignment_id).first()
-    access.require(
+    return access.require_object(
         user,
-        assignment.campaign if assignment else None,
+        assignment,
         role=Role.ANNOTATOR,
-        owner_id=assignment.annotator_id if assignment else None,
+        owner_field="annotator_id",
         missing="No such assignment.",
     )
-    assert assignment is not None  # require() raised NotFound otherwise
-    return assignment
 
 
 def annotator_named(*, campaign: Campaign, username: str) -> Any:
@@ -192,11 +188,9 @@ def assignment_for_curator(*, user: Any, assignment_id: int) -> Assignment:
         .filter(pk=assignment_id)
         .first()
     )
-    access.require(
+    return access.require_object(
         user,
-        assignment.campaign if assignment else None,
+        assignment,
         role=Role.CURATOR,
         missing="No such assignment.",
     )
-    assert assignment is not None  # require() raised NotFound otherwise
-    return assignment

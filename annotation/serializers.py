@@ -97,18 +97,23 @@ EMPTY_DRAFT = {
 }
 
 
-class DraftOut(serializers.Serializer):
+class RewriteTagsOut(serializers.Serializer):
+    """A revision's text and tags, vocabulary values by name (``rewrite_tags``)."""
+
     text = serializers.CharField()
-    difficulty = serializers.CharField()
+    difficulty = serializers.CharField(help_text="easy, medium, hard, or empty in a draft")
     programming_languages = serializers.ListField(child=serializers.CharField())
     natural_language = serializers.CharField()
     subcategory = serializers.CharField()
     category = serializers.CharField()
+    revision = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Rewrite.Status.choices)
+    question_tokens = serializers.IntegerField(allow_null=True)
+
+
+class DraftOut(RewriteTagsOut):
     checklist = ChecklistSerializer()
     version = serializers.IntegerField()
-    revision = serializers.IntegerField()
-    status = serializers.CharField()
-    question_tokens = serializers.IntegerField(allow_null=True)
 
     def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
         return {

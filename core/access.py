@@ -18,7 +18,7 @@ moment ago always counts. Services that change memberships call ``forget``."""
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from django.apps import apps
 from django.conf import settings
@@ -27,6 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from .errors import NotAllowed, NotFound
 
 RolesByCampaign = dict[int, frozenset[str]]
+T = TypeVar("T")
 
 _scope: ContextVar[dict[int, RolesByCampaign] | None] = ContextVar("access_scope", default=None)
 
@@ -103,6 +104,31 @@ def require(
     if owner_id is not None and owner_id != getattr(actor, "pk", None) and not privileged:
         raise NotFound(missing)
     return held
+
+
+def require_object(
+    actor: Any,
+    obj: T | None,
+    *,
+    role: str | None = None,
+    owner_field: str | None = None,
+    or_role: str | None = None,
+    missing: str = "Not found.",
+) -> T:
+    """``require`` for an object reached by id (None when it does not exist): its campaign is
+    ``obj.campaign`` and, with ``owner_field`` (e.g. ``"annotator_id"``), its owner is that
+    field. Returns the object; raises as ``require`` does."""
+    if obj is None:
+        raise NotFound(missing)
+    require(
+        actor,
+        getattr(obj, "campaign"),  # noqa: B009 - any model with a campaign
+        role=role,
+        owner_id=getattr(obj, owner_field) if owner_field else None,
+        or_role=or_role,
+        missing=missing,
+    )
+    return obj
 
 
 @contextmanager

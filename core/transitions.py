@@ -227,22 +227,12 @@ def transition_many(
             f"Some {model._meta.verbose_name_plural} changed meanwhile; nothing was changed. "
             "Try again."
         )
-    event_model = _event_model()
-    event_model.objects.bulk_create(
-        [
-            event_model(
-                campaign_id=_campaign_id(campaign),
-                actor=_actor(actor),
-                kind=EventKind(kind).value,
-                object_type=model._meta.model_name,
-                object_id=pk,
-                from_state=from_state,
-                to_state=to,
-                data=data(pk) if data else {},
-            )
-            for pk in ids
-        ],
-        batch_size=1000,
+    _events_bulk(
+        kind=kind,
+        actor=actor,
+        campaign=campaign,
+        object_type=str(model._meta.model_name),
+        rows=[(pk, from_state, to, data(pk) if data else {}) for pk in ids],
     )
     return ids
 
@@ -259,6 +249,24 @@ def events_record_created(
     """Append, in bulk, the Event of each newly created object (dealt assignments, say) in its
     first state ``to_state``."""
     _require_atomic()
+    _events_bulk(
+        kind=kind,
+        actor=actor,
+        campaign=campaign,
+        object_type=str(objs[0]._meta.model_name) if objs else "",
+        rows=[(obj.pk, "", to_state, data(obj) if data else {}) for obj in objs],
+    )
+
+
+def _events_bulk(
+    *,
+    kind: EventKind,
+    actor: Any,
+    campaign: Any,
+    object_type: str,
+    rows: list[tuple[int, str, str, dict[str, Any]]],
+) -> None:
+    """Append one Event per (object id, from state, to state, data) row, in bulk."""
     event_model = _event_model()
     event_model.objects.bulk_create(
         [
@@ -266,12 +274,13 @@ def events_record_created(
                 campaign_id=_campaign_id(campaign),
                 actor=_actor(actor),
                 kind=EventKind(kind).value,
-                object_type=obj._meta.model_name,
-                object_id=obj.pk,
+                object_type=object_type,
+                object_id=pk,
+                from_state=from_state,
                 to_state=to_state,
-                data=data(obj) if data else {},
+                data=data,
             )
-            for obj in objs
+            for pk, from_state, to_state, data in rows
         ],
         batch_size=1000,
     )

@@ -28,11 +28,9 @@ def release_for_curator(*, user: Any, release_id: int) -> Release:
     """One release of a campaign where ``user`` is a curator. NotFound if it does not exist or
     the user is not a member of its campaign; NotAllowed for members who are not curators."""
     release = Release.objects.select_related("campaign", "created_by").filter(pk=release_id).first()
-    access.require(
+    return access.require_object(
         user,
-        release.campaign if release else None,
+        release,
         role=Role.CURATOR,
         missing="No such release.",
     )
-    assert release is not None  # require() raised NotFound otherwise
-    return release

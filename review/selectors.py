@@ -43,29 +43,25 @@ def ballot_for_reviewer(*, user: Any, ballot_id: int) -> Ballot:
     """One of the reviewer's own ballots. NotFound if it is not theirs (or not in their
     campaigns); NotAllowed if they are in the campaign without the reviewer role."""
     ballot = _ballots_base().filter(pk=ballot_id).first()
-    access.require(
+    return access.require_object(
         user,
-        ballot.campaign if ballot else None,
+        ballot,
         role=Role.REVIEWER,
-        owner_id=ballot.reviewer_id if ballot else None,
+        owner_field="reviewer_id",
         missing="No such ballot.",
     )
-    assert ballot is not None  # require() raised NotFound otherwise
-    return ballot
 
 
 def rewrite_for_curator(*, user: Any, rewrite_id: int) -> Rewrite:
     """A rewrite of a campaign where ``user`` is a curator. NotFound if it does not exist or is
     outside their campaigns; NotAllowed for members without the curator role."""
     rewrite = Rewrite.objects.select_related("campaign").filter(pk=rewrite_id).first()
-    access.require(
+    return access.require_object(
         user,
-        rewrite.campaign if rewrite else None,
+        rewrite,
         role=Role.CURATOR,
         missing="No such rewrite.",
     )
-    assert rewrite is not None  # require() raised NotFound otherwise
-    return rewrite
 
 
 def rewrites_for_curator(

@@ -3,7 +3,13 @@ from typing import Any, cast
 from rest_framework import serializers
 
 from annotation.models import Rewrite
-from annotation.serializers import ChecklistSerializer, FeedbackOut, SeedOut, rewrite_tags
+from annotation.serializers import (
+    ChecklistSerializer,
+    FeedbackOut,
+    RewriteTagsOut,
+    SeedOut,
+    rewrite_tags,
+)
 from quality.selectors import contamination_hits, similarity_flags
 from quality.serializers import ContaminationHitOut, SimilarityFlagOut
 
@@ -29,19 +35,10 @@ class ReturnIn(serializers.Serializer):
     )
 
 
-class RewriteOut(serializers.Serializer):
+class RewriteOut(RewriteTagsOut):
     """A revision of a rewrite with its tags (what reviewers judge)."""
 
     id = serializers.IntegerField()
-    revision = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=Rewrite.Status.choices)
-    text = serializers.CharField()
-    difficulty = serializers.CharField()
-    programming_languages = serializers.ListField(child=serializers.CharField())
-    natural_language = serializers.CharField()
-    subcategory = serializers.CharField()
-    category = serializers.CharField()
-    question_tokens = serializers.IntegerField(allow_null=True)
     submitted_at = serializers.DateTimeField(allow_null=True)
 
 

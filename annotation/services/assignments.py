@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core import access
-from core.errors import Conflict, InvalidTransition, ValidationFailed
+from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from core.transitions import (
     EventKind,
     event_record,
@@ -149,9 +149,10 @@ def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
         ).first()
         active = active_count(campaign=campaign, annotator_id=actor.pk)
         if active >= campaign.max_active_assignments:
+            held = f"{active} active assignment{'' if active == 1 else 's'}"
             raise Conflict(
-                f"You already hold {active} active assignments, the most this campaign allows; "
-                "submit or reject one first."
+                f"You already hold {held}, the most this campaign allows; submit or reject one "
+                "first."
             )
     seed = (
         Seed.objects.select_for_update(skip_locked=True)
@@ -257,14 +258,13 @@ def assignment_lock_own_active(*, assignment_id: int, actor: Any) -> Assignment:
         .filter(pk=assignment_id)
         .first()
     )
-    access.require(
+    assignment = access.require_object(
         actor,
-        assignment.campaign if assignment else None,
+        assignment,
         role=Role.ANNOTATOR,
-        owner_id=assignment.annotator_id if assignment else None,
+        owner_field="annotator_id",
         missing="No such assignment.",
     )
-    assert assignment is not None  # require() raised NotFound otherwise
     if assignment.status != Assignment.Status.ACTIVE:
         raise InvalidTransition(
             f"This assignment is {assignment.get_status_display().lower()}, not active; "
@@ -354,14 +354,11 @@ def assignment_reassign(
         .first()
     )
     if check_role:
-        access.require(
-            actor,
-            assignment.campaign if assignment else None,
-            role=Role.CURATOR,
-            missing="No such assignment.",
+        assignment = access.require_object(
+            actor, assignment, role=Role.CURATOR, missing="No such assignment."
         )
-    # require() raised NotFound for a missing one; check_role=False callers pass a locked row.
-    assert assignment is not None
+    elif assignment is None:
+        raise NotFound("No such assignment.")
     campaign = assignment.campaign
     if assignment.status != Assignment.Status.ACTIVE:
         raise InvalidTransition(

@@ -35,10 +35,7 @@ def rewrite_return(
         .filter(pk=rewrite_id)
         .first()
     )
-    access.require(
-        actor, rewrite.campaign if rewrite else None, role=Role.CURATOR, missing="No such rewrite."
-    )
-    assert rewrite is not None  # require() raised NotFound otherwise
+    rewrite = access.require_object(actor, rewrite, role=Role.CURATOR, missing="No such rewrite.")
     if rewrite.status not in RETURNABLE:
         raise InvalidTransition(
             f"Only rejected or no-consensus rewrites can be returned; this one is "

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from annotation.models import Rewrite, Role
 from core import access
-from core.errors import Conflict, InvalidTransition, ValidationFailed
+from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from core.transitions import EventKind, transition, transition_many
 
 from ..consensus import Outcome, consensus
@@ -60,27 +60,23 @@ def ballot_cast(
     reasons = list(dict.fromkeys(reasons or []))
     _validate_vote(decision, reasons)
     with transaction.atomic():
-        found = (
-            Ballot.objects.filter(pk=ballot_id)
-            .values_list("rewrite_id", "reviewer_id", "campaign__slug", "campaign_id")
-            .first()
-        )
+        found = Ballot.objects.filter(pk=ballot_id).values_list("rewrite_id", "reviewer_id").first()
+        if found is None:
+            raise NotFound("No such ballot.")
+        rewrite_id, reviewer_id = found
+        # The rewrite first: its lock serialises the panel's last votes.
         rewrite = (
             Rewrite.objects.select_for_update(of=("self",))
             .select_related("campaign")
-            .filter(pk=found[0])
-            .first()
-            if found
-            else None
+            .get(pk=rewrite_id)
         )
         access.require(
             actor,
-            rewrite.campaign if rewrite else None,
+            rewrite.campaign,
             role=Role.REVIEWER,
-            owner_id=found[1] if found else None,
+            owner_id=reviewer_id,
             missing="No such ballot.",
         )
-        assert rewrite is not None  # require() raised NotFound otherwise
         ballot = Ballot.objects.select_for_update().get(pk=ballot_id)
         if ballot.status == Ballot.Status.CAST:
             raise Conflict(
