@@ -303,3 +303,22 @@ def test_expire_assignments_for_one_campaign_leaves_the_others(
     assert (here.status, there.status) == ("active", "released")
     with pytest.raises(CommandError, match="nope"):
         run("expire_assignments", "nope")
+
+
+def test_remove_member_hands_a_reviewers_ballots_on_and_keeps_the_last_curator(make_world):
+    from annotation.models import Event
+    from review.models import Ballot
+
+    world = make_world(slug="rm")
+    world.add_seeds(1)
+    rewrite = world.submitted()
+    leaving = rewrite.ballots.order_by("pk").first().reviewer
+    out = run("remove_member", "rm", leaving.username, "--role", "reviewer")
+    assert "ballots closed: 1" in out and "ballots reopened: 1" in out
+    assert Ballot.objects.get(rewrite=rewrite, reviewer=leaving).status == "closed"
+    assert rewrite.ballots.filter(status="pending").count() == world.campaign.panel_size
+    assert Event.objects.filter(kind="membership.removed").count() == 1
+    with pytest.raises(CommandError, match="last curator"):
+        run("remove_member", "rm", world.curator.username, "--role", "curator")
+    with pytest.raises(CommandError, match="is not a reviewer"):
+        run("remove_member", "rm", leaving.username, "--role", "reviewer")
