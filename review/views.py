@@ -19,6 +19,7 @@ from annotation.services import assignment_reassign
 from core.charts import chart_table_csv
 from core.errors import DomainError, ValidationFailed
 from core.http import error_message, status_for
+from quality.selectors import contamination_hits, similarity_flags
 
 from . import dashboard, selectors, services
 from .models import Ballot, Decision, VoteReason
@@ -38,7 +39,15 @@ def ballots_page(request: HttpRequest, slug: str) -> HttpResponse:
         "review/ballots.html",
         {
             "campaign": campaign,
-            "pending": [(b, rewrite_out(b.rewrite)) for b in pending],
+            "pending": [
+                (
+                    b,
+                    rewrite_out(b.rewrite),
+                    bool(contamination_hits(b.rewrite)),
+                    similarity_flags(b.rewrite)[:1],
+                )
+                for b in pending
+            ],
             "recent": recent,
             "counts": selectors.reviewer_counts(user=request.user, campaign=campaign),
         },
