@@ -135,14 +135,16 @@ def _leave_annotating(
     active = list(
         Assignment.objects.select_for_update(of=("self",))
         .filter(campaign=campaign, annotator_id=user.pk, status=Assignment.Status.ACTIVE)
-        .annotate(rewrites_count=Count("rewrites"))
         .order_by("pk")
+    )
+    with_work = set(
+        Rewrite.objects.filter(assignment__in=active).values_list("assignment_id", flat=True)
     )
     release: list[Assignment] = []
     reassigned = 0
     for assignment in active:
         target = reassign_to
-        if target is None and assignment.rewrites_count:
+        if target is None and assignment.pk in with_work:
             target = _least_loaded_annotator(campaign, exclude=user.pk)
         if target is None:
             release.append(assignment)
