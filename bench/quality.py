@@ -38,12 +38,15 @@ from annotation.services import (  # noqa: E402
 )
 from exports.services import ReleaseParameters, release_build  # noqa: E402
 from quality.models import ContaminationHit, ReferenceSet, SimilarityFlag  # noqa: E402
-from quality.services import decontamination as quality  # noqa: E402
-from quality.services import reference_set_load  # noqa: E402
+from quality.services import (  # noqa: E402
+    decontamination,
+    reference_set_load,
+)
+from quality.services import similarity as similarity_checks  # noqa: E402
 from review.models import Ballot  # noqa: E402
 from review.services import (  # noqa: E402
     ballot_cast,
-    membership_add,  # noqa: E402
+    membership_add,
     rewrite_submit,
 )
 
@@ -194,12 +197,12 @@ def main() -> None:
     assert created == REWRITES, f"only {created} seeds could be claimed"
 
     # The index, cold.
-    quality._INDEXES.clear()
+    decontamination._INDEXES.clear()
     sets = list(ReferenceSet.objects.all())
     index = timed(
         results,
         "reference_index_cold",
-        lambda: quality.reference_index(reference_sets=sets, n=NGRAM),
+        lambda: decontamination.reference_index(reference_sets=sets, n=NGRAM),
         count=documents,
     )
     results["reference_index_cold"].update(
@@ -211,11 +214,11 @@ def main() -> None:
     )
 
     def decontaminate():
-        return quality.rewrites_decontaminate(campaign=campaign, n=NGRAM, actor=curator)
+        return decontamination.rewrites_decontaminate(campaign=campaign, n=NGRAM, actor=curator)
 
     for name in (f"decontaminate_{REWRITES}_warm", f"decontaminate_{REWRITES}_cold"):
         if name.endswith("cold"):
-            quality._INDEXES.clear()
+            decontamination._INDEXES.clear()
         outcome = timed(results, name, decontaminate, count=REWRITES)
         results[name].update(
             {
@@ -251,7 +254,7 @@ def main() -> None:
     similarity = timed(
         results,
         f"similarity_check_{REWRITES}",
-        lambda: quality.campaign_similarity_check(campaign=campaign, actor=curator),
+        lambda: similarity_checks.campaign_similarity_check(campaign=campaign, actor=curator),
         count=REWRITES,
     )
     results[f"similarity_check_{REWRITES}"].update(similarity.__dict__)
