@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from core.transitions import EventKind, Transitions
+from core.transitions import Transitions
 
 
 class Role(models.TextChoices):
@@ -49,6 +49,9 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        # Granted by an operator (admin, or ``manage.py grant_create_campaign``): who may create
+        # campaigns from the browser or the API, becoming their first curator.
+        permissions = [("create_campaign", "Can create campaigns")]
         constraints = [
             models.CheckConstraint(
                 # A strict majority, so "accepted" and "rejected" can never both hold.
@@ -71,6 +74,50 @@ class Campaign(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+
+class GuidelinesVersion(models.Model):
+    """One saved version of a campaign's guidelines (``Campaign.guidelines`` holds the newest)."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="guidelines_versions"
+    )
+    number = models.PositiveIntegerField()
+    text = models.TextField(blank=True)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["campaign", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "number"], name="guidelines_version_unique"
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="guidelines_version_gte_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} guidelines v{self.number}"
+
+
+class GuidelinesRead(models.Model):
+    """The newest guidelines version a member has opened; older means "changed since you last
+    read them"."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField(default=0)
+    read_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "user"], name="guidelines_read_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read v{self.version} of {self.campaign_id}"
 
 
 class Membership(models.Model):
@@ -197,6 +244,57 @@ class Seed(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id}:{self.external_id}"
+
+
+class SeedImport(models.Model):
+    """A seed file uploaded in the browser or the API: checked first (a dry run as a job), then
+    imported on the curator's confirmation (a job), each step with progress and a report."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        CHECKED = "checked", "Checked, waiting for confirmation"
+        IMPORTING = "importing", "Importing"
+        DONE = "done", "Imported"
+        FAILED = "failed", "Failed"
+        DISCARDED = "discarded", "Discarded"
+
+    # checking -> checked: the dry run finished (its report says what an import would do);
+    # checked -> importing: the curator confirmed; checked -> discarded: they did not.
+    TRANSITIONS: Transitions = {
+        Status.CHECKING: frozenset({Status.CHECKED, Status.FAILED}),
+        Status.CHECKED: frozenset({Status.IMPORTING, Status.DISCARDED}),
+        Status.IMPORTING: frozenset({Status.DONE, Status.FAILED}),
+    }
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="seed_imports")
+    file = models.FileField(upload_to="seed-imports/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    skip_bad_lines = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKING)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    message = models.CharField(max_length=300, blank=True)
+    check_report = models.JSONField(default=dict, blank=True)
+    report = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="seed_import_progress_lte_100"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} ({self.status})"
 
 
 class RejectReason(models.TextChoices):
@@ -384,7 +482,7 @@ class Event(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    kind = models.CharField(max_length=64, choices=EventKind.choices)
+    kind = models.CharField(max_length=64, help_text="A core.transitions.EventKind value.")
     object_type = models.CharField(max_length=32)
     object_id = models.BigIntegerField()
     from_state = models.CharField(max_length=32, blank=True)

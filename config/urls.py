@@ -4,10 +4,18 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from annotation import api as annotation_api
 from annotation import views as annotation_views
+from annotation import workspace_urls as annotation_workspace
 from exports import api as exports_api
 from exports import views as exports_views
+from exports import workspace_urls as exports_workspace
+from quality import workspace_urls as quality_workspace
 from review import api as review_api
 from review import views as review_views
+from review import workspace_urls as review_workspace
+
+# The curator workspace (campaign settings, guidelines, people, seeds, references, answers):
+# each app lists its own routes.
+WORKSPACES = [annotation_workspace, review_workspace, quality_workspace, exports_workspace]
 
 api_v1 = [
     path("auth/token/", annotation_api.TokenView.as_view(), name="api-token"),
@@ -62,6 +70,7 @@ api_v1 = [
         name="release-list",
     ),
     path("releases/<int:pk>/", exports_api.ReleaseDetailView.as_view(), name="release-detail"),
+    *[route for workspace in WORKSPACES for route in workspace.api],
     path(
         "releases/<int:pk>/files/<path:name>",
         exports_api.ReleaseFileView.as_view(),
@@ -94,6 +103,7 @@ urlpatterns = [
         review_views.assignment_reassign_page,
         name="reassign-page",
     ),
+    *[route for workspace in WORKSPACES for route in workspace.pages],
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),

@@ -23,6 +23,14 @@ class ReferenceSet(models.Model):
     fields = models.JSONField(default=list, help_text="Record fields whose text is indexed.")
     documents_count = models.PositiveIntegerField(default=0)
     loaded_at = models.DateTimeField()
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When rewrites were last checked against this set."
+    )
+    # Loaded by a curator from a campaign's page: only that campaign's curators (or operators)
+    # may reload or delete it, since every campaign is checked against every set.
+    loaded_for = models.ForeignKey(
+        Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     loaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

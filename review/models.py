@@ -4,8 +4,51 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotation.models import Campaign, Rewrite
+from annotation.models import Campaign, Rewrite, Role
 from core.transitions import Transitions
+
+
+class Invitation(models.Model):
+    """An invitation by email to join a campaign with a role: a single-use, expiring, signed link
+    (``review.services.invitations``) with which the invitee sets a password and lands in the
+    campaign. Sign-up stays closed otherwise."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+
+    TRANSITIONS: Transitions = {Status.PENDING: frozenset({Status.ACCEPTED, Status.REVOKED})}
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    # Random, part of the signed link: a link is valid only while its nonce is this one.
+    nonce = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["campaign", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "email", "role"],
+                condition=Q(status="pending"),
+                name="invitation_one_pending_per_email_role",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} as {self.role} in {self.campaign_id} ({self.status})"
 
 
 class Decision(models.TextChoices):

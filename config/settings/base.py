@@ -198,3 +198,15 @@ DEFAULT_TOKENIZER = os.environ.get("CURATION_DEFAULT_TOKENIZER", "o200k_base")
 # Release jobs started from the API write their files under RELEASES_DIR/<campaign>/<release>/;
 # curators download them through the API (never served as static files).
 RELEASES_DIR = Path(os.environ.get("CURATION_RELEASES_DIR", BASE_DIR / "releases"))
+# Uploaded files (seed files waiting to be checked and imported) live in the default storage;
+# the web server and the worker must share it.
+MEDIA_ROOT = Path(os.environ.get("CURATION_MEDIA_ROOT", BASE_DIR / "media"))
+MEDIA_URL = "/media/"  # never served: uploads are read by the services, not downloaded
+# Reference benchmarks a deployment offers to enable from the references page (jsonl /
+# jsonl.gz files, one folder per set); empty: none.
+_shared_references = BASE_DIR.parent / "shared" / "data" / "references"
+REFERENCES_DIR = os.environ.get(
+    "CURATION_REFERENCES_DIR", str(_shared_references) if _shared_references.is_dir() else ""
+)
+# How long an invitation link stays valid.
+INVITATION_DAYS = int(os.environ.get("CURATION_INVITATION_DAYS", "14"))

@@ -14,3 +14,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
+
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+# Uploads of a test run go to a folder of their own, not the project's media/.
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="codearena-test-media-"))

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('annotation', '0004_event_kind_choices_rewrite_submitted_has_tags'),
+        ('annotation', '0004_rewrite_submitted_has_tags'),
         # The tables were created by exports' first migration; this one only takes the models
         # over (state only), so no row is copied and no table is renamed.
         ('exports', '0001_references_flags_responses_releases'),

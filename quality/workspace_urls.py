@@ -1,0 +1,7 @@
+"""The curator workspace's routes of the quality app: ``pages`` are mounted at the site's root,
+``api`` under /api/v1/ (see config/urls.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+pages: list[URLPattern | URLResolver] = []
+api: list[URLPattern | URLResolver] = []
