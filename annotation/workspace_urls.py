@@ -7,3 +7,4 @@ from . import urls_campaigns, urls_seeds
 
 pages: list[URLPattern | URLResolver] = [*urls_campaigns.pages, *urls_seeds.pages]
 api: list[URLPattern | URLResolver] = [*urls_campaigns.api, *urls_seeds.api]
+nav: list[tuple[int, str, str]] = [*urls_campaigns.nav, *urls_seeds.nav]

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotation import api as annotation_api
 from annotation import views as annotation_views
 from annotation import workspace_urls as annotation_workspace
+from core import workspace as core_workspace
 from exports import api as exports_api
 from exports import views as exports_views
 from exports import workspace_urls as exports_workspace
@@ -16,6 +17,7 @@ from review import workspace_urls as review_workspace
 # The curator workspace (campaign settings, guidelines, people, seeds, references, answers):
 # each app lists its own routes.
 WORKSPACES = [annotation_workspace, review_workspace, quality_workspace, exports_workspace]
+core_workspace.register([entry for workspace in WORKSPACES for entry in workspace.nav])
 
 api_v1 = [
     path("auth/token/", annotation_api.TokenView.as_view(), name="api-token"),

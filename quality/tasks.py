@@ -18,3 +18,16 @@ from .services.checks import rewrite_quality_check
 def check_rewrite_quality(rewrite_id: int) -> dict[str, Any]:
     """Decontamination, copied-seed and near-duplicate checks of a newly submitted rewrite."""
     return rewrite_quality_check(rewrite_id=rewrite_id)
+
+
+@shared_task(
+    name="exports.tasks.check_rewrite_quality",
+    autoretry_for=(OSError, IntegrityError, OperationalError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def check_rewrite_quality_old_name(rewrite_id: int) -> dict[str, Any]:
+    """The same task under the name it had before the quality app existed, so messages a
+    broker still holds from before the deploy run instead of being dropped as unregistered.
+    Nothing enqueues it any more; remove it once no such message can be left."""
+    return rewrite_quality_check(rewrite_id=rewrite_id)

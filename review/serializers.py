@@ -174,6 +174,8 @@ class CuratorRewriteOut(RewriteOut):
 
     def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
         ballots = list(rewrite.ballots.all())
+        # Seats held by a cast or pending ballot; a closed one (its reviewer left) is free.
+        seated = sum(1 for b in ballots if b.status != Ballot.Status.CLOSED)
         viewer = self.context.get("viewer_id")
         if any(b.reviewer_id == viewer and b.status == Ballot.Status.PENDING for b in ballots):
             ballots = [
@@ -194,7 +196,7 @@ class CuratorRewriteOut(RewriteOut):
                 "pending": sum(1 for b in ballots if b.status == Ballot.Status.PENDING),
                 "panel_size": rewrite.campaign.panel_size,
                 # Seats no reviewer could fill yet (too few reviewers other than the author).
-                "unfilled": max(0, rewrite.campaign.panel_size - len(ballots)),
+                "unfilled": max(0, rewrite.campaign.panel_size - seated),
             },
             "votes": [{**vote_out(b, with_reviewer=True), "status": b.status} for b in ballots],
         }

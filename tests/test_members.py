@@ -589,3 +589,63 @@ def test_the_admin_refuses_to_delete_the_last_curator_and_says_why(world, admin_
     assert not any("deleted successfully" in m for m in shown), shown
     assert not LogEntry.objects.filter(action_flag=DELETION).exists()
     assert not events(world.campaign, "membership.removed")
+
+
+# --- races and limits (found in review) ---------------------------------------------------------
+
+
+def test_the_sweep_closes_a_ballot_seated_while_its_reviewer_was_being_removed(make_world):
+    """A panel filled at the moment of a removal can still seat the reviewer (it read the
+    membership before the removal committed); the periodic sweep closes that ballot and
+    refills the seat."""
+    world = make_world(slug="race", reviewers=5)
+    world.add_seeds(1)
+    rewrite = world.submitted()
+    seated = rewrite.ballots.order_by("pk").first()
+    # The state such a race leaves: the membership gone, the ballot still pending.
+    Membership.objects.filter(user=seated.reviewer, role=Role.REVIEWER).delete()
+    assert fill_waiting_panels() >= 0  # the beat task
+    seated.refresh_from_db()
+    assert seated.status == Ballot.Status.CLOSED
+    assert len(seats(rewrite)) == world.campaign.panel_size
+    assert seated.reviewer.username not in seats(rewrite)
+    assert events(world.campaign, "ballot.closed")[-1].data["reason"] == "reviewer removed"
+
+
+def test_removing_an_annotator_when_nobody_can_take_more_releases_the_work(make_world):
+    world = make_world(slug="full", max_active_assignments=1)
+    world.add_seeds(6)
+    leaving = world.annotators[0]
+    drafted = world.claim(leaving)
+    world.draft(drafted)
+    for other in world.annotators[1:]:
+        world.claim(other)  # everyone else is at the limit
+    moved = membership_remove(campaign=world.campaign, user=leaving, role=Role.ANNOTATOR)
+    assert moved == {"assignments_reassigned": 0, "assignments_released": 1}
+    drafted.refresh_from_db()
+    assert drafted.status == Assignment.Status.RELEASED
+    assert Rewrite.objects.filter(assignment=drafted, status="draft").exists()  # kept
+    assert Seed.objects.get(pk=drafted.seed_id).status == Seed.Status.SAMPLED
+
+
+def test_a_rewrite_waiting_for_a_reviewer_shows_an_unfilled_seat_in_the_api(make_world):
+    world = make_world(slug="thin", reviewers=4)
+    world.add_seeds(1)
+    rewrite = world.submitted()
+    leaving = rewrite.ballots.order_by("pk").first().reviewer
+    membership_remove(campaign=world.campaign, user=leaving, role=Role.REVIEWER)
+    res = api_for(world.curator).get(f"/api/v1/campaigns/{world.campaign.slug}/rewrites/")
+    tally = res.json()["results"][0]["tally"]
+    assert (tally["pending"], tally["unfilled"]) == (3, 1)
+    assert campaign_funnel(world.campaign)["waiting_for_reviewers"] == 1
+
+
+def test_adding_an_existing_reviewer_again_fills_waiting_panels(make_world):
+    world = make_world(slug="again", reviewers=3)
+    world.add_seeds(1)
+    rewrite = world.submitted()
+    assert len(seats(rewrite)) == 3
+    late = user_ensure(username="late", password="pw")
+    Membership.objects.create(campaign=world.campaign, user=late, role=Role.REVIEWER)
+    membership_add(campaign=world.campaign, user=late, role=Role.REVIEWER)  # exists already
+    assert "late" in seats(rewrite)

@@ -162,3 +162,18 @@ def test_every_response_matches_its_schema(
         f"{API}/assignments/{assignment}/draft/", {**GOOD_DRAFT, "version": 0}, format="json"
     )
     assert res.status_code in (404, 409)
+
+
+def test_the_stats_serializer_drops_nothing_the_dashboard_computes(world, schema):
+    """The stats API serializes ``campaign_overview`` through ``CampaignStatsOut``, which would
+    silently drop a key it does not declare: the raw overview must match the schema too."""
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from review.dashboard import campaign_overview
+
+    world.add_seeds(3)
+    rewrite = world.submitted()
+    cast_panel(rewrite, ["valid", "valid", "invalid", "invalid"])
+    raw = json.loads(json.dumps(campaign_overview(world.campaign), cls=DjangoJSONEncoder))
+    definitions = {k: _strict(v) for k, v in schema["components"]["schemas"].items()}
+    jsonschema.validate(raw, {"$ref": "#/definitions/CampaignStatsOut", "definitions": definitions})

@@ -2,16 +2,23 @@
 campaign membership. See review/README.md for states and transitions."""
 
 from .members import membership_add, membership_remove, membership_role_change
-from .panels import panel_fill, panels_fill_waiting, rewrites_waiting_for_reviewers
+from .panels import (
+    ballots_close,
+    ballots_of_departed_close,
+    panel_fill,
+    panels_fill_waiting,
+    rewrites_waiting_for_reviewers,
+)
 from .revisions import RETURNABLE, rewrite_return
 from .submission import rewrite_submit
-from .votes import VoteResult, ballot_cast, ballots_close, rewrite_tally
+from .votes import VoteResult, ballot_cast, rewrite_tally
 
 __all__ = [
     "RETURNABLE",
     "VoteResult",
     "ballot_cast",
     "ballots_close",
+    "ballots_of_departed_close",
     "membership_add",
     "membership_remove",
     "membership_role_change",

@@ -8,14 +8,13 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from annotation.models import Assignment, Campaign, Membership, Rewrite, Role
-from annotation.services import assignment_reassign, assignments_release
+from annotation.services import annotator_can_take, assignment_reassign, assignments_release
 from core import access
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.transitions import EventKind, event_record
 
 from ..models import Ballot
-from .panels import panel_fill, panels_fill_waiting
-from .votes import ballots_close
+from .panels import ballots_close, panel_fill, panels_fill_waiting
 
 
 def _check_curator(actor: Any, campaign: Campaign, operator: bool) -> None:
@@ -54,12 +53,23 @@ def membership_add(
             to_state=role,
             data={"user": user.get_username()},
         )
-        if role == Role.REVIEWER:
-            panels_fill_waiting(campaign=campaign)
+    if role == Role.REVIEWER:
+        # Also when the membership existed: add_member run again completes waiting panels.
+        panels_fill_waiting(campaign=campaign)
     return membership
 
 
 def _lock_membership(campaign: Campaign, user: Any, role: str) -> Membership:
+    if role == Role.CURATOR:
+        # All curator rows, in one order, before any of them: two curators removed at once
+        # then wait for each other instead of deadlocking, and the last-curator check sees
+        # every curator.
+        list(
+            Membership.objects.select_for_update()
+            .filter(campaign=campaign, role=Role.CURATOR)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
     membership = (
         Membership.objects.select_for_update()
         .filter(campaign=campaign, user_id=user.pk, role=role)
@@ -71,10 +81,11 @@ def _lock_membership(campaign: Campaign, user: Any, role: str) -> Membership:
 
 
 def _keep_a_curator(campaign: Campaign, user: Any) -> None:
+    """The caller holds the curator rows' locks (``_lock_membership``)."""
     curators = list(
-        Membership.objects.select_for_update()
-        .filter(campaign=campaign, role=Role.CURATOR)
-        .values_list("user_id", flat=True)
+        Membership.objects.filter(campaign=campaign, role=Role.CURATOR).values_list(
+            "user_id", flat=True
+        )
     )
     if curators == [user.pk]:
         raise Conflict(
@@ -106,7 +117,9 @@ def _leave_reviewing(campaign: Campaign, user: Any, actor: Any) -> dict[str, int
 
 
 def _least_loaded_annotator(campaign: Campaign, exclude: int) -> Any:
-    membership = (
+    """The annotator (other than ``exclude``) with the fewest active assignments who can take
+    one more (the campaign's ``max_active_assignments``), or None."""
+    candidates = (
         Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
         .exclude(user_id=exclude)
         .annotate(
@@ -120,9 +133,11 @@ def _least_loaded_annotator(campaign: Campaign, exclude: int) -> Any:
         )
         .select_related("user")
         .order_by("load", "user_id")
-        .first()
     )
-    return membership.user if membership else None
+    for membership in candidates:
+        if not annotator_can_take(campaign=campaign, annotator=membership.user, current_id=exclude):
+            return membership.user
+    return None
 
 
 def _leave_annotating(

@@ -3,10 +3,10 @@
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 
 from annotation.models import Campaign, Membership, Rewrite, Role
-from core.transitions import EventKind, events_record_created
+from core.transitions import EventKind, events_record_created, transition_many
 
 from ..models import Ballot
 
@@ -80,13 +80,71 @@ def rewrites_waiting_for_reviewers(*, campaign: Campaign | None = None) -> list[
     return list(
         rewrites.annotate(seats=Count("ballots", filter=~Q(ballots__status=Ballot.Status.CLOSED)))
         .filter(seats__lt=F("campaign__panel_size"))
+        .order_by("pk")  # lock order: concurrent sweeps wait for each other, never deadlock
         .values_list("pk", flat=True)
     )
 
 
+def ballots_of_departed_close(*, campaign: Campaign | None = None) -> int:
+    """Close pending ballots whose reviewer no longer holds the reviewer role and refill those
+    panels. ``membership_remove`` closes them itself; a panel filled at the very moment the
+    reviewer was removed (it read the membership before the removal committed) can still seat
+    them, and this sweep repairs that. Returns how many were closed."""
+    departed = Ballot.objects.filter(status=Ballot.Status.PENDING).exclude(
+        Exists(
+            Membership.objects.filter(
+                campaign_id=OuterRef("campaign_id"),
+                user_id=OuterRef("reviewer_id"),
+                role=Role.REVIEWER,
+            )
+        )
+    )
+    if campaign is not None:
+        departed = departed.filter(campaign=campaign)
+    closed = 0
+    for rewrite_id, reviewer_id in departed.order_by("rewrite_id").values_list(
+        "rewrite_id", "reviewer_id"
+    ):
+        with transaction.atomic():
+            rewrite = Rewrite.objects.select_for_update().get(pk=rewrite_id)
+            closed += len(
+                ballots_close(
+                    rewrite=rewrite,
+                    actor=None,
+                    reviewer_id=reviewer_id,
+                    data={"rewrite": rewrite_id, "reason": "reviewer removed"},
+                )
+            )
+            panel_fill(rewrite_id=rewrite_id)
+    return closed
+
+
 def panels_fill_waiting(*, campaign: Campaign | None = None) -> int:
-    """Complete the panels of submitted rewrites that are waiting for reviewers; returns how
-    many ballots were opened."""
+    """Close the ballots of reviewers who left (``ballots_of_departed_close``), then complete
+    the panels of submitted rewrites that are waiting for reviewers; returns how many ballots
+    were opened."""
+    ballots_of_departed_close(campaign=campaign)
     return sum(
         len(panel_fill(rewrite_id=pk)) for pk in rewrites_waiting_for_reviewers(campaign=campaign)
+    )
+
+
+def ballots_close(
+    *, rewrite: Rewrite, actor: Any, data: dict[str, Any], reviewer_id: int | None = None
+) -> list[int]:
+    """Close the rewrite's pending ballots (of one reviewer, or all): their votes are no longer
+    needed. The caller holds the rewrite's lock. Returns the closed ids."""
+    pending = rewrite.ballots.filter(status=Ballot.Status.PENDING)
+    if reviewer_id is not None:
+        pending = pending.filter(reviewer_id=reviewer_id)
+    return transition_many(
+        Ballot,
+        list(pending.order_by("pk").values_list("pk", flat=True)),
+        from_state=Ballot.Status.PENDING,
+        to=Ballot.Status.CLOSED,
+        allowed=Ballot.TRANSITIONS,
+        kind=EventKind.BALLOT_CLOSED,
+        actor=actor,
+        campaign=rewrite.campaign_id,
+        data=lambda _pk: data,
     )

@@ -41,12 +41,14 @@ def rewrite_return(
             f"Only rejected or no-consensus rewrites can be returned; this one is "
             f"{rewrite.get_status_display().lower()}."
         )
-    if (
-        annotator is None
-        and not Membership.objects.filter(
-            campaign=rewrite.campaign, user_id=rewrite.author_id, role=Role.ANNOTATOR
-        ).exists()
-    ):
+    # Locked, so a removal of the author running now either finishes first (and this refuses)
+    # or waits until the new draft is theirs (and the removal hands it on).
+    author_membership = (
+        Membership.objects.select_for_update()
+        .filter(campaign=rewrite.campaign, user_id=rewrite.author_id, role=Role.ANNOTATOR)
+        .first()
+    )
+    if annotator is None and author_membership is None:
         raise ValidationFailed(
             "The author is no longer an annotator of this campaign; return the rewrite to "
             "another annotator.",

@@ -10,10 +10,11 @@ from django.utils import timezone
 from annotation.models import Rewrite, Role
 from core import access
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
-from core.transitions import EventKind, transition, transition_many
+from core.transitions import EventKind, transition
 
 from ..consensus import Outcome, consensus
 from ..models import Ballot, Decision, VoteReason
+from .panels import ballots_close
 
 OUTCOME_EVENT = {
     Outcome.ACCEPTED: EventKind.REWRITE_ACCEPTED,
@@ -64,18 +65,19 @@ def ballot_cast(
         if found is None:
             raise NotFound("No such ballot.")
         rewrite_id, reviewer_id = found
-        # The rewrite first: its lock serialises the panel's last votes.
-        rewrite = (
-            Rewrite.objects.select_for_update(of=("self",))
-            .select_related("campaign")
-            .get(pk=rewrite_id)
-        )
+        rewrite = Rewrite.objects.select_related("campaign").get(pk=rewrite_id)
         access.require(
             actor,
             rewrite.campaign,
             role=Role.REVIEWER,
             owner_id=reviewer_id,
             missing="No such ballot.",
+        )
+        # Then the rewrite's lock: it serialises the panel's last votes.
+        rewrite = (
+            Rewrite.objects.select_for_update(of=("self",))
+            .select_related("campaign")
+            .get(pk=rewrite_id)
         )
         ballot = Ballot.objects.select_for_update().get(pk=ballot_id)
         if ballot.status == Ballot.Status.CAST:
@@ -123,27 +125,6 @@ def ballot_cast(
                 data={**tally, "closed_ballots": closed},
             )
     return VoteResult(ballot=ballot, outcome=outcome)
-
-
-def ballots_close(
-    *, rewrite: Rewrite, actor: Any, data: dict[str, Any], reviewer_id: int | None = None
-) -> list[int]:
-    """Close the rewrite's pending ballots (of one reviewer, or all): their votes are no longer
-    needed. The caller holds the rewrite's lock. Returns the closed ids."""
-    pending = rewrite.ballots.filter(status=Ballot.Status.PENDING)
-    if reviewer_id is not None:
-        pending = pending.filter(reviewer_id=reviewer_id)
-    return transition_many(
-        Ballot,
-        list(pending.order_by("pk").values_list("pk", flat=True)),
-        from_state=Ballot.Status.PENDING,
-        to=Ballot.Status.CLOSED,
-        allowed=Ballot.TRANSITIONS,
-        kind=EventKind.BALLOT_CLOSED,
-        actor=actor,
-        campaign=rewrite.campaign_id,
-        data=lambda _pk: data,
-    )
 
 
 def rewrite_tally(*, rewrite: Rewrite) -> dict[str, int]:
