@@ -50,3 +50,9 @@ class ValidationFailed(DomainError):
     problems."""
 
     code = "validation_failed"
+
+
+class Gone(DomainError):
+    """The link or object existed but has expired, e.g. an invitation link (410)."""
+
+    code = "gone"

@@ -18,6 +18,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from .errors import (
     Conflict,
     DomainError,
+    Gone,
     InvalidTransition,
     NotAllowed,
     NotFound,
@@ -32,12 +33,14 @@ STATUS_OF: dict[type[DomainError], int] = {
     StaleVersion: status.HTTP_409_CONFLICT,
     Conflict: status.HTTP_409_CONFLICT,
     ValidationFailed: status.HTTP_400_BAD_REQUEST,
+    Gone: status.HTTP_410_GONE,
 }
 TITLE_OF: dict[int, str] = {
     400: "That cannot be done as asked",
     403: "Your role does not allow this",
     404: "Not found",
     409: "That cannot be done now",
+    410: "This link has expired",
 }
 
 

@@ -153,6 +153,7 @@ SPECTACULAR_SETTINGS = {
         "RewriteStatusEnum": "annotation.models.Rewrite.Status",
         "BallotStatusEnum": "review.models.Ballot.Status",
         "ReleaseStatusEnum": "exports.models.Release.Status",
+        "RoleEnum": "annotation.models.Role",
     },
 }
 
