@@ -8,6 +8,7 @@ from .models import (
     Campaign,
     Category,
     Event,
+    GuidelinesVersion,
     Membership,
     ProgrammingLanguage,
     Rewrite,
@@ -32,6 +33,12 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
+    """Campaigns are created from /campaigns/new/ (or ``create_campaign``), which installs a
+    taxonomy and makes the creator a curator; the admin only edits existing ones."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
     list_display = ["slug", "name", "panel_size", "accept_threshold", "target_release_size"]
     search_fields = ["slug", "name"]
     inlines = [MembershipInline]
@@ -109,3 +116,13 @@ class EventAdmin(WorkflowReadOnly):
     ]
     list_filter = ["campaign", "kind"]
     list_select_related = ["campaign", "actor"]
+
+
+@admin.register(GuidelinesVersion)
+class GuidelinesVersionAdmin(WorkflowReadOnly):
+    """Saved by ``guidelines_save`` (the guidelines page and API), which numbers the versions
+    and writes the event: read-only here."""
+
+    list_display = ["campaign", "number", "author", "created_at"]
+    list_filter = ["campaign"]
+    list_select_related = ["campaign", "author"]

@@ -1,0 +1,237 @@
+"""Curator workspace pages, campaign part: a new campaign, its settings, its guidelines (an
+editor with live preview, the version history with diffs) and one guidelines version. Forms
+are plain POST + CSRF + redirect; they work without JavaScript (the preview is an extra).
+Non-members get 404 and members without the role 403 (``core.http.DomainErrorMiddleware``);
+bad input re-renders the form with what was typed and the status the API would give."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+
+from core.access import roles
+from core.errors import DomainError, NotAllowed
+from core.http import status_for
+
+from . import selectors_campaigns as campaigns
+from .models import Role
+from .rendering import render_markdown
+from .selectors import campaign_for_member
+from .serializers_campaigns import (
+    TAXONOMY_CHOICES,
+    CampaignCreateIn,
+    CampaignSettingsIn,
+    GuidelinesIn,
+    campaign_create_arguments,
+)
+from .services.campaigns import (
+    CREATE_PERMISSION,
+    EDITABLE_SETTINGS,
+    campaign_create,
+    campaign_settings_update,
+)
+from .services.guidelines import guidelines_mark_read, guidelines_save
+
+Errors = dict[str, list[str]]
+
+
+def _form_data(
+    post: QueryDict, fields: tuple[str, ...], checkboxes: tuple[str, ...]
+) -> dict[str, Any]:
+    """The posted form as serializer input: a checkbox is true when sent, false when not; an
+    empty optional number means "none"."""
+    data: dict[str, Any] = {key: post[key] for key in fields if key in post}
+    for key in checkboxes:
+        data[key] = key in post
+    if data.get("max_active_assignments") == "":
+        data["max_active_assignments"] = None
+    return data
+
+
+def _errors_of(exc: DomainError) -> Errors:
+    errors = exc.details.get("errors")
+    if isinstance(errors, dict):
+        return {str(k): [str(m) for m in v] for k, v in errors.items()}
+    return {}
+
+
+def _serializer_errors(errors: Any) -> Errors:
+    return {str(k): [str(m) for m in v] for k, v in errors.items()}
+
+
+CREATE_FIELDS = (
+    "slug",
+    "name",
+    "taxonomy",
+    "panel_size",
+    "accept_threshold",
+    "target_release_size",
+    "lease_minutes",
+    "max_active_assignments",
+    "tokenizer",
+)
+
+
+@login_required
+def campaign_new_page(request: HttpRequest) -> HttpResponse:
+    """GET: the new-campaign form. POST: create the campaign (the creator becomes its curator)
+    and go to its settings. Needs the create_campaign permission (403 otherwise)."""
+    if not request.user.has_perm(CREATE_PERMISSION):
+        raise NotAllowed(
+            "Creating a campaign needs the 'create campaign' permission; ask an operator."
+        )
+    errors: Errors = {}
+    message = ""
+    status = 200
+    form: dict[str, Any] = {}
+    if request.method == "POST":
+        form = _form_data(request.POST, CREATE_FIELDS, ("early_decision",))
+        if "taxonomy_file" in request.FILES:
+            form["taxonomy_file"] = request.FILES["taxonomy_file"]
+        serializer = CampaignCreateIn(data=form)
+        if serializer.is_valid():
+            try:
+                campaign = campaign_create(
+                    actor=request.user,
+                    **campaign_create_arguments(dict(serializer.validated_data)),
+                )
+            except DomainError as exc:
+                message, errors, status = exc.message, _errors_of(exc), status_for(exc)
+            else:
+                messages.success(
+                    request,
+                    f"Campaign {campaign.name!r} created; you are its curator. Next: write "
+                    "its guidelines and add people.",
+                )
+                return redirect("campaign-settings-page", slug=campaign.slug)
+        else:
+            message = "The campaign could not be created; see each field."
+            errors, status = _serializer_errors(serializer.errors), 400
+        form.pop("taxonomy_file", None)  # a file input cannot be refilled
+    return render(
+        request,
+        "annotation/campaign_new.html",
+        {
+            "form": form,
+            "errors": errors,
+            "message": message,
+            "taxonomy_choices": TAXONOMY_CHOICES,
+            "tokenizers": campaigns.tokenizer_names(),
+        },
+        status=status,
+    )
+
+
+@login_required
+def campaign_settings_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the settings form (locked settings disabled, with the reason). POST: change what
+    differs, then back here (curators)."""
+    campaign = campaigns.campaign_for_curator(user=request.user, slug=slug)
+    errors: Errors = {}
+    message = ""
+    status = 200
+    form: dict[str, Any] = {}
+    if request.method == "POST":
+        form = _form_data(request.POST, EDITABLE_SETTINGS, ("early_decision",))
+        serializer = CampaignSettingsIn(data=form)
+        if serializer.is_valid():
+            try:
+                campaign_settings_update(
+                    campaign=campaign, actor=request.user, **serializer.validated_data
+                )
+            except DomainError as exc:
+                message, errors, status = exc.message, _errors_of(exc), status_for(exc)
+            else:
+                messages.success(request, "Settings saved.")
+                return redirect("campaign-settings-page", slug=campaign.slug)
+        else:
+            message = "The settings were not saved; see each field."
+            errors, status = _serializer_errors(serializer.errors), 400
+    current = campaigns.campaign_settings(campaign)
+    return render(
+        request,
+        "annotation/campaign_settings.html",
+        {
+            "campaign": campaign,
+            "settings": current,
+            "form": {**current, **form},
+            "locked": {lock["field"]: lock["reason"] for lock in current["locked"]},
+            "errors": errors,
+            "message": message,
+            "tokenizers": campaigns.tokenizer_names(),
+        },
+        status=status,
+    )
+
+
+@login_required
+def guidelines_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Members: the rendered guidelines (opening them marks them read). Curators also get the
+    editor with live preview (POST saves a new version) and the version history."""
+    campaign = campaign_for_member(user=request.user, slug=slug)
+    is_curator = Role.CURATOR in roles(request.user, campaign)
+    errors: Errors = {}
+    message = ""
+    status = 200
+    text = campaign.guidelines
+    was_unread = False
+    if request.method == "POST":
+        if not is_curator:
+            raise NotAllowed(f"This needs the curator role in campaign {campaign.slug!r}.")
+        serializer = GuidelinesIn(data={"text": request.POST.get("text", "")})
+        text = request.POST.get("text", "")
+        if serializer.is_valid():
+            try:
+                version = guidelines_save(
+                    campaign=campaign, actor=request.user, text=serializer.validated_data["text"]
+                )
+            except DomainError as exc:
+                message, errors, status = exc.message, _errors_of(exc), status_for(exc)
+            else:
+                messages.success(
+                    request,
+                    f"Saved as version {version.number}."
+                    if version
+                    else "Nothing changed; no new version.",
+                )
+                return redirect("guidelines-page", slug=campaign.slug)
+        else:
+            message = "The guidelines were not saved."
+            errors, status = _serializer_errors(serializer.errors), 400
+    else:
+        # Read before marking: the page says once that they changed, then they are read.
+        was_unread = campaigns.guidelines_unread(campaign=campaign, user=request.user)
+        guidelines_mark_read(campaign=campaign, actor=request.user)
+    versions = list(campaigns.guidelines_versions(campaign)[:100]) if is_curator else []
+    return render(
+        request,
+        "annotation/guidelines.html",
+        {
+            "campaign": campaign,
+            "is_curator": is_curator,
+            "html": render_markdown(campaign.guidelines),
+            "newest": versions[0] if versions else None,
+            "versions": versions,
+            "text": text,
+            "preview_html": render_markdown(text),
+            "was_unread": was_unread,
+            "errors": errors,
+            "message": message,
+            "preview_url": f"/api/v1/campaigns/{campaign.slug}/preview/",
+        },
+        status=status,
+    )
+
+
+@login_required
+def guidelines_version_page(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """One guidelines version (curators): rendered, with its diff to the version before."""
+    campaign = campaigns.campaign_for_curator(user=request.user, slug=slug)
+    item = campaigns.guidelines_version(campaign=campaign, number=number)
+    return render(
+        request,
+        "annotation/guidelines_version.html",
+        {"campaign": campaign, "item": item, "html": render_markdown(item.version.text)},
+    )
