@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
+from django.utils import timezone
 
 from annotation.models import Campaign, Rewrite
 from core.errors import ValidationFailed
@@ -185,6 +186,7 @@ def rewrites_decontaminate(
             if progress:
                 progress(1)
         ContaminationHit.objects.bulk_create(hits, batch_size=1000)
+        _mark_checked(sets)
         contaminated = len({h.rewrite_id for h in hits})
         result = DecontaminationResult(
             checked=len(rows),
@@ -227,4 +229,17 @@ def rewrites_decontaminate_all_campaigns(
         contaminated += result.contaminated
         if progress:
             progress(f"{campaign.slug}: {result.contaminated} of {result.checked} rewrites hit")
+    # Every campaign's rewrites are now checked against these sets (also when there are none).
+    _mark_checked(reference_sets)
     return checked, contaminated
+
+
+def _mark_checked(reference_sets: Sequence[ReferenceSet]) -> None:
+    """Record when rewrites were last checked against ``reference_sets`` (on the rows and on
+    the objects given)."""
+    if not reference_sets:
+        return
+    now = timezone.now()
+    ReferenceSet.objects.filter(pk__in=[s.pk for s in reference_sets]).update(checked_at=now)
+    for reference_set in reference_sets:
+        reference_set.checked_at = now

@@ -3,18 +3,29 @@
 import gzip
 import hashlib
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 
-from core.errors import NotFound, ValidationFailed
+from annotation.models import Campaign, Role
+from core import access
+from core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
+from core.transitions import EventKind, event_record
 
 from ..models import ReferenceDocument, ReferenceSet
+from ..selectors_references import (
+    REFERENCE_SUFFIXES,
+    is_operator,
+    reference_available,
+    reference_set_may_reload,
+)
 from .decontamination import rewrites_decontaminate_all_campaigns
 
 # Question-like fields of the common benchmark formats (HumanEval/EvalPlus/MultiPL-E "prompt",
@@ -141,27 +152,48 @@ def reference_set_load(
     fields: Sequence[str] | None = None,
     id_field: str | None = None,
     actor: Any = None,
+    campaign: Campaign | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ReferenceLoadResult:
     """Load (or reload) the reference set ``name`` from ``paths``, replacing its documents in
     one transaction, and re-check every submitted rewrite of every campaign against it in the
     same transaction, so hits never point at documents that are gone nor miss new ones.
 
-    Raises ReferenceImportError (bad lines; nothing changes) or ValidationFailed (bad name)."""
+    Without ``campaign`` this is the operator's load (the ``load_references`` command): a new
+    set has no owning campaign. With ``campaign`` it is a load from that campaign's workspace:
+    ``actor`` must be one of its curators or an operator; a new set is recorded as loaded for
+    that campaign (when the actor is its curator), an existing one may be replaced only by
+    whoever ``reference_set_may_reload`` allows, and a ``reference_set.loaded`` event is
+    written on ``campaign``.
+
+    Raises ReferenceImportError (bad lines; nothing changes), ValidationFailed (bad name),
+    NotFound / NotAllowed (``actor`` is not a curator of ``campaign``) and Conflict (the name
+    belongs to a set ``actor`` may not replace; nothing changes)."""
     say = progress or (lambda _msg: None)
+    if campaign is not None and not is_operator(actor):
+        access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
     try:
         validate_slug(name)
     except Exception as exc:
         raise ValidationFailed(
-            f"Reference set name {name!r} must be a slug (letters, digits, - and _)."
+            f"Reference set name {name!r} must be a slug (letters, digits, - and _).",
+            details={"errors": {"name": ["use letters, digits, '-' and '_'"]}},
         ) from exc
+    if campaign is not None:
+        # Refuse a name taken by someone else's set before reading any file (checked again
+        # under the lock below, which is what decides).
+        existing = ReferenceSet.objects.select_related("loaded_for").filter(name=name).first()
+        if existing is not None and not reference_set_may_reload(actor, existing):
+            raise Conflict(_reload_refused(existing), details={"errors": {"name": ["taken"]}})
     docs = references_parse(paths, fields=fields, id_field=id_field)
     say(f"parsed {len(docs)} documents from {len(paths)} file(s)")
     sources = [{"file": Path(p).name, "sha256": _file_sha256(Path(p))} for p in paths]
     with transaction.atomic():
         ref, created = ReferenceSet.objects.select_for_update().get_or_create(
-            name=name, defaults={"loaded_at": timezone.now()}
+            name=name, defaults={"loaded_at": timezone.now(), "loaded_for": _owner(actor, campaign)}
         )
+        if not created and campaign is not None and not reference_set_may_reload(actor, ref):
+            raise Conflict(_reload_refused(ref), details={"errors": {"name": ["taken"]}})
         replaced = 0 if created else ref.documents.count()
         # Deleting the old documents deletes their hits too; they are recomputed below.
         ref.documents.all().delete()
@@ -181,14 +213,127 @@ def reference_set_load(
         rechecked, contaminated = rewrites_decontaminate_all_campaigns(
             reference_sets=[ref], actor=actor, progress=say
         )
+        if campaign is not None:
+            event_record(
+                campaign=campaign,
+                actor=actor,
+                kind=EventKind.REFERENCE_SET_LOADED,
+                obj=ref,
+                data={
+                    "name": ref.name,
+                    "documents": ref.documents_count,
+                    "files": [source["file"] for source in sources],
+                    "sha256": [source["sha256"] for source in sources],
+                    "fields": ref.fields,
+                    "replaced": replaced,
+                    "rechecked": rechecked,
+                    "contaminated": contaminated,
+                },
+            )
     return ReferenceLoadResult(
         reference_set=ref, replaced=replaced, rechecked=rechecked, contaminated=contaminated
     )
 
 
-def reference_set_delete(*, name: str) -> int:
-    """Remove a reference set and its hits. Raises NotFound."""
-    deleted, _ = ReferenceSet.objects.filter(name=name).delete()
-    if not deleted:
-        raise NotFound(f"No reference set named {name!r}.")
+def _owner(actor: Any, campaign: Campaign | None) -> Campaign | None:
+    """The campaign a new set is loaded for: the workspace's campaign when one of its curators
+    loads it; none when an operator (who is not its curator) or a command does."""
+    if campaign is None:
+        return None
+    held = access.roles(actor, campaign)
+    return campaign if Role.CURATOR in held else None
+
+
+def _reload_refused(ref: ReferenceSet) -> str:
+    if ref.loaded_for_id is None:
+        owner = "by an operator, so only an operator"
+    else:
+        slug = ref.loaded_for.slug if ref.loaded_for is not None else "?"
+        owner = f"for campaign {slug!r}, so only its curators or an operator"
+    return (
+        f"A reference set named {ref.name!r} is already loaded {owner} may replace it. Choose "
+        "another name to load these files as a new set."
+    )
+
+
+def reference_set_upload(
+    *,
+    campaign: Campaign,
+    actor: Any,
+    name: str,
+    uploads: Sequence[tuple[str, IO[bytes]]],
+    fields: Sequence[str] | None = None,
+    id_field: str | None = None,
+) -> ReferenceLoadResult:
+    """Load uploaded files (``(file name, binary stream)`` pairs, each a .jsonl or .jsonl.gz)
+    as the reference set ``name`` from ``campaign``'s workspace: they are saved to a temporary
+    folder under their own names (so bad lines are named by file and line), parsed and loaded
+    with ``reference_set_load``; the folder is removed afterwards.
+
+    Raises ValidationFailed (no file, a file of another kind, two files of one name), and what
+    ``reference_set_load`` raises; nothing is loaded on any error."""
+    if not is_operator(actor):
+        access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    problems: list[str] = []
+    names: list[str] = []
+    for raw_name, _stream in uploads:
+        file_name = Path(raw_name.replace("\\", "/")).name
+        if not file_name.endswith(REFERENCE_SUFFIXES) or file_name.startswith("."):
+            problems.append(f"{raw_name or '(no name)'}: not a .jsonl or .jsonl.gz file")
+        elif file_name in names:
+            problems.append(f"{file_name}: uploaded twice")
+        names.append(file_name)
+    if not uploads:
+        problems.append("no file uploaded")
+    if problems:
+        raise ValidationFailed(
+            "Upload one or more .jsonl or .jsonl.gz files, each once.",
+            details={"errors": {"files": problems}},
+        )
+    with tempfile.TemporaryDirectory(prefix="codearena-references-") as folder:
+        paths: list[Path] = []
+        for file_name, (_raw, stream) in zip(names, uploads, strict=True):
+            path = Path(folder) / file_name
+            with path.open("wb") as out:
+                shutil.copyfileobj(stream, out, 1 << 20)
+            paths.append(path)
+        return reference_set_load(
+            name=name,
+            paths=paths,
+            fields=fields or None,
+            id_field=id_field or None,
+            actor=actor,
+            campaign=campaign,
+        )
+
+
+def reference_set_enable(*, campaign: Campaign, actor: Any, name: str) -> ReferenceLoadResult:
+    """Load the set ``name`` that ``settings.REFERENCES_DIR`` offers (all its jsonl / jsonl.gz
+    files, the default fields and ids) from ``campaign``'s workspace. Enabling a set that is
+    loaded already reloads it, under the same rule as any reload.
+
+    Raises NotFound (no such set offered), and what ``reference_set_load`` raises."""
+    if not is_operator(actor):
+        access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    available = reference_available(name=name)
+    return reference_set_load(
+        name=available.name, paths=available.paths, actor=actor, campaign=campaign
+    )
+
+
+def reference_set_delete(*, name: str, actor: Any = None) -> int:
+    """Remove a reference set and its hits. Without ``actor`` (a command) or for an operator
+    any set; for anyone else only a set ``reference_set_may_reload`` allows them.
+
+    Raises NotFound and NotAllowed."""
+    with transaction.atomic():
+        ref = ReferenceSet.objects.select_for_update().filter(name=name).first()
+        if ref is None:
+            raise NotFound(f"No reference set named {name!r}.")
+        if actor is not None and not reference_set_may_reload(actor, ref):
+            raise NotAllowed(
+                f"Only the curators of the campaign that loaded {name!r}, or an operator, may "
+                "delete it."
+            )
+        deleted, _ = ref.delete()
     return deleted
