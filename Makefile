@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/seed_import.py
 
 worker: install
 	$(BIN)/celery -A config.celery_app worker --loglevel=INFO

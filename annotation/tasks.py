@@ -4,6 +4,7 @@ from celery import shared_task
 
 from .services.assignments import assignments_expire
 from .services.rewrites import rewrite_count_tokens, rewrites_count_missing_tokens
+from .services.seed_imports import seed_import_check, seed_import_run
 
 
 @shared_task(
@@ -24,3 +25,13 @@ def expire_assignments() -> int:
 @shared_task(name="annotation.tasks.count_missing_tokens")
 def count_missing_tokens() -> int:
     return rewrites_count_missing_tokens()
+
+
+@shared_task(name="annotation.tasks.check_seed_import")
+def check_seed_import(import_id: int) -> str:
+    return seed_import_check(import_id=import_id).status
+
+
+@shared_task(name="annotation.tasks.run_seed_import")
+def run_seed_import(import_id: int) -> str:
+    return seed_import_run(import_id=import_id).status

@@ -52,6 +52,20 @@ def deal_order(
     return pairs
 
 
+def deal_preview(
+    groups: dict[str, list[Any]], annotators: list[Any], *, seed: int
+) -> dict[Any, dict[str, int]]:
+    """Per annotator, how many items of each group ``deal_order`` deals them (every annotator
+    listed, groups in name order; items are hashable and unique, e.g. seed ids). Pure: what
+    ``seeds_assign`` with the same inputs does."""
+    mix: dict[Any, dict[str, int]] = {a: {} for a in annotators}
+    name_of = {item: name for name, items in groups.items() for item in items}
+    for item, annotator in deal_order(groups, annotators, seed=seed):
+        name = name_of[item]
+        mix[annotator][name] = mix[annotator].get(name, 0) + 1
+    return {a: dict(sorted(counts.items())) for a, counts in mix.items()}
+
+
 @transaction.atomic
 def seeds_assign(
     *, campaign: Campaign, seed: int = 42, actor: Any = None, lease_hours: float | None = None

@@ -3,7 +3,7 @@ import json
 import random
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +16,9 @@ from core.transitions import EventKind, event_record, transition_many
 
 from ..models import Campaign, Seed
 from ..sampling import sampling_quotas
+from ..selectors_seeds import dealing_inputs, sampling_counts
 from ..vocabulary import Vocabulary
+from .assignments import deal_preview
 
 Progress = Callable[[int], None]
 
@@ -162,6 +164,29 @@ def _parse_seed_line(raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str
     )
 
 
+class SeedLines:
+    """Validates seed lines one at a time, with the rules every import shares (the command, an
+    upload's dry run and its import job): each line on its own (``_parse_seed_line``: the same
+    rules and messages everywhere) and ids unique within the file. Keeps only each id's first
+    line number, so memory grows with the ids, never with the seeds' text."""
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+        self.first_line_of_id: dict[str, int] = {}
+
+    def parse(self, lineno: int, raw: str) -> tuple[Seed | None, list[str]]:
+        """The unsaved seed of a non-blank line, or None and every reason the line is bad."""
+        # Without its line break, so a JSON error's column is on the line it names.
+        seed, errors = _parse_seed_line(raw.rstrip("\r\n"), self.vocab)
+        if seed is None:
+            return None, errors
+        earlier = self.first_line_of_id.get(seed.external_id)
+        if earlier is not None:
+            return None, [f"duplicate id {seed.external_id!r} (first seen on line {earlier})"]
+        self.first_line_of_id[seed.external_id] = lineno
+        return seed, []
+
+
 def seeds_import(
     *,
     campaign: Campaign,
@@ -180,21 +205,15 @@ def seeds_import(
     vocab = Vocabulary.for_campaign(campaign)
     report = SeedImportReport(dry_run=dry_run)
     parsed: list[tuple[int, Seed]] = []
-    first_line_of_id: dict[str, int] = {}
+    parser = SeedLines(vocab)
+    first_line_of_id = parser.first_line_of_id
     for lineno, raw in enumerate(lines, start=1):
         report.lines = lineno
         if progress:
             progress(1)
         if not raw.strip():
             continue
-        seed, errors = _parse_seed_line(raw, vocab)
-        if seed is not None:
-            earlier = first_line_of_id.get(seed.external_id)
-            if earlier is not None:
-                errors = [f"duplicate id {seed.external_id!r} (first seen on line {earlier})"]
-                seed = None
-            else:
-                first_line_of_id[seed.external_id] = lineno
+        seed, errors = parser.parse(lineno, raw)
         report.errors.extend(LineError(lineno, message) for message in errors)
         if seed is not None:
             parsed.append((lineno, seed))
@@ -251,6 +270,100 @@ class SampleReport:
     unclassified: int
 
 
+@dataclass
+class SubcategoryQuota:
+    subcategory_id: int
+    subcategory: str
+    available: int  # seeds it has: already sampled and pooled
+    already_sampled: int
+    quota: int  # how many it holds once the sample is taken
+    shortfall: int  # how far it falls short of an equal share (spread over the others)
+
+
+@dataclass
+class SamplingPlan:
+    size: int
+    seed: int
+    already_sampled: int
+    sampled_now: int
+    sampled_total: int
+    pool_short: int  # how many fewer than ``size`` the pool can give in all
+    equal_share: int
+    unclassified: int
+    subcategories: list[SubcategoryQuota]
+
+    @property
+    def quota_of(self) -> dict[int, int]:
+        return {q.subcategory_id: q.quota for q in self.subcategories}
+
+
+def sampling_plan(
+    *,
+    available: Mapping[int, int],
+    already: Mapping[int, int],
+    names: Mapping[int, str],
+    size: int,
+    seed: int,
+    unclassified: int = 0,
+) -> SamplingPlan:
+    """What sampling ``size`` seeds would do, per subcategory (``names``: every subcategory of
+    the taxonomy, by id; ``available``: the seeds each has, sampled or pooled; ``already``: the
+    sampled ones): the quota (``sampling_quotas``) and the shortfall, i.e. how far a
+    subcategory that gives all it has stays below an equal share. Pure: the preview and
+    ``seeds_sample`` both take their quotas from here.
+
+    Raises ValidationFailed for a size below 1 and InvalidTransition when ``size`` is smaller
+    than what is already sampled (a sample cannot shrink)."""
+    if size < 1:
+        raise ValidationFailed("--size must be at least 1.", details={"errors": {"size": [">= 1"]}})
+    already_total = sum(already.values())
+    if size < already_total:
+        raise InvalidTransition(
+            f"{already_total} seeds are already sampled; a sample cannot shrink. "
+            f"Ask for --size {already_total} or more to top it up."
+        )
+    have = {sub: available.get(sub, 0) for sub in names}
+    quotas = sampling_quotas(have, size, minimum={k: v for k, v in already.items() if k in have})
+    equal_share = size // len(names) if names else 0
+    rows = [
+        SubcategoryQuota(
+            subcategory_id=sub,
+            subcategory=names[sub],
+            available=have[sub],
+            already_sampled=already.get(sub, 0),
+            quota=quotas[sub],
+            shortfall=max(equal_share - quotas[sub], 0) if quotas[sub] == have[sub] else 0,
+        )
+        for sub in sorted(names, key=lambda k: (names[k], k))
+    ]
+    total = sum(quotas.values())
+    return SamplingPlan(
+        size=size,
+        seed=seed,
+        already_sampled=already_total,
+        sampled_now=total - already_total,
+        sampled_total=total,
+        pool_short=size - total,
+        equal_share=equal_share,
+        unclassified=unclassified,
+        subcategories=rows,
+    )
+
+
+def seeds_sample_preview(*, campaign: Campaign, size: int, seed: int = 42) -> SamplingPlan:
+    """What ``seeds_sample`` with ``size`` and ``seed`` would do now, writing nothing (the
+    caller has checked access). Raises as ``sampling_plan``."""
+    counts = sampling_counts(campaign=campaign)
+    return sampling_plan(
+        available=counts.available,
+        already=counts.already,
+        names=counts.names,
+        size=size,
+        seed=seed,
+        unclassified=counts.unclassified,
+    )
+
+
 @transaction.atomic
 def seeds_sample(
     *, campaign: Campaign, size: int, seed: int = 42, actor: Any = None
@@ -280,13 +393,10 @@ def seeds_sample(
         if status == Seed.Status.POOLED:
             pooled[sub_id].append((pk, external_id))
     already_total = sum(already.values())
-    if size < already_total:
-        raise InvalidTransition(
-            f"{already_total} seeds are already sampled; a sample cannot shrink. "
-            f"Ask for --size {already_total} or more to top it up."
-        )
     available = {sub: already[sub] + len(pooled[sub]) for sub in names}
-    quotas = sampling_quotas(available, size, minimum=already)
+    quotas = sampling_plan(
+        available=available, already=already, names=names, size=size, seed=seed
+    ).quota_of
     picks: list[list[int]] = []
     for sub_id in sorted(names):
         want = quotas[sub_id] - already[sub_id]
@@ -338,4 +448,39 @@ def seeds_sample(
         quotas={names[k]: v for k, v in quotas.items()},
         available={names[k]: v for k, v in available.items()},
         unclassified=unclassified,
+    )
+
+
+@dataclass
+class AnnotatorShare:
+    annotator: str
+    seeds: int
+    subcategories: dict[str, int]  # subcategory name -> seeds dealt
+
+
+@dataclass
+class DealingPlan:
+    seed: int
+    seeds: int
+    annotators: list[AnnotatorShare]
+
+
+def seeds_deal_preview(*, campaign: Campaign, seed: int = 42) -> DealingPlan:
+    """What ``seeds_assign`` with ``seed`` would deal now, per annotator (count and
+    subcategory mix), writing nothing (the caller has checked access). Seeds claimed in the
+    meantime are not dealt by the real step. Raises InvalidTransition (as ``seeds_assign``)
+    when the campaign has no annotators."""
+    inputs = dealing_inputs(campaign=campaign)
+    if not inputs.annotators:
+        raise InvalidTransition(
+            f"Campaign {campaign.slug!r} has no annotators; add some with add_member first."
+        )
+    mix = deal_preview(inputs.groups, inputs.annotators, seed=seed)
+    return DealingPlan(
+        seed=seed,
+        seeds=sum(len(g) for g in inputs.groups.values()),
+        annotators=[
+            AnnotatorShare(annotator=name, seeds=sum(counts.values()), subcategories=counts)
+            for name, counts in mix.items()
+        ],
     )

@@ -163,6 +163,7 @@ SPECTACULAR_SETTINGS = {
         "BallotStatusEnum": "review.models.Ballot.Status",
         "ReleaseStatusEnum": "exports.models.Release.Status",
         "RoleEnum": "annotation.models.Role",
+        "SeedImportStatusEnum": "annotation.models.SeedImport.Status",
     },
 }
 

@@ -1,0 +1,43 @@
+"""Services that start background jobs: they call the service that records the step and
+enqueue its job once the transaction commits.
+
+They sit above ``tasks`` (which call ``services``), outside the services package, so the one
+direction services <- tasks <- jobs holds without an import cycle."""
+
+from typing import Any
+
+from django.core.files import File
+from django.db import transaction
+
+from .models import Campaign, SeedImport
+from .services.seed_imports import seed_import_approve, seed_import_create
+from .tasks import check_seed_import, run_seed_import
+
+
+def seed_import_start(
+    *, campaign: Campaign, actor: Any, upload: "File[bytes]", skip_bad_lines: bool = False
+) -> SeedImport:
+    """Store an uploaded seed file (curators) and check it in a job (``seed_import_check``).
+
+    Raises NotFound / NotAllowed (not a curator) and ValidationFailed (an empty file)."""
+    with transaction.atomic():
+        seed_import = seed_import_create(
+            campaign=campaign, actor=actor, upload=upload, skip_bad_lines=skip_bad_lines
+        )
+        check_seed_import.delay_on_commit(seed_import.pk)
+    return seed_import
+
+
+def seed_import_confirm(
+    *, import_id: int, actor: Any, skip_bad_lines: bool | None = None
+) -> SeedImport:
+    """Confirm a checked import (curators) and import it in a job (``seed_import_run``).
+
+    Raises as ``seed_import_approve``: NotFound / NotAllowed, InvalidTransition (not checked),
+    ValidationFailed (bad lines not skipped), Conflict (the taxonomy changed)."""
+    with transaction.atomic():
+        seed_import = seed_import_approve(
+            import_id=import_id, actor=actor, skip_bad_lines=skip_bad_lines
+        )
+        run_seed_import.delay_on_commit(seed_import.pk)
+    return seed_import

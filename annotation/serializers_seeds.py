@@ -1,0 +1,203 @@
+"""Input and output shapes of the seed workspace API (uploads, checks and imports, sampling and
+dealing with their previews). Inputs are validated apart from outputs; every output is typed."""
+
+from typing import Any
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from .models import SeedImport
+
+OUTCOMES = [
+    ("new", "imported (or to import)"),
+    ("already_present", "already present (same id)"),
+    ("duplicate_content", "duplicate content"),
+]
+
+
+class SeedImportIn(serializers.Serializer):
+    file = serializers.FileField(
+        allow_empty_file=False,
+        help_text="A JSON-lines seed file (UTF-8), one seed per line (see DESIGN.md).",
+    )
+    skip_bad_lines = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Import the good lines of a file with bad lines (can be changed on confirming).",
+    )
+
+
+class SeedImportConfirmIn(serializers.Serializer):
+    skip_bad_lines = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Skip bad lines; needed when the check found some (default: as at the upload).",
+    )
+
+
+class SamplingIn(serializers.Serializer):
+    size = serializers.IntegerField(
+        min_value=1, max_value=10_000_000, help_text="Seeds in the sample, in all."
+    )
+    seed = serializers.IntegerField(required=False, default=42, help_text="Random seed.")
+
+
+class DealingIn(serializers.Serializer):
+    seed = serializers.IntegerField(required=False, default=42, help_text="Random seed.")
+
+
+class LineErrorOut(serializers.Serializer):
+    line = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class DuplicateOut(serializers.Serializer):
+    line = serializers.IntegerField()
+    id = serializers.CharField()
+    same_as = serializers.CharField(help_text="The id of the seed with the same content")
+
+
+class SampleRowOut(serializers.Serializer):
+    line = serializers.IntegerField()
+    id = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+    text = serializers.CharField(help_text="The first 300 characters")
+    category = serializers.CharField(allow_null=True)
+    subcategory = serializers.CharField(allow_null=True)
+    outcome = serializers.ChoiceField(choices=OUTCOMES)
+
+
+class SeedFileReportOut(serializers.Serializer):
+    """What a check found (``new``: seeds an import would create, bad lines skipped) or what an
+    import did (``new``: seeds created). Lists keep their first 1,000 entries; the counts are
+    complete."""
+
+    lines = serializers.IntegerField()
+    seeds = serializers.IntegerField(help_text="Well-formed seed lines")
+    new = serializers.IntegerField()
+    already_present = serializers.IntegerField(help_text="Seeds whose id is in the campaign")
+    duplicate_content = serializers.IntegerField()
+    bad_lines = serializers.IntegerField()
+    already_present_ids = serializers.ListField(child=serializers.CharField())
+    duplicates = DuplicateOut(many=True)
+    # The key of seeds_import's report; a declared field, so the "errors" property stays.
+    errors = LineErrorOut(many=True, help_text="Every problem of every bad line")  # type: ignore[assignment]
+    sample = SampleRowOut(many=True, help_text="The first 20 seeds, as parsed")
+
+
+class SeedImportOut(serializers.Serializer):
+    """An uploaded seed file: its check (a dry run) and its import, each a job with progress.
+    Lists leave the reports out."""
+
+    id = serializers.IntegerField()
+    campaign = serializers.CharField()
+    file_name = serializers.CharField()
+    size = serializers.IntegerField(help_text="Bytes")
+    sha256 = serializers.CharField()
+    status = serializers.ChoiceField(choices=SeedImport.Status.choices)
+    progress = serializers.IntegerField(help_text="Percent of the current job done")
+    message = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_null=True)
+    skip_bad_lines = serializers.BooleanField()
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.CharField(help_text="This import in the API")
+    check_report = SeedFileReportOut(
+        allow_null=True, required=False, help_text="Once checked (in an import's detail)"
+    )
+    report = SeedFileReportOut(
+        allow_null=True,
+        required=False,
+        help_text="While importing (so far) and once done (in an import's detail)",
+    )
+
+    def to_representation(self, seed_import: SeedImport) -> dict[str, Any]:
+        request = self.context.get("request")
+        url = reverse("seed-import-detail", kwargs={"pk": seed_import.pk})
+        dt = serializers.DateTimeField()
+        out: dict[str, Any] = {
+            "id": seed_import.pk,
+            "campaign": seed_import.campaign.slug,
+            "file_name": seed_import.original_name,
+            "size": seed_import.size,
+            "sha256": seed_import.sha256,
+            "status": seed_import.status,
+            "progress": seed_import.progress,
+            "message": seed_import.message,
+            "error": seed_import.error or None,
+            "skip_bad_lines": seed_import.skip_bad_lines,
+            "created_by": seed_import.created_by.get_username() if seed_import.created_by else None,
+            "created_at": dt.to_representation(seed_import.created_at),
+            "started_at": dt.to_representation(seed_import.started_at)
+            if seed_import.started_at
+            else None,
+            "finished_at": dt.to_representation(seed_import.finished_at)
+            if seed_import.finished_at
+            else None,
+            "url": request.build_absolute_uri(url) if request else url,
+        }
+        if self.context.get("with_reports"):
+            out["check_report"] = (
+                SeedFileReportOut(seed_import.check_report).data
+                if seed_import.check_report
+                else None
+            )
+            out["report"] = (
+                SeedFileReportOut(seed_import.report).data if seed_import.report else None
+            )
+        return out
+
+
+class SubcategoryQuotaOut(serializers.Serializer):
+    subcategory = serializers.CharField()
+    available = serializers.IntegerField(help_text="Seeds it has, sampled or pooled")
+    already_sampled = serializers.IntegerField()
+    quota = serializers.IntegerField(help_text="Seeds it holds once the sample is taken")
+    shortfall = serializers.IntegerField(
+        help_text="How far it falls short of an equal share (spread over the others)"
+    )
+
+
+class SamplingPlanOut(serializers.Serializer):
+    size = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    already_sampled = serializers.IntegerField()
+    sampled_now = serializers.IntegerField(help_text="Seeds the sampling would add")
+    sampled_total = serializers.IntegerField()
+    pool_short = serializers.IntegerField(help_text="How many fewer than size the pool has")
+    equal_share = serializers.IntegerField()
+    unclassified = serializers.IntegerField(help_text="Seeds without a subcategory (never sampled)")
+    subcategories = SubcategoryQuotaOut(many=True)
+
+
+class SampleOut(serializers.Serializer):
+    size = serializers.IntegerField()
+    sampled_now = serializers.IntegerField()
+    sampled_total = serializers.IntegerField()
+    unclassified = serializers.IntegerField()
+    quotas = serializers.DictField(child=serializers.IntegerField(), help_text="subcategory ->")
+    available = serializers.DictField(child=serializers.IntegerField(), help_text="subcategory ->")
+
+
+class AnnotatorShareOut(serializers.Serializer):
+    annotator = serializers.CharField()
+    seeds = serializers.IntegerField()
+    subcategories = serializers.DictField(
+        child=serializers.IntegerField(), help_text="subcategory -> seeds dealt"
+    )
+
+
+class DealingPlanOut(serializers.Serializer):
+    seed = serializers.IntegerField()
+    seeds = serializers.IntegerField(help_text="Sampled, unassigned seeds to deal")
+    annotators = AnnotatorShareOut(many=True)
+
+
+class DealOut(serializers.Serializer):
+    assigned = serializers.IntegerField()
+    per_annotator = serializers.DictField(
+        child=serializers.IntegerField(), help_text="annotator -> seeds dealt"
+    )

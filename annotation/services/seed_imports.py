@@ -1,0 +1,552 @@
+"""Seed files uploaded in the browser or the API, as jobs: checked first (a dry run), imported
+on a curator's confirmation, each with progress and a report.
+
+``SeedImport``: checking -> checked | failed (``seed_import_check``, the check job),
+checked -> importing (``seed_import_approve``, a curator), checked -> discarded
+(``seed_import_discard``: the stored file is deleted), importing -> done | failed
+(``seed_import_run``, the import job).
+
+Both jobs stream the stored file line by line (strict UTF-8) and validate each line with the
+rules and messages of ``seeds_import`` (``SeedLines``). Neither holds the seeds: seeds are
+parsed, looked up and (by the import) written a batch at a time; only ids (duplicate ids are bad
+lines) and, for the check, content hashes of seeds to import stay in memory. The import commits
+each batch with its progress and its running report, so a job whose worker died resumes after
+the last committed batch, and seeds already present (same id) are skipped: importing a file
+twice imports nothing twice. Jobs are enqueued by ``annotation.jobs``."""
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core import access
+from core.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
+from core.transitions import EventKind, event_record, transition
+
+from ..models import Campaign, Role, Seed, SeedImport
+from ..vocabulary import Vocabulary
+from .seeds import SeedLines
+
+# Lists in a report keep this many entries (the counts next to them are complete).
+REPORT_CAP = 1000
+SAMPLE_ROWS = 20
+# Seeds looked up (and, when importing, written) per batch and transaction.
+BATCH = 2000
+# A job still "checking" or "importing" this long after its worker took it lost that worker;
+# a redelivered task may take it over.
+STALE_AFTER = timedelta(minutes=30)
+
+
+@dataclass
+class SeedFileTally:
+    """What a check found, or what an import did, so far. ``new`` is the number of seeds to
+    import (check) or imported (import)."""
+
+    lines: int = 0
+    seeds: int = 0  # well-formed seed lines
+    new: int = 0
+    already_present: int = 0
+    duplicate_content: int = 0
+    bad_lines: int = 0
+    already_present_ids: list[str] = field(default_factory=list)
+    duplicates: list[dict[str, Any]] = field(default_factory=list)  # {line, id, same_as}
+    errors: list[dict[str, Any]] = field(default_factory=list)  # {line, message}
+    sample: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SeedFileTally":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def bad_line(self, lineno: int, messages: list[str]) -> None:
+        self.bad_lines += 1
+        for message in messages:
+            if len(self.errors) < REPORT_CAP:
+                self.errors.append({"line": lineno, "message": message})
+
+
+def _sample_row(lineno: int, seed: Seed, outcome: str) -> dict[str, Any]:
+    sub = seed.subcategory
+    return {
+        "line": lineno,
+        "id": seed.external_id,
+        "title": seed.title[:200],
+        "text": seed.body[:300],
+        "category": sub.category.name if sub is not None else None,
+        "subcategory": sub.name if sub is not None else None,
+        "outcome": outcome,
+    }
+
+
+class _Sorter:
+    """Sorts parsed seeds, in file order and a batch at a time, into already present (the id is
+    in the campaign), duplicate content (an existing seed, or an earlier seed of the file that
+    is imported, has the same content) and new: the rules of ``seeds_import``. Each batch is
+    looked up with two queries. Until ``forget`` it remembers the content of the new seeds (16
+    bytes of their hash each), which the check needs and the import does not (its earlier
+    batches are in the database)."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign = campaign
+        self.new_content: dict[bytes, str] = {}
+
+    def forget(self) -> None:
+        self.new_content.clear()
+
+    def sort(self, batch: list[tuple[int, Seed]], tally: SeedFileTally) -> list[Seed]:
+        """The new seeds of ``batch``; the rest counted (and listed) in ``tally``."""
+        if not batch:
+            return []
+        present = set(
+            Seed.objects.filter(
+                campaign=self.campaign, external_id__in=[s.external_id for _, s in batch]
+            ).values_list("external_id", flat=True)
+        )
+        known = dict(
+            Seed.objects.filter(
+                campaign=self.campaign, content_hash__in={s.content_hash for _, s in batch}
+            ).values_list("content_hash", "external_id")
+        )
+        new: list[Seed] = []
+        for lineno, seed in batch:
+            key = bytes.fromhex(seed.content_hash[:32])
+            same_as = known.get(seed.content_hash) or self.new_content.get(key)
+            if seed.external_id in present:
+                outcome = "already_present"
+                tally.already_present += 1
+                if len(tally.already_present_ids) < REPORT_CAP:
+                    tally.already_present_ids.append(seed.external_id)
+            elif same_as is not None:
+                outcome = "duplicate_content"
+                tally.duplicate_content += 1
+                if len(tally.duplicates) < REPORT_CAP:
+                    tally.duplicates.append(
+                        {"line": lineno, "id": seed.external_id, "same_as": same_as}
+                    )
+            else:
+                outcome = "new"
+                tally.new += 1
+                self.new_content[key] = seed.external_id
+                new.append(seed)
+            if len(tally.sample) < SAMPLE_ROWS:
+                tally.sample.append(_sample_row(lineno, seed, outcome))
+        return new
+
+
+def taxonomy_fingerprint(vocab: Vocabulary) -> str:
+    """A digest of the names a seed file is checked against: if it is unchanged, a file that
+    checked clean still does."""
+    categories = sorted({(c.pk, c.name, c.short_name) for c in vocab.categories.values()})
+    subs = sorted(
+        {(s.pk, s.name, s.short_name, s.category_id) for s in vocab.subcategories.values()}
+    )
+    return hashlib.sha256(json.dumps([categories, subs]).encode()).hexdigest()[:16]
+
+
+def _lines(seed_import: SeedImport) -> Iterator[tuple[int, str, int]]:
+    """(line number, text, bytes read so far) of the stored file, streamed. Line breaks are
+    those of the command (``\\n``, ``\\r\\n``, ``\\r``). Raises ValidationFailed at the first
+    byte that is not UTF-8, naming its offset."""
+    offset = 0
+    with seed_import.file.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                at = offset + exc.start
+                raise ValidationFailed(
+                    f"{seed_import.original_name} is not UTF-8 ({exc.reason} at byte {at}, "
+                    f"line {lineno}); save it as UTF-8 and upload it again.",
+                    details={"errors": {"file": [f"not UTF-8 at byte {at}"]}},
+                ) from exc
+            offset += len(raw)
+            yield lineno, text, offset
+
+
+def _percent(done: int, total: int) -> int:
+    return min(done * 100 // total, 99) if total else 99
+
+
+def _write_progress(import_id: int, *, status: str, claimed: datetime, **values: Any) -> int:
+    """Progress is not a status change: no event, and only while this worker holds the job."""
+    return SeedImport.objects.filter(pk=import_id, status=status, started_at=claimed).update(
+        **values
+    )
+
+
+def _claim(import_id: int, *, status: str, now: datetime) -> bool:
+    """Take the job in ``status`` for this worker: when nobody holds it, or its holder went
+    quiet for STALE_AFTER (a redelivered task takes over)."""
+    free = Q(started_at__isnull=True) | Q(started_at__lt=now - STALE_AFTER)
+    return SeedImport.objects.filter(free, pk=import_id, status=status).update(started_at=now) == 1
+
+
+def _finish(
+    seed_import: SeedImport,
+    *,
+    to: str,
+    kind: EventKind,
+    claimed: datetime,
+    data: dict[str, Any],
+    extra: dict[str, Any],
+) -> bool:
+    """Move the job this worker holds to ``to`` (with its event); False if it was taken over."""
+    try:
+        with transaction.atomic():
+            transition(
+                seed_import,
+                to=to,
+                allowed=SeedImport.TRANSITIONS,
+                kind=kind,
+                actor=seed_import.created_by,
+                data=data,
+                where=Q(started_at=claimed),
+                extra={"finished_at": timezone.now(), **extra},
+            )
+            if to == SeedImport.Status.DONE and data.get("created"):
+                # The campaign-level record the command writes too.
+                event_record(
+                    campaign=seed_import.campaign_id,
+                    actor=seed_import.created_by,
+                    kind=EventKind.SEEDS_IMPORTED,
+                    obj=seed_import.campaign,
+                    data={**data, "seed_import": seed_import.pk},
+                )
+    except InvalidTransition:
+        return False
+    return True
+
+
+def _fail(seed_import: SeedImport, exc: Exception, *, claimed: datetime) -> None:
+    """Mark the job failed with the error's message (a domain error's, for a person). The
+    caller re-raises anything else, for the worker's log."""
+    message = exc.message if isinstance(exc, DomainError) else f"internal error: {exc!r}"
+    _finish(
+        seed_import,
+        to=SeedImport.Status.FAILED,
+        kind=EventKind.SEED_IMPORT_FAILED,
+        claimed=claimed,
+        data={"error": message[:1000]},
+        extra={"error": message, "message": message[:300]},
+    )
+
+
+def _load(import_id: int) -> SeedImport:
+    return SeedImport.objects.select_related("campaign", "created_by").get(pk=import_id)
+
+
+@transaction.atomic
+def seed_import_create(
+    *, campaign: Campaign, actor: Any, upload: "File[bytes]", skip_bad_lines: bool = False
+) -> SeedImport:
+    """Store an uploaded seed file (default storage), with its size and sha256, as an import
+    in ``checking``, and record the upload. The check is enqueued by
+    ``annotation.jobs.seed_import_start``.
+
+    Raises NotFound / NotAllowed (not a curator of the campaign) and ValidationFailed for an
+    empty file."""
+    access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in upload.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    if size == 0:
+        raise ValidationFailed(
+            "The file is empty.", details={"errors": {"file": ["the file is empty"]}}
+        )
+    upload.seek(0)
+    name = os.path.basename(upload.name or "") or "seeds.jsonl"
+    seed_import = SeedImport(
+        campaign=campaign,
+        original_name=name[:255],
+        size=size,
+        sha256=digest.hexdigest(),
+        skip_bad_lines=skip_bad_lines,
+        created_by=actor,
+        message="waiting for a worker",
+    )
+    seed_import.file.save(name, upload, save=False)
+    stored = seed_import.file.name
+    try:
+        seed_import.save()
+        event_record(
+            campaign=campaign,
+            actor=actor,
+            kind=EventKind.SEED_IMPORT_UPLOADED,
+            obj=seed_import,
+            to_state=SeedImport.Status.CHECKING,
+            data={"file": seed_import.original_name, "size": size, "sha256": seed_import.sha256},
+        )
+    except Exception:
+        seed_import.file.storage.delete(stored)
+        raise
+    return seed_import
+
+
+def seed_import_check(*, import_id: int) -> SeedImport:
+    """The check job (a dry run): read the whole file, validate every line as ``seeds_import``
+    does and count what an import would do -> ``checked`` with ``check_report``, or ``failed``
+    with the error (a file that is not UTF-8, say). Writes no seed. Idempotent: an import that
+    is not waiting for its check is left alone, unless its check went quiet for STALE_AFTER."""
+    now = timezone.now()
+    if not _claim(import_id, status=SeedImport.Status.CHECKING, now=now):
+        return _load(import_id)
+    seed_import = _load(import_id)
+    try:
+        report = _check(seed_import, claimed=now)
+    except Exception as exc:
+        _fail(seed_import, exc, claimed=now)
+        if not isinstance(exc, DomainError):
+            raise
+    else:
+        _finish(
+            seed_import,
+            to=SeedImport.Status.CHECKED,
+            kind=EventKind.SEED_IMPORT_CHECKED,
+            claimed=now,
+            data={k: report[k] for k in ("lines", "new", "bad_lines")},
+            extra={
+                "check_report": report,
+                "progress": 100,
+                "message": f"{report['lines']} lines: {report['new']} seeds to import, "
+                f"{report['bad_lines']} bad line(s)",
+            },
+        )
+    seed_import.refresh_from_db()
+    return seed_import
+
+
+def _check(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
+    vocab = Vocabulary.for_campaign(seed_import.campaign)
+    parser = SeedLines(vocab)
+    sorter = _Sorter(seed_import.campaign)
+    tally = SeedFileTally()
+    batch: list[tuple[int, Seed]] = []
+    shown = 0
+    for lineno, text, offset in _lines(seed_import):
+        tally.lines = lineno
+        if text.strip():
+            seed, errors = parser.parse(lineno, text)
+            if seed is None:
+                tally.bad_line(lineno, errors)
+            else:
+                tally.seeds += 1
+                batch.append((lineno, seed))
+        if len(batch) >= BATCH:
+            sorter.sort(batch, tally)
+            batch = []
+        percent = _percent(offset, seed_import.size)
+        if percent > shown:
+            shown = percent
+            _write_progress(
+                seed_import.pk,
+                status=SeedImport.Status.CHECKING,
+                claimed=claimed,
+                progress=percent,
+                message=f"checking: {lineno} lines read",
+            )
+    sorter.sort(batch, tally)
+    return {**tally.to_dict(), "taxonomy": taxonomy_fingerprint(vocab)}
+
+
+def _lock_checked(*, import_id: int, actor: Any) -> SeedImport:
+    seed_import = (
+        SeedImport.objects.select_for_update(of=("self",))
+        .select_related("campaign")
+        .filter(pk=import_id)
+        .first()
+    )
+    access.require_object(actor, seed_import, role=Role.CURATOR, missing="No such import.")
+    assert seed_import is not None  # require_object raised NotFound otherwise
+    if seed_import.status != SeedImport.Status.CHECKED:
+        raise InvalidTransition(
+            f"This import is {seed_import.get_status_display().lower()}; only a checked import "
+            "can be confirmed or discarded."
+        )
+    return seed_import
+
+
+@transaction.atomic
+def seed_import_approve(
+    *, import_id: int, actor: Any, skip_bad_lines: bool | None = None
+) -> SeedImport:
+    """A curator confirms a checked import: checked -> importing (the job is enqueued by
+    ``annotation.jobs.seed_import_confirm``). ``skip_bad_lines`` (default: as chosen at the
+    upload) must be set when the check found bad lines.
+
+    Raises NotFound / NotAllowed, InvalidTransition (not checked), ValidationFailed (bad lines
+    and not skipping them) and Conflict (the taxonomy changed since the check)."""
+    seed_import = _lock_checked(import_id=import_id, actor=actor)
+    skip = seed_import.skip_bad_lines if skip_bad_lines is None else skip_bad_lines
+    bad = int(seed_import.check_report.get("bad_lines", 0))
+    if bad and not skip:
+        raise ValidationFailed(
+            f"The file has {bad} bad line(s), so it cannot be imported as it is. Fix them and "
+            "upload the file again, or confirm with bad lines skipped to import the good ones.",
+            details={"errors": {"skip_bad_lines": [f"{bad} bad line(s); set it to skip them"]}},
+        )
+    if seed_import.check_report.get("taxonomy") != taxonomy_fingerprint(
+        Vocabulary.for_campaign(seed_import.campaign)
+    ):
+        raise Conflict(
+            "The campaign's categories or subcategories changed since this file was checked; "
+            "discard it and upload it again to check it against them."
+        )
+    transition(
+        seed_import,
+        to=SeedImport.Status.IMPORTING,
+        allowed=SeedImport.TRANSITIONS,
+        kind=EventKind.SEED_IMPORT_STARTED,
+        actor=actor,
+        data={"skip_bad_lines": skip},
+        extra={
+            "skip_bad_lines": skip,
+            "progress": 0,
+            "started_at": None,
+            "finished_at": None,
+            "report": {},
+            "message": "waiting for a worker",
+        },
+    )
+    return seed_import
+
+
+@transaction.atomic
+def seed_import_discard(*, import_id: int, actor: Any) -> SeedImport:
+    """A curator drops a checked import: checked -> discarded; its stored file is deleted once
+    the transaction commits. Raises NotFound / NotAllowed and InvalidTransition (not checked)."""
+    seed_import = _lock_checked(import_id=import_id, actor=actor)
+    storage, stored = seed_import.file.storage, seed_import.file.name
+    transition(
+        seed_import,
+        to=SeedImport.Status.DISCARDED,
+        allowed=SeedImport.TRANSITIONS,
+        kind=EventKind.SEED_IMPORT_DISCARDED,
+        actor=actor,
+        extra={"file": "", "message": "discarded"},
+        after_commit=[lambda: storage.delete(stored)] if stored else [],
+    )
+    return seed_import
+
+
+class _TakenOver(Exception):
+    """Another worker took the job over (this one was thought dead): stop quietly."""
+
+
+def seed_import_run(*, import_id: int) -> SeedImport:
+    """The import job: import a confirmed file's seeds in batches (each batch, its progress and
+    the running report in one transaction) -> ``done`` with the final report and the
+    ``seeds.imported`` event, or ``failed``. Idempotent: an import that is not waiting for its
+    job is left alone, unless its job went quiet for STALE_AFTER, in which case it resumes
+    after the last committed batch; seeds whose id is present are never imported twice."""
+    now = timezone.now()
+    if not _claim(import_id, status=SeedImport.Status.IMPORTING, now=now):
+        return _load(import_id)
+    seed_import = _load(import_id)
+    try:
+        report = _import(seed_import, claimed=now)
+    except _TakenOver:
+        pass
+    except Exception as exc:
+        _fail(seed_import, exc, claimed=now)
+        if not isinstance(exc, DomainError):
+            raise
+    else:
+        created = report["new"]
+        _finish(
+            seed_import,
+            to=SeedImport.Status.DONE,
+            kind=EventKind.SEED_IMPORT_DONE,
+            claimed=now,
+            data={
+                "created": created,
+                "already_present": report["already_present"],
+                "duplicate_content": report["duplicate_content"],
+                "skipped_bad_lines": report["bad_lines"],
+            },
+            extra={
+                "report": report,
+                "progress": 100,
+                "message": f"{created} seeds imported",
+            },
+        )
+    seed_import.refresh_from_db()
+    return seed_import
+
+
+def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
+    campaign = seed_import.campaign
+    vocab = Vocabulary.for_campaign(campaign)
+    if seed_import.check_report.get("taxonomy") != taxonomy_fingerprint(vocab):
+        raise Conflict(
+            "The campaign's categories or subcategories changed since this file was checked; "
+            "upload it again to check it against them."
+        )
+    # A resumed job starts after the last batch an earlier attempt committed.
+    saved = seed_import.report or {}
+    resume_after = int(saved.get("resume_after", 0))
+    tally = SeedFileTally.from_dict(saved) if resume_after else SeedFileTally()
+    parser = SeedLines(vocab)
+    sorter = _Sorter(campaign)
+    batch: list[tuple[int, Seed]] = []
+
+    def commit(lineno: int, offset: int) -> None:
+        with transaction.atomic():
+            held = (
+                SeedImport.objects.select_for_update()
+                .filter(pk=seed_import.pk, status=SeedImport.Status.IMPORTING, started_at=claimed)
+                .exists()
+            )
+            if not held:
+                raise _TakenOver
+            Seed.objects.bulk_create(sorter.sort(batch, tally), batch_size=BATCH)
+            _write_progress(
+                seed_import.pk,
+                status=SeedImport.Status.IMPORTING,
+                claimed=claimed,
+                progress=_percent(offset, seed_import.size),
+                message=f"importing: {tally.new} seeds imported, {lineno} lines read",
+                report={**tally.to_dict(), "resume_after": lineno},
+            )
+        # Earlier batches are in the database now, where the next ones look them up.
+        sorter.forget()
+        batch.clear()
+
+    lineno = offset = 0
+    for lineno, text, offset in _lines(seed_import):
+        if not text.strip():
+            if lineno > resume_after:
+                tally.lines = lineno
+            continue
+        seed, errors = parser.parse(lineno, text)  # also to learn the ids of earlier lines
+        if lineno <= resume_after:
+            continue
+        tally.lines = lineno
+        if seed is None:
+            if not seed_import.skip_bad_lines:
+                raise ValidationFailed(
+                    f"Line {lineno} is bad although the check passed ({'; '.join(errors)}); "
+                    "the import stopped there. Upload the file again to check it.",
+                    details={"errors": [f"line {lineno}: {e}" for e in errors]},
+                )
+            tally.bad_line(lineno, errors)
+            continue
+        tally.seeds += 1
+        batch.append((lineno, seed))
+        if len(batch) >= BATCH:
+            commit(lineno, offset)
+    if lineno > resume_after:
+        commit(lineno, offset)
+    return tally.to_dict()

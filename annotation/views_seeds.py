@@ -1,0 +1,220 @@
+"""Curator pages of the seed workspace: the seeds of a campaign and their uploads, one upload's
+check report (confirm or discard), sampling and dealing, each previewed before it is committed.
+Forms work without JavaScript (POST, CSRF, redirect after success); JavaScript only follows a
+running job's progress. Non-members get 404 and members without the curator role 403 (domain
+errors escape to ``core.http.DomainErrorMiddleware``); bad input re-renders the form with the
+API's status and what was typed."""
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+
+from core.errors import DomainError, NotAllowed, NotFound
+from core.http import error_message, status_for
+
+from . import jobs, selectors_seeds
+from .models import SeedImport
+from .serializers_seeds import DealingIn, SamplingIn, SeedImportIn
+from .services.assignments import seeds_assign
+from .services.seed_imports import seed_import_discard
+from .services.seeds import seeds_deal_preview, seeds_sample, seeds_sample_preview
+
+RUNNING = (SeedImport.Status.CHECKING, SeedImport.Status.IMPORTING)
+
+
+def _field_errors(errors: Any) -> list[str]:
+    return [f"{name}: {' '.join(str(m) for m in msgs)}" for name, msgs in errors.items()]
+
+
+def _fail(exc: DomainError) -> tuple[str, int]:
+    """A domain error a form shows (and its status); access errors escape to the error page."""
+    if isinstance(exc, (NotFound, NotAllowed)):
+        raise exc
+    return error_message(exc), status_for(exc)
+
+
+@login_required
+def seeds_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: seed counts by status and subcategory, the upload form, the uploads. POST: upload a
+    file (it is checked by a job) and go to its report."""
+    campaign, imports = selectors_seeds.seed_imports_for_curator(user=request.user, slug=slug)
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        data: dict[str, Any] = {"file": request.FILES.get("file")}
+        if "skip_bad_lines" in request.POST:
+            data["skip_bad_lines"] = request.POST["skip_bad_lines"]
+        form = SeedImportIn(data=data)
+        if form.is_valid():
+            try:
+                seed_import = jobs.seed_import_start(
+                    campaign=campaign,
+                    actor=request.user,
+                    upload=form.validated_data["file"],
+                    skip_bad_lines=form.validated_data["skip_bad_lines"],
+                )
+            except DomainError as exc:
+                message, status = _fail(exc)
+                errors = [message]
+            else:
+                messages.success(request, f"{seed_import.original_name} uploaded; checking it.")
+                return redirect("seed-import-page", pk=seed_import.pk)
+        else:
+            errors, status = _field_errors(form.errors), 400
+    return render(
+        request,
+        "annotation/seeds.html",
+        {
+            "campaign": campaign,
+            "counts": selectors_seeds.seed_counts(campaign=campaign),
+            "imports": imports[:50],
+            "errors": errors,
+            "skip_bad_lines": request.POST.get("skip_bad_lines")
+            if request.method == "POST"
+            else "",
+        },
+        status=status,
+    )
+
+
+@login_required
+def seed_import_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET: an upload's check report (bad lines, duplicates, sample rows), its progress while a
+    job runs, the import's report once done. POST ``action=confirm`` (with ``skip_bad_lines``)
+    or ``action=discard``."""
+    seed_import = selectors_seeds.seed_import_for_curator(user=request.user, import_id=pk)
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "confirm":
+                # An unticked box sends nothing: not skipping.
+                jobs.seed_import_confirm(
+                    import_id=pk,
+                    actor=request.user,
+                    skip_bad_lines=request.POST.get("skip_bad_lines") == "true",
+                )
+                messages.success(request, "Import confirmed; the seeds are being imported.")
+                return redirect("seed-import-page", pk=pk)
+            if action == "discard":
+                seed_import_discard(import_id=pk, actor=request.user)
+                messages.success(request, f"{seed_import.original_name} discarded.")
+                return redirect("seeds-page", slug=seed_import.campaign.slug)
+            errors, status = ["action: must be 'confirm' or 'discard'"], 400
+        except DomainError as exc:
+            message, status = _fail(exc)
+            errors = [message]
+        seed_import = selectors_seeds.seed_import_for_curator(user=request.user, import_id=pk)
+    return render(
+        request,
+        "annotation/seeds_import.html",
+        {
+            "campaign": seed_import.campaign,
+            "seed_import": seed_import,
+            "check": seed_import.check_report or None,
+            "report": seed_import.report or None,
+            "running": seed_import.status in RUNNING,
+            "errors": errors,
+        },
+        status=status,
+    )
+
+
+def _sampling_form(data: QueryDict) -> SamplingIn:
+    form = SamplingIn(data={k: v for k, v in data.items() if k in ("size", "seed")})
+    form.is_valid()
+    return form
+
+
+@login_required
+def seeds_sample_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: the form; with ``size`` (and ``seed``) the preview per subcategory (quota, shortfall)
+    and a confirm button. POST: sample (``seeds_sample``) and go back to the seeds."""
+    campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+    data = request.POST if request.method == "POST" else request.GET
+    errors: list[str] = []
+    status = 200
+    plan = None
+    if "size" in data:
+        form = _sampling_form(data)
+        if form.errors:
+            errors, status = _field_errors(form.errors), 400
+        else:
+            size, seed = form.validated_data["size"], form.validated_data["seed"]
+            try:
+                if request.method == "POST":
+                    report = seeds_sample(
+                        campaign=campaign, size=size, seed=seed, actor=request.user
+                    )
+                    messages.success(
+                        request,
+                        f"Sampled {report.sampled_now} seeds; {report.sampled_total} in all.",
+                    )
+                    return redirect("seeds-page", slug=campaign.slug)
+                plan = seeds_sample_preview(campaign=campaign, size=size, seed=seed)
+            except DomainError as exc:
+                message, status = _fail(exc)
+                errors = [message]
+    return render(
+        request,
+        "annotation/seeds_sample.html",
+        {
+            "campaign": campaign,
+            "plan": plan,
+            "errors": errors,
+            "size": data.get("size", 2000),
+            "seed": data.get("seed", 42),
+        },
+        status=status,
+    )
+
+
+@login_required
+def seeds_deal_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: per annotator, the seeds and subcategory mix dealing would give (``seed`` from the
+    query, 42 by default). POST: deal (``seeds_assign``) and go back to the seeds."""
+    campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+    data = request.POST if request.method == "POST" else request.GET
+    errors: list[str] = []
+    status = 200
+    plan = None
+    form = DealingIn(data={k: v for k, v in data.items() if k == "seed"})
+    if not form.is_valid():
+        errors, status = _field_errors(form.errors), 400
+    else:
+        seed = form.validated_data["seed"]
+        try:
+            if request.method == "POST":
+                report = seeds_assign(campaign=campaign, seed=seed, actor=request.user)
+                messages.success(
+                    request,
+                    f"Dealt {report.assigned} seeds to {len(report.per_annotator)} annotators.",
+                )
+                return redirect("seeds-page", slug=campaign.slug)
+            plan = seeds_deal_preview(campaign=campaign, seed=seed)
+        except DomainError as exc:
+            message, status = _fail(exc)
+            errors = [message]
+    subcategories = (
+        sorted({name for a in plan.annotators for name in a.subcategories}) if plan else []
+    )
+    return render(
+        request,
+        "annotation/seeds_deal.html",
+        {
+            "campaign": campaign,
+            "plan": plan,
+            "subcategories": subcategories,
+            "rows": [
+                (a, [a.subcategories.get(name, 0) for name in subcategories])
+                for a in (plan.annotators if plan else [])
+            ],
+            "errors": errors,
+            "seed": data.get("seed", 42),
+        },
+        status=status,
+    )
