@@ -407,6 +407,10 @@ class Rewrite(models.Model):
     version = models.PositiveIntegerField(default=1)
     question_tokens = models.PositiveIntegerField(null=True, blank=True)
     tokenizer = models.CharField(max_length=64, blank=True)
+    # The campaign's panel size and threshold when this revision's panel opened (at submit):
+    # a later change of the campaign's settings applies to panels opened afterwards only.
+    panel_size = models.PositiveSmallIntegerField(null=True, blank=True)
+    accept_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     feedback = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -442,6 +446,15 @@ class Rewrite(models.Model):
                     & Q(subcategory__isnull=False)
                 ),
                 name="rewrite_submitted_has_tags",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft")
+                | (
+                    Q(panel_size__gte=1)
+                    & Q(accept_threshold__lte=models.F("panel_size"))
+                    & Q(panel_size__lt=models.F("accept_threshold") * 2)
+                ),
+                name="rewrite_submitted_has_its_panel_rule",
             ),
         ]
         indexes = [models.Index(fields=["campaign", "status"])]

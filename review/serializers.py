@@ -151,7 +151,7 @@ class BallotOut(serializers.Serializer):
             out["tally"] = {
                 "valid": sum(1 for b in panel if b.decision == Decision.VALID),
                 "invalid": sum(1 for b in panel if b.decision == Decision.INVALID),
-                "panel_size": ballot.campaign.panel_size,
+                "panel_size": ballot.rewrite.panel_size or ballot.campaign.panel_size,
             }
             out["votes"] = [vote_out(b, with_reviewer=True) for b in panel]
             out["author"] = ballot.rewrite.author.get_username()
@@ -176,6 +176,7 @@ class CuratorRewriteOut(RewriteOut):
         ballots = list(rewrite.ballots.all())
         # Seats held by a cast or pending ballot; a closed one (its reviewer left) is free.
         seated = sum(1 for b in ballots if b.status != Ballot.Status.CLOSED)
+        panel_size = rewrite.panel_size or rewrite.campaign.panel_size
         viewer = self.context.get("viewer_id")
         if any(b.reviewer_id == viewer and b.status == Ballot.Status.PENDING for b in ballots):
             ballots = [
@@ -194,9 +195,9 @@ class CuratorRewriteOut(RewriteOut):
                 "valid": sum(1 for b in ballots if b.decision == Decision.VALID),
                 "invalid": sum(1 for b in ballots if b.decision == Decision.INVALID),
                 "pending": sum(1 for b in ballots if b.status == Ballot.Status.PENDING),
-                "panel_size": rewrite.campaign.panel_size,
+                "panel_size": panel_size,
                 # Seats no reviewer could fill yet (too few reviewers other than the author).
-                "unfilled": max(0, rewrite.campaign.panel_size - seated),
+                "unfilled": max(0, panel_size - seated),
             },
             "votes": [{**vote_out(b, with_reviewer=True), "status": b.status} for b in ballots],
         }
@@ -217,7 +218,7 @@ class SubmittedRewriteOut(RewriteOut):
             "version": rewrite.version,
             "assignment": rewrite.assignment_id,
             "panel": {
-                "panel_size": rewrite.campaign.panel_size,
+                "panel_size": rewrite.panel_size or rewrite.campaign.panel_size,
                 "seated": len(rewrite.ballots.all()),
             },
         }

@@ -7,7 +7,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 
 from annotation.models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role, Seed
 from quality.selectors import is_contaminated
@@ -60,7 +61,7 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
     waiting_for_reviewers = (
         Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.SUBMITTED)
         .annotate(seats=Count("ballots", filter=~Q(ballots__status=Ballot.Status.CLOSED)))
-        .filter(seats__lt=campaign.panel_size)
+        .filter(seats__lt=Coalesce(F("panel_size"), F("campaign__panel_size")))
         .count()
     )
     return {
@@ -145,21 +146,32 @@ def accepted_rewrites(campaign: Campaign, *, releasable_only: bool = False) -> l
 
 
 def panel_vote_table(campaign: Campaign) -> list[list[int]]:
-    """[valid, invalid] counts for every decided revision whose whole panel voted."""
+    """[valid, invalid] counts for every decided revision whose whole panel voted. Fleiss'
+    kappa needs one panel size; when the campaign's panel size changed (each panel keeps the
+    size it opened with), the table holds the panels of the most common size."""
     rows = (
         Rewrite.objects.filter(campaign=campaign, status__in=[*DECIDED, Rewrite.Status.RETURNED])
         .annotate(
             valid=Count("ballots", filter=Q(ballots__decision=Decision.VALID)),
             invalid=Count("ballots", filter=Q(ballots__decision=Decision.INVALID)),
+            size=Coalesce(F("panel_size"), F("campaign__panel_size")),
         )
-        .values_list("valid", "invalid")
+        .values_list("valid", "invalid", "size")
     )
-    return [[v, i] for v, i in rows if v + i == campaign.panel_size]
+    by_size: dict[int, list[list[int]]] = defaultdict(list)
+    for valid, invalid, size in rows:
+        if valid + invalid == size:
+            by_size[size].append([valid, invalid])
+    if not by_size:
+        return []
+    # The most common size; on a tie, the campaign's current one, then the largest.
+    best = max(by_size, key=lambda n: (len(by_size[n]), n == campaign.panel_size, n))
+    return by_size[best]
 
 
 def agreement(campaign: Campaign) -> dict[str, Any]:
     table = panel_vote_table(campaign)
-    kappa = fleiss_kappa(table) if campaign.panel_size >= 2 else None
+    kappa = fleiss_kappa(table) if table and sum(table[0]) >= 2 else None
     return {
         "fleiss_kappa": None if kappa is None else round(kappa, 4),
         "panels": len(table),

@@ -133,7 +133,7 @@ def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
             "valid": sum(1 for b in panel if b.decision == Decision.VALID),
             "invalid": sum(1 for b in panel if b.decision == Decision.INVALID),
             # Once decided, the ballots not cast were closed and will never be.
-            "pending": ballot.campaign.panel_size - len(panel)
+            "pending": (rewrite.panel_size or ballot.campaign.panel_size) - len(panel)
             if rewrite.status == rewrite.Status.SUBMITTED
             else 0,
         }

@@ -406,3 +406,30 @@ def test_one_accepted_rewrite_per_seed_is_a_database_rule(world):
             revision=9,
             status="accepted",
         )
+
+
+def test_a_panel_keeps_the_rule_it_opened_with_when_the_campaign_changes(make_world):
+    """Changing the panel size or threshold applies to panels opened afterwards: an open panel
+    of 4 decides at 3 of 4, is never topped up to 5, and the statistics take both sizes."""
+    from annotation.services.campaigns import campaign_settings_update
+    from review.dashboard import campaign_overview
+
+    world = make_world(slug="rule", reviewers=6)
+    world.add_seeds(3)
+    old = world.submitted()
+    assert (old.panel_size, old.accept_threshold) == (4, 3)
+    campaign_settings_update(
+        campaign=world.campaign, actor=world.curator, panel_size=5, accept_threshold=4
+    )
+    assert panels_fill_waiting(campaign=world.campaign) == 0  # the old panel stays at 4
+    new = world.submitted(annotator=world.annotators[1])
+    assert (new.ballots.count(), old.ballots.count()) == (5, 4)
+    cast_panel(old, ["valid", "valid", "valid", "invalid"])
+    old.refresh_from_db()
+    assert old.status == "accepted"  # 3 of the 4 it opened with
+    cast_panel(new, ["valid", "valid", "valid", "invalid", "invalid"])
+    new.refresh_from_db()
+    assert new.status == "no_consensus"  # 3 of 5 is below the new threshold of 4
+    overview = campaign_overview(world.campaign)  # panels of two sizes: no crash
+    assert overview["agreement"]["panels"] == 1
+    assert overview["funnel"]["waiting_for_reviewers"] == 0

@@ -34,13 +34,8 @@ def coverage(campaign: Campaign) -> dict[str, Any]:
 
 
 def reviewer_agreement(campaign: Campaign) -> dict[str, Any]:
-    votes, status_of = panel_votes(campaign)
-    return metrics.reviewer_agreement(
-        votes,
-        status_of,
-        panel_size=campaign.panel_size,
-        threshold=campaign.accept_threshold,
-    )
+    votes, status_of, rule_of = panel_votes(campaign)
+    return metrics.reviewer_agreement(votes, status_of, rule_of)
 
 
 def progress(campaign: Campaign) -> list[dict[str, Any]]:

@@ -84,21 +84,21 @@ def panel_outcome(
 def reviewer_agreement(
     votes: Mapping[int, Mapping[str, str]],
     status_of: Mapping[int, str],
-    *,
-    panel_size: int,
-    threshold: int,
+    rule_of: Mapping[int, tuple[int, int]],
 ) -> dict[str, Any]:
     """From each decided revision's votes ({rewrite id: {reviewer: decision}}): for every pair
     of reviewers who voted on the same revisions, Cohen's kappa and their raw agreement; for
     every reviewer, how often their vote matched the panel's outcome (accepted = valid,
     rejected = invalid; no-consensus panels count for neither); and the ids of split panels (a
-    full panel with as many valid as invalid votes)."""
+    full panel with as many valid as invalid votes). ``rule_of`` gives each revision's (panel
+    size, threshold): a panel keeps the rule it opened with."""
     matched: Counter[str] = Counter()
     counted: Counter[str] = Counter()
     splits = []
     for rewrite_id, panel in votes.items():
         valid = sum(1 for d in panel.values() if d == Decision.VALID)
         invalid = len(panel) - valid
+        panel_size, threshold = rule_of[rewrite_id]
         if len(panel) == panel_size and valid == invalid:
             splits.append(rewrite_id)
         outcome = panel_outcome(

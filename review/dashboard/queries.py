@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Count, F, Prefetch, Q
+from django.db.models.functions import Coalesce, TruncDate
 
 from annotation.models import Campaign, Membership, Rewrite, Role, Seed, Subcategory
 from annotation.selectors import language_links_prefetch
@@ -62,23 +62,34 @@ def coverage_counts(
     )
 
 
-def panel_votes(campaign: Campaign) -> tuple[dict[int, dict[str, str]], dict[int, str]]:
+def panel_votes(
+    campaign: Campaign,
+) -> tuple[dict[int, dict[str, str]], dict[int, str], dict[int, tuple[int, int]]]:
     """The cast votes on decided (or returned) revisions, in one query: ({rewrite id:
-    {reviewer: decision}}, {rewrite id: status})."""
+    {reviewer: decision}}, {rewrite id: status}, {rewrite id: (panel size, threshold) its
+    panel opened with})."""
     votes: dict[int, dict[str, str]] = {}
     status_of: dict[int, str] = {}
-    for rewrite_id, status, reviewer, decision in (
+    rule_of: dict[int, tuple[int, int]] = {}
+    for rewrite_id, status, reviewer, decision, size, threshold in (
         Ballot.objects.filter(
             campaign=campaign,
             status=Ballot.Status.CAST,
             rewrite__status__in=[*DECIDED, Rewrite.Status.RETURNED],
         )
-        .values_list("rewrite_id", "rewrite__status", "reviewer__username", "decision")
+        .annotate(
+            size=Coalesce(F("rewrite__panel_size"), F("campaign__panel_size")),
+            threshold=Coalesce(F("rewrite__accept_threshold"), F("campaign__accept_threshold")),
+        )
+        .values_list(
+            "rewrite_id", "rewrite__status", "reviewer__username", "decision", "size", "threshold"
+        )
         .order_by("rewrite_id", "id")
     ):
         votes.setdefault(rewrite_id, {})[reviewer] = decision
         status_of[rewrite_id] = status
-    return votes, status_of
+        rule_of[rewrite_id] = (size, threshold)
+    return votes, status_of, rule_of
 
 
 def activity_by_day(campaign: Campaign) -> tuple[list[tuple[Any, int]], list[tuple[Any, str, int]]]:

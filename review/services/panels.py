@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
 
 from annotation.models import Campaign, Membership, Rewrite, Role
 from core.transitions import EventKind, events_record_created, transition_many
@@ -31,7 +32,7 @@ def panel_fill(*, rewrite_id: int, actor: Any = None) -> list[Ballot]:
         rewrite.ballots.exclude(status=Ballot.Status.CLOSED).values_list("reviewer_id", flat=True)
     )
     ever_seated = set(rewrite.ballots.values_list("reviewer_id", flat=True))
-    need = campaign.panel_size - len(seated)
+    need = (rewrite.panel_size or campaign.panel_size) - len(seated)
     if need <= 0:
         return []
     # Nobody who wrote any revision of this rewrite reviews it: after a reassignment the text
@@ -79,7 +80,7 @@ def rewrites_waiting_for_reviewers(*, campaign: Campaign | None = None) -> list[
         rewrites = rewrites.filter(campaign=campaign)
     return list(
         rewrites.annotate(seats=Count("ballots", filter=~Q(ballots__status=Ballot.Status.CLOSED)))
-        .filter(seats__lt=F("campaign__panel_size"))
+        .filter(seats__lt=Coalesce(F("panel_size"), F("campaign__panel_size")))
         .order_by("pk")  # lock order: concurrent sweeps wait for each other, never deadlock
         .values_list("pk", flat=True)
     )

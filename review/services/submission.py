@@ -52,7 +52,13 @@ def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
         allowed=Rewrite.TRANSITIONS,
         kind=EventKind.REWRITE_SUBMITTED,
         actor=actor,
-        extra={"submitted_at": timezone.now(), "tokenizer": assignment.campaign.tokenizer},
+        extra={
+            "submitted_at": timezone.now(),
+            "tokenizer": assignment.campaign.tokenizer,
+            # The panel keeps the rule it opens with, whatever the campaign changes later.
+            "panel_size": assignment.campaign.panel_size,
+            "accept_threshold": assignment.campaign.accept_threshold,
+        },
         data={"revision": draft.revision, "assignment": assignment.pk},
     )
     transition(

@@ -107,8 +107,8 @@ def ballot_cast(
         outcome = consensus(
             valid=tally["valid"],
             invalid=tally["invalid"],
-            panel_size=campaign.panel_size,
-            threshold=campaign.accept_threshold,
+            panel_size=rewrite.panel_size or campaign.panel_size,
+            threshold=rewrite.accept_threshold or campaign.accept_threshold,
             early=campaign.early_decision,
         )
         if outcome is not None:
