@@ -69,7 +69,8 @@ def campaign_create_arguments(data: dict[str, Any]) -> dict[str, Any]:
     text = data.pop("taxonomy_json", "")
     if choice == "upload":
         # The file's bytes: the service parses and checks them with every other field.
-        taxonomy: Any = upload.read() if upload else text.encode("utf-8")
+        # One byte more than the limit is enough to refuse a larger file without reading it all.
+        taxonomy: Any = upload.read(TAXONOMY_MAX_BYTES + 1) if upload else text.encode("utf-8")
     else:
         taxonomy = None if choice == "none" else choice
     return {**data, "taxonomy": taxonomy, "tokenizer": data.get("tokenizer") or None}

@@ -4,7 +4,7 @@ from celery import shared_task
 
 from .services.assignments import assignments_expire
 from .services.rewrites import rewrite_count_tokens, rewrites_count_missing_tokens
-from .services.seed_imports import seed_import_check, seed_import_run
+from .services.seed_imports import seed_import_check, seed_import_run, seed_imports_stale
 
 
 @shared_task(
@@ -35,3 +35,15 @@ def check_seed_import(import_id: int) -> str:
 @shared_task(name="annotation.tasks.run_seed_import")
 def run_seed_import(import_id: int) -> str:
     return seed_import_run(import_id=import_id).status
+
+
+@shared_task(name="annotation.tasks.resume_stale_seed_imports")
+def resume_stale_seed_imports() -> int:
+    """Enqueue again the seed checks and imports whose job went quiet (beat, every 5 minutes);
+    returns how many."""
+    checking, importing = seed_imports_stale()
+    for import_id in checking:
+        check_seed_import.delay(import_id)
+    for import_id in importing:
+        run_seed_import.delay(import_id)
+    return len(checking) + len(importing)

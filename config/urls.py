@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotation import api as annotation_api
 from annotation import views as annotation_views
 from annotation import workspace_urls as annotation_workspace
+from core import http as core_http
 from core import workspace as core_workspace
 from exports import api as exports_api
 from exports import views as exports_views
@@ -107,6 +108,10 @@ urlpatterns = [
     ),
     *[route for workspace in WORKSPACES for route in workspace.pages],
     path("admin/", admin.site.urls),
+    # No self-service email addresses: an account's email comes from its invitation (or an
+    # operator), and invitations and "add by email" trust it, so nobody may claim another
+    # person's address (sign-up is closed and addresses are not verified).
+    path("accounts/email/", core_http.page_not_found, {"exception": None}, name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,7 +1,7 @@
 """Reads of the quality app: reference sets and the quality flags of rewrites. Other apps read
 flags only through these (never by relation name)."""
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from annotation.models import Campaign, Rewrite
 
@@ -68,3 +68,11 @@ def quality_check_sizes(*, campaign: Campaign) -> tuple[int, int]:
     revision, similarity-checked: the current ones)."""
     qs = campaign.rewrites.all()
     return qs.filter(status__in=CHECKED).count(), qs.filter(status__in=CURRENT).count()
+
+
+def applicable_reference_sets(campaign: Campaign) -> Q:
+    """A filter on ReferenceSet: the sets a campaign's rewrites are checked against. A set an
+    operator (or a command) loaded applies to every campaign; a set a curator loaded from their
+    campaign's page applies to that campaign only, so no curator can touch (or probe) another
+    campaign's rewrites through it."""
+    return Q(loaded_for__isnull=True) | Q(loaded_for=campaign)

@@ -17,6 +17,7 @@ from core import access
 from core.errors import NotFound
 
 from .models import ContaminationHit, ReferenceSet
+from .selectors import applicable_reference_sets
 
 REFERENCE_SUFFIXES = (".jsonl", ".jsonl.gz")
 
@@ -70,12 +71,14 @@ def _hits_of_set(campaign: Campaign, *, accepted: bool) -> Subquery:
 
 
 def reference_sets_for_campaign(*, campaign: Campaign) -> QuerySet[ReferenceSet]:
-    """Every loaded reference set (they are global), by name, with who loaded it and for which
-    campaign, annotated with ``contaminated`` (this campaign's rewrites, any revision, that
-    share an n-gram with it) and ``contaminated_accepted`` (of those, the accepted ones). One
-    query, whatever the number of sets."""
+    """The reference sets this campaign is checked against (``applicable_reference_sets``: the
+    operators' sets and the campaign's own; another campaign's are never shown), by name, with
+    who loaded each and for which campaign, annotated with ``contaminated`` (this campaign's
+    rewrites, any revision, that share an n-gram with it) and ``contaminated_accepted`` (of
+    those, the accepted ones). One query, whatever the number of sets."""
     return (
         ReferenceSet.objects.select_related("loaded_by", "loaded_for")
+        .filter(applicable_reference_sets(campaign))
         .annotate(
             contaminated=Coalesce(_hits_of_set(campaign, accepted=False), Value(0)),
             contaminated_accepted=Coalesce(_hits_of_set(campaign, accepted=True), Value(0)),

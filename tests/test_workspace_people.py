@@ -849,3 +849,17 @@ def test_assignment_counts_match_the_database(world):
         == Assignment.objects.filter(annotator=world.annotators[2], status="active").count()
         == 2
     )
+
+
+def test_nobody_can_claim_another_persons_email_address(world):
+    """Invitations and "add by email" trust an account's email, so users cannot add or change
+    addresses themselves (allauth's email page is switched off)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(world.annotators[0])
+    assert client.get("/accounts/email/").status_code == 404
+    res = client.post("/accounts/email/", {"email": "alice@corp.example", "action_add": ""})
+    assert res.status_code == 404
+    world.annotators[0].refresh_from_db()
+    assert world.annotators[0].email != "alice@corp.example"

@@ -259,10 +259,13 @@ def test_only_the_owning_campaigns_curators_or_an_operator_may_reload_a_set(
         format="multipart",
     )
     assert refused.status_code == 409, refused.content
-    assert f"loaded for campaign {slug!r}" in refused.json()["detail"]
+    # Another campaign's set is not even named (nor its campaign): nothing to probe.
+    assert "another campaign" in refused.json()["detail"]
+    assert repr(slug) not in refused.json()["detail"]
     assert list(ReferenceDocument.objects.values_list("doc_id", flat=True)) == ["t1"]
+    # Nor listed there: a set loaded from a campaign applies to that campaign only.
     listed = api_for(other).get(f"{API}/campaigns/other/reference-sets/").json()["results"]
-    assert [(s["name"], s["may_reload"]) for s in listed] == [("tiny", False)]
+    assert [s["name"] for s in listed] == []
     # The owning campaign's curator may (a second curator of it too).
     co_curator = world.member("camp-curator2", Role.CURATOR)
     again = api_for(co_curator).post(
@@ -579,7 +582,7 @@ def test_references_page_upload_and_enable_are_csrf_protected_posts(world, offer
     )
     assert res.status_code == 409
     html = res.content.decode()
-    assert "already loaded by an operator" in html and 'value="bycommand"' in html
+    assert "loaded by an operator" in html and 'value="bycommand"' in html
 
 
 def test_answers_page_dry_run_import_and_bad_lines(answered_world, make_world):
@@ -630,3 +633,55 @@ def test_answers_page_dry_run_import_and_bad_lines(answered_world, make_world):
     assert "1 bad line(s), nothing imported" in html and "line 1: not valid JSON" in html
     assert 'value="gpt-y"' in html
     assert not BaselineResponse.objects.filter(model="gpt-y").exists()
+
+
+def test_a_set_loaded_from_one_campaign_never_touches_another(world, make_world):
+    """Sets a curator loads apply to their campaign only: another campaign's rewrites get no
+    contamination hit from them, its release keeps them, and its curators cannot see them."""
+    other = make_world(slug="secret")
+    other.add_seeds(1)
+    secret_text = "Write a function that returns the secret sum of two integers quickly"
+    secret = other.submitted(text=secret_text)
+    res = api_for(world.curator).post(
+        f"{API}/campaigns/{world.campaign.slug}/reference-sets/",
+        {
+            "name": "probe",
+            "files": [
+                upload("p.jsonl", json.dumps({"task_id": "p1", "prompt": secret_text}).encode())
+            ],
+        },
+        format="multipart",
+    )
+    assert res.status_code == 201, res.content
+    assert not ContaminationHit.objects.filter(rewrite=secret).exists()
+    listed = api_for(other.curator).get("/api/v1/campaigns/secret/reference-sets/").json()
+    assert [s["name"] for s in listed["results"]] == []
+
+
+def test_a_taxonomy_nested_too_deeply_is_a_400_not_a_crash(world):
+    from django.contrib.auth.models import Permission
+
+    world.curator.user_permissions.add(Permission.objects.get(codename="create_campaign"))
+    res = api_for(world.curator).post(
+        "/api/v1/campaigns/create/",
+        {"name": "Deep", "slug": "deep", "taxonomy": "upload", "taxonomy_json": "[" * 100_000},
+        format="json",
+    )
+    assert res.status_code == 400, res.content[:300]
+
+
+def test_a_compressed_answers_file_larger_than_the_limit_is_refused(world, settings):
+    """A small .gz that decompresses beyond the upload limit is refused, not read into memory."""
+    import gzip
+
+    settings.UPLOAD_MAX_BYTES = 64 * 1024
+    line = json.dumps({"id": "x", "response": "a" * 1000}).encode() + b"\n"
+    bomb = gzip.compress(line * 1000)  # ~1 MB decompressed, a few KB compressed
+    assert len(bomb) < settings.UPLOAD_MAX_BYTES
+    res = api_for(world.curator).post(
+        f"{API}/campaigns/{world.campaign.slug}/responses/",
+        {"model": "m", "file": upload("a.jsonl.gz", bomb)},
+        format="multipart",
+    )
+    assert res.status_code == 400, res.content[:300]
+    assert "larger than" in json.dumps(res.json())

@@ -723,3 +723,18 @@ def test_deal_page_previews_then_deals(world):
     assert set(Assignment.objects.values_list("annotator__username", flat=True)) == {
         a.username for a in world.annotators
     }
+
+
+def test_the_periodic_sweep_resumes_a_job_whose_worker_went_quiet(world):
+    """A job whose task was refused (a redelivery while it looked fresh) or lost is not stuck
+    for good: the beat task enqueues it again once it has been quiet for 30 minutes."""
+    from annotation.tasks import resume_stale_seed_imports
+
+    quiet = _created(world, jsonl(good_lines(3)))
+    fresh = _created(world, jsonl(good_lines(2, start=10)))
+    SeedImport.objects.filter(pk=quiet.pk).update(started_at=timezone.now() - timedelta(minutes=31))
+    SeedImport.objects.filter(pk=fresh.pk).update(started_at=timezone.now())
+    assert resume_stale_seed_imports() == 1  # tasks run eagerly in tests
+    quiet.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (quiet.status, fresh.status) == ("checked", "checking")

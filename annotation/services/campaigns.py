@@ -175,6 +175,10 @@ def taxonomy_parse(raw: bytes | str) -> dict[str, Any]:
         raise _taxonomy_invalid(
             [f"the file is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"]
         ) from exc
+    except (RecursionError, ValueError) as exc:  # nested too deeply, or a number too long
+        raise _taxonomy_invalid(
+            ["the file is not a taxonomy: its JSON is nested too deeply"]
+        ) from exc
     return taxonomy_validate(data)
 
 

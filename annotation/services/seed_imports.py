@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
@@ -265,6 +266,12 @@ def seed_import_create(
     if size == 0:
         raise ValidationFailed(
             "The file is empty.", details={"errors": {"file": ["the file is empty"]}}
+        )
+    if size > settings.UPLOAD_MAX_BYTES:
+        limit = f"{settings.UPLOAD_MAX_BYTES // (1024 * 1024)} MB"
+        raise ValidationFailed(
+            f"The file is larger than {limit}; split it into several uploads.",
+            details={"errors": {"file": [f"larger than {limit}"]}},
         )
     upload.seek(0)
     name = os.path.basename(upload.name or "") or "seeds.jsonl"
@@ -511,6 +518,10 @@ def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
             )
             if not held:
                 raise _TakenOver
+            # One importer of this campaign at a time from lookup to insert: another import
+            # (or import_seeds) of overlapping seeds then sees these as already present instead
+            # of colliding with them on the unique constraints.
+            Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
             Seed.objects.bulk_create(sorter.sort(batch, tally), batch_size=BATCH)
             _write_progress(
                 seed_import.pk,
@@ -550,3 +561,19 @@ def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
     if lineno > resume_after:
         commit(lineno, offset)
     return tally.to_dict()
+
+
+def seed_imports_stale(*, now: datetime | None = None) -> tuple[list[int], list[int]]:
+    """Imports whose job went quiet for STALE_AFTER (its worker died, or its task message was
+    lost): (waiting for their check, waiting for their import). The periodic sweep enqueues
+    them again; a job that is in fact running refuses a second claim, so this is safe."""
+    now = now or timezone.now()
+    quiet = Q(started_at__lt=now - STALE_AFTER) | Q(
+        started_at__isnull=True, created_at__lt=now - STALE_AFTER
+    )
+    rows = SeedImport.objects.filter(
+        quiet, status__in=[SeedImport.Status.CHECKING, SeedImport.Status.IMPORTING]
+    ).values_list("pk", "status")
+    checking = [pk for pk, status in rows if status == SeedImport.Status.CHECKING]
+    importing = [pk for pk, status in rows if status == SeedImport.Status.IMPORTING]
+    return checking, importing

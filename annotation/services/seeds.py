@@ -220,30 +220,34 @@ def seeds_import(
     if report.errors and not skip_bad_lines:
         raise SeedImportError(report)
 
-    existing_ids = set(
-        Seed.objects.filter(campaign=campaign, external_id__in=first_line_of_id).values_list(
-            "external_id", flat=True
-        )
-    )
-    known_hashes = dict(
-        Seed.objects.filter(
-            campaign=campaign, content_hash__in={s.content_hash for _, s in parsed}
-        ).values_list("content_hash", "external_id")
-    )
-    to_create: list[Seed] = []
-    for lineno, seed in parsed:
-        if seed.external_id in existing_ids:
-            report.already_present.append(seed.external_id)
-            continue
-        if seed.content_hash in known_hashes:
-            report.duplicate_content.append((lineno, known_hashes[seed.content_hash]))
-            continue
-        known_hashes[seed.content_hash] = seed.external_id
-        to_create.append(seed)
-    report.created = len(to_create)
-    if dry_run or not to_create:
-        return report
     with transaction.atomic():
+        if not dry_run:
+            # One importer of this campaign at a time from lookup to insert (a seed-import job
+            # of overlapping seeds waits, then sees these as already present).
+            Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        existing_ids = set(
+            Seed.objects.filter(campaign=campaign, external_id__in=first_line_of_id).values_list(
+                "external_id", flat=True
+            )
+        )
+        known_hashes = dict(
+            Seed.objects.filter(
+                campaign=campaign, content_hash__in={s.content_hash for _, s in parsed}
+            ).values_list("content_hash", "external_id")
+        )
+        to_create: list[Seed] = []
+        for lineno, seed in parsed:
+            if seed.external_id in existing_ids:
+                report.already_present.append(seed.external_id)
+                continue
+            if seed.content_hash in known_hashes:
+                report.duplicate_content.append((lineno, known_hashes[seed.content_hash]))
+                continue
+            known_hashes[seed.content_hash] = seed.external_id
+            to_create.append(seed)
+        report.created = len(to_create)
+        if dry_run or not to_create:
+            return report
         Seed.objects.bulk_create(to_create, batch_size=1000)
         event_record(
             campaign=campaign,

@@ -190,6 +190,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "review.tasks.fill_waiting_panels",
         "schedule": timedelta(minutes=1),
     },
+    "resume-stale-seed-imports": {
+        "task": "annotation.tasks.resume_stale_seed_imports",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 LOGGING = {
@@ -219,5 +223,8 @@ _shared_references = BASE_DIR.parent / "shared" / "data" / "references"
 REFERENCES_DIR = os.environ.get(
     "CURATION_REFERENCES_DIR", str(_shared_references) if _shared_references.is_dir() else ""
 )
+# The largest file a curator may upload (seeds, reference sets, answers), counted after
+# decompression for .gz files, so a small compressed file cannot fill the server's memory.
+UPLOAD_MAX_BYTES = int(os.environ.get("CURATION_UPLOAD_MAX_MB", "512")) * 1024 * 1024
 # How long an invitation link stays valid.
 INVITATION_DAYS = int(os.environ.get("CURATION_INVITATION_DAYS", "14"))

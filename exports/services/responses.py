@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 
@@ -198,8 +199,14 @@ def _upload_lines(stream: IO[bytes], file_name: str) -> list[str]:
     if file_name.endswith(".gz"):
         raw = gzip.GzipFile(fileobj=stream, mode="rb")
     lines: list[str] = []
+    read = 0
     try:
         for number, line in enumerate(raw, start=1):
+            read += len(line)
+            if read > settings.UPLOAD_MAX_BYTES:
+                limit = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+                report.errors.append(f"{file_name}: larger than {limit} MB (decompressed)")
+                break
             try:
                 lines.append(line.decode("utf-8"))
             except UnicodeDecodeError as exc:

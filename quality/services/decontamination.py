@@ -19,7 +19,7 @@ from core.transitions import EventKind, event_record
 
 from ..models import ContaminationHit, ReferenceDocument, ReferenceSet
 from ..ngrams import ngrams, words
-from ..selectors import CHECKED
+from ..selectors import CHECKED, applicable_reference_sets
 
 
 class ReferenceIndex:
@@ -155,7 +155,11 @@ def rewrites_decontaminate(
         # Locking the reference sets serialises this check with reloads (which lock their set
         # first) and with other checks, so hits are never written against documents a reload
         # is deleting, nor inserted twice by two checks of the same rewrite.
-        locked = ReferenceSet.objects.select_for_update().order_by("pk")
+        locked = (
+            ReferenceSet.objects.select_for_update()
+            .filter(applicable_reference_sets(campaign))
+            .order_by("pk")
+        )
         if reference_sets is not None:
             locked = locked.filter(pk__in=[s.pk for s in reference_sets])
         sets = list(locked)
@@ -212,8 +216,9 @@ def rewrites_decontaminate_all_campaigns(
     actor: Any = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[int, int]:
-    """Re-check every campaign's submitted rewrites against ``reference_sets`` (after a
-    reload). Returns (rewrites checked, rewrites contaminated by these sets)."""
+    """Re-check the submitted rewrites of every campaign ``reference_sets`` apply to (after a
+    reload; ``applicable_reference_sets``). Returns (rewrites checked, rewrites contaminated
+    by these sets)."""
     checked = contaminated = 0
     campaign_ids = (
         Rewrite.objects.filter(status__in=CHECKED)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
@@ -93,8 +94,14 @@ def references_parse(
         prefix = f"{path.name.split('.')[0]}:" if len(paths) > 1 else ""
         try:
             with _open(path) as fh:
+                read = 0
                 for number, raw in enumerate(fh, start=1):
                     where = f"{path.name} line {number}"
+                    read += len(raw)
+                    if read > settings.UPLOAD_MAX_BYTES:
+                        limit = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
+                        errors.append(f"{path.name}: larger than {limit} MB (decompressed)")
+                        break
                     if not raw.strip():
                         continue
                     try:
@@ -245,15 +252,12 @@ def _owner(actor: Any, campaign: Campaign | None) -> Campaign | None:
 
 
 def _reload_refused(ref: ReferenceSet) -> str:
+    # Another campaign's set is not even named: it is none of this campaign's business.
     if ref.loaded_for_id is None:
-        owner = "by an operator, so only an operator"
+        owner = f"A reference set named {ref.name!r} is loaded by an operator: only an operator"
     else:
-        slug = ref.loaded_for.slug if ref.loaded_for is not None else "?"
-        owner = f"for campaign {slug!r}, so only its curators or an operator"
-    return (
-        f"A reference set named {ref.name!r} is already loaded {owner} may replace it. Choose "
-        "another name to load these files as a new set."
-    )
+        owner = "That name is taken by a reference set of another campaign: nobody here"
+    return f"{owner} may replace it. Choose another name to load these files as a new set."
 
 
 def reference_set_upload(
