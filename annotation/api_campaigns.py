@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.http import parse
+from core.http import NOT_ALLOWED_RESPONSE, NOT_FOUND_RESPONSE, parse
 
 from . import selectors_campaigns as campaigns
 from .models import GuidelinesVersion
@@ -32,8 +32,8 @@ from .serializers_campaigns import (
 from .services.campaigns import campaign_create, campaign_settings_update
 from .services.guidelines import guidelines_mark_read, guidelines_save
 
-NOT_MEMBER = OpenApiResponse(description="No such campaign, or you are not a member of it")
-NOT_CURATOR = OpenApiResponse(description="You are a member but not a curator of the campaign")
+NOT_MEMBER = NOT_FOUND_RESPONSE
+NOT_CURATOR = NOT_ALLOWED_RESPONSE
 
 
 class CampaignCreateView(APIView):

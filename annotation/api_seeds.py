@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.http import parse
+from core.http import NOT_ALLOWED_RESPONSE, NOT_FOUND_RESPONSE, parse
 
 from . import jobs, selectors_seeds
 from .models import SeedImport
@@ -33,8 +33,8 @@ from .services.assignments import seeds_assign
 from .services.seed_imports import seed_import_discard
 from .services.seeds import seeds_deal_preview, seeds_sample, seeds_sample_preview
 
-NOT_FOUND = OpenApiResponse(description="No such campaign or import, or not a member of it")
-NOT_CURATOR = OpenApiResponse(description="Not a curator of the campaign")
+NOT_FOUND = NOT_FOUND_RESPONSE
+NOT_CURATOR = NOT_ALLOWED_RESPONSE
 
 
 class SeedImportFilter(django_filters.FilterSet):

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.http import REFUSALS as CORE_REFUSALS
 from core.http import parse
 
 from .models import ReferenceSet
@@ -30,10 +31,7 @@ from .serializers import (
 )
 from .services.references import ReferenceLoadResult, reference_set_enable, reference_set_upload
 
-REFUSALS = {
-    403: OpenApiResponse(description="Not a curator of this campaign"),
-    404: OpenApiResponse(description="No such campaign (or not a member)"),
-}
+REFUSALS = CORE_REFUSALS
 
 
 def _load_response(request: Request, campaign: Any, result: ReferenceLoadResult) -> Response:

@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from annotation.models import Campaign, Role
 from annotation.selectors import campaign_for_member
-from core.http import parse
+from core.http import REFUSALS, parse
 
 from . import selectors_people
 from .models import Invitation
@@ -39,10 +39,7 @@ from .serializers_people import (
 from .services.invitations import invitation_accept, invitation_create, invitation_revoke
 from .services.members import membership_add, membership_remove, membership_role_change
 
-NOT_CURATOR = {
-    403: OpenApiResponse(description="A member without the curator role"),
-    404: OpenApiResponse(description="No such campaign, or not a member of it"),
-}
+NOT_CURATOR = REFUSALS
 BAD_INPUT = {400: OpenApiResponse(description="Every bad field named in 'errors'")}
 
 
