@@ -1,6 +1,8 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -120,3 +122,26 @@ class MembershipAdmin(admin.ModelAdmin):
             self.message_user(request, error_message(exc), level=messages.ERROR)
             return redirect(reverse("admin:annotation_membership_change", args=[obj.pk]))
         return self.response_delete(request, obj_display, obj.pk)
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Django's user admin, except that a member of a campaign is not deleted here: deleting
+    would drop their memberships without the membership services (no events, their pending
+    ballots left open, perhaps the campaign's last curator gone). Remove their memberships
+    first (the Membership pages, the People page or ``remove_member``), or make the account
+    inactive. Users are deleted one at a time, so each refusal shows."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and Membership.objects.filter(user=obj).exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions

@@ -649,3 +649,19 @@ def test_adding_an_existing_reviewer_again_fills_waiting_panels(make_world):
     Membership.objects.create(campaign=world.campaign, user=late, role=Role.REVIEWER)
     membership_add(campaign=world.campaign, user=late, role=Role.REVIEWER)  # exists already
     assert "late" in seats(rewrite)
+
+
+def test_the_user_admin_does_not_delete_a_member_of_a_campaign(world):
+    """Deleting a user would drop their memberships without the membership services (the last
+    curator could go); the admin refuses while they are a member, and allows it once not."""
+    operator = get_user_model().objects.create_superuser("op", "op@lab.org", "pw-op")
+    client = Client()
+    client.force_login(operator)
+    url = f"/admin/auth/user/{world.curator.pk}/delete/"
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    assert membership_exists(world.campaign, world.curator, Role.CURATOR)
+    loner = user_ensure(username="loner", password="pw")
+    res = client.post(f"/admin/auth/user/{loner.pk}/delete/", {"post": "yes"})
+    assert res.status_code == 302
+    assert not get_user_model().objects.filter(username="loner").exists()
