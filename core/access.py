@@ -61,11 +61,25 @@ def roles_by_campaign(user: Any) -> RolesByCampaign:
     return result
 
 
+def is_operator(user: Any) -> bool:
+    """An operator runs the deployment: an active staff superuser."""
+    return bool(
+        getattr(user, "is_active", False)
+        and getattr(user, "is_staff", False)
+        and getattr(user, "is_superuser", False)
+    )
+
+
 def roles(user: Any, campaign: CampaignLike | None) -> frozenset[str]:
-    """The roles ``user`` holds in ``campaign`` (empty when None or not a member)."""
+    """The roles ``user`` holds in ``campaign`` (empty when None or not a member). An operator
+    also holds ``settings.CURATION_OPERATOR_ROLES`` (the curator's) in every campaign: they
+    reach every campaign's workspace without being added to it."""
     if campaign is None:
         return frozenset()
-    return roles_by_campaign(user).get(campaign.pk, frozenset())
+    held = roles_by_campaign(user).get(campaign.pk, frozenset())
+    if is_operator(user):
+        held = held | frozenset(settings.CURATION_OPERATOR_ROLES)
+    return held
 
 
 def forget(user_id: int | None = None) -> None:

@@ -14,22 +14,13 @@ from django.db.models.functions import Coalesce
 from annotation.models import Campaign, Rewrite, Role
 from annotation.selectors import campaign_for_member
 from core import access
+from core.access import is_operator
 from core.errors import NotFound
 
 from .models import ContaminationHit, ReferenceSet
 from .selectors import applicable_reference_sets
 
 REFERENCE_SUFFIXES = (".jsonl", ".jsonl.gz")
-
-
-def is_operator(user: Any) -> bool:
-    """An operator runs the deployment: an active staff superuser. Operators reach every
-    campaign's workspace and may reload or delete any reference set."""
-    return bool(
-        getattr(user, "is_active", False)
-        and getattr(user, "is_staff", False)
-        and getattr(user, "is_superuser", False)
-    )
 
 
 def campaign_for_curator(*, user: Any, slug: str) -> Campaign:

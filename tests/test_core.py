@@ -175,3 +175,26 @@ def test_roles_are_read_once_per_request_and_forgotten_after_a_membership_change
         access.roles(world.curator, campaign)
         access.roles(world.curator, campaign)
     assert len(queries) == 2
+
+
+def test_operators_reach_every_campaigns_workspace_without_being_members(world):
+    """An operator (an active staff superuser) holds the curator's role in every campaign; a
+    staff user who is not a superuser does not, and neither does an inactive operator."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    users = get_user_model().objects
+    operator = users.create_superuser("operator", "op@lab.org", "pw-operator")
+    staff = users.create_user("staff", "st@lab.org", "pw-staff", is_staff=True)
+    assert Role.CURATOR in access.roles(operator, world.campaign)
+    assert access.roles(staff, world.campaign) == frozenset()
+    slug = world.campaign.slug
+    for user, expected in ((operator, 200), (staff, 404)):
+        client = Client()
+        client.force_login(user)
+        for page in ("settings", "people", "seeds", "references", "answers", "dashboard"):
+            res = client.get(f"/campaigns/{slug}/{page}/")
+            assert res.status_code == expected, (user.username, page, res.status_code)
+    operator.is_active = False
+    operator.save()
+    assert access.roles(operator, world.campaign) == frozenset()

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 # reaches the user model through AUTH_USER_MODEL.
 CURATION_MEMBERSHIP_MODEL = "annotation.Membership"
 CURATION_EVENT_MODEL = "annotation.Event"
+# Operators (active staff superusers) hold these roles in every campaign (core.access).
+CURATION_OPERATOR_ROLES = ["curator"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

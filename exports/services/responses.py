@@ -17,9 +17,9 @@ from django.db.models import Max
 from annotation.models import Campaign, Rewrite, Role, Seed
 from annotation.tokens import count_tokens
 from core import access
+from core.access import is_operator
 from core.errors import ValidationFailed
 from core.transitions import EventKind, event_record
-from quality.selectors_references import is_operator
 from review.stats import token_summary
 
 from ..models import BaselineResponse

@@ -17,13 +17,13 @@ from django.utils import timezone
 
 from annotation.models import Campaign, Role
 from core import access
+from core.access import is_operator
 from core.errors import Conflict, NotAllowed, NotFound, ValidationFailed
 from core.transitions import EventKind, event_record
 
 from ..models import ReferenceDocument, ReferenceSet
 from ..selectors_references import (
     REFERENCE_SUFFIXES,
-    is_operator,
     reference_available,
     reference_set_may_reload,
 )
@@ -244,8 +244,8 @@ def reference_set_load(
 
 def _owner(actor: Any, campaign: Campaign | None) -> Campaign | None:
     """The campaign a new set is loaded for: the workspace's campaign when one of its curators
-    loads it; none when an operator (who is not its curator) or a command does."""
-    if campaign is None:
+    loads it; none (a set for every campaign) when an operator or a command does."""
+    if campaign is None or is_operator(actor):
         return None
     held = access.roles(actor, campaign)
     return campaign if Role.CURATOR in held else None
