@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from core.http import NOT_ALLOWED_RESPONSE, NOT_FOUND_RESPONSE, parse
 
 from . import selectors_campaigns as campaigns
-from .models import GuidelinesVersion
+from .models import GuidelinesVersion, Role
 from .selectors import campaign_for_member
 from .serializers_campaigns import (
     CampaignCreateIn,
@@ -64,7 +64,7 @@ class CampaignSettingsView(APIView):
         summary="The campaign's settings and which are locked (curator)",
     )
     def get(self, request: Request, slug: str) -> Response:
-        campaign = campaigns.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         return Response(CampaignSettingsOut(campaigns.campaign_settings(campaign)).data)
 
     @extend_schema(
@@ -79,7 +79,7 @@ class CampaignSettingsView(APIView):
         summary="Change settings (curator); panel size and threshold apply to new panels",
     )
     def patch(self, request: Request, slug: str) -> Response:
-        campaign = campaigns.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(CampaignSettingsIn, request.data)
         campaign = campaign_settings_update(campaign=campaign, actor=request.user, **data)
         return Response(CampaignSettingsOut(campaigns.campaign_settings(campaign)).data)
@@ -114,7 +114,7 @@ class GuidelinesView(APIView):
         summary="Save the guidelines as a new version (curator)",
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = campaigns.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(GuidelinesIn, request.data)
         version = guidelines_save(campaign=campaign, actor=request.user, text=data["text"])
         return Response(
@@ -132,7 +132,9 @@ class GuidelinesVersionListView(ListAPIView):
     def get_queryset(self) -> QuerySet[GuidelinesVersion]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return GuidelinesVersion.objects.none()
-        campaign = campaigns.campaign_for_curator(user=self.request.user, slug=self.kwargs["slug"])
+        campaign = campaign_for_member(
+            user=self.request.user, slug=self.kwargs["slug"], role=Role.CURATOR
+        )
         return campaigns.guidelines_versions(campaign)
 
     @extend_schema(
@@ -153,7 +155,7 @@ class GuidelinesVersionView(APIView):
         summary="One guidelines version with its diff to the previous one (curator)",
     )
     def get(self, request: Request, slug: str, number: int) -> Response:
-        campaign = campaigns.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         item = campaigns.guidelines_version(campaign=campaign, number=number)
         return Response(GuidelinesVersionDetailOut(item).data)
 

@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 from core.http import NOT_ALLOWED_RESPONSE, NOT_FOUND_RESPONSE, parse
 
 from . import jobs, selectors_seeds
-from .models import SeedImport
+from .models import Role, SeedImport
+from .selectors import campaign_for_member
 from .serializers_seeds import (
     DealingIn,
     DealingPlanOut,
@@ -94,7 +95,7 @@ class CampaignSeedImportListView(ListAPIView):
         summary="Upload a seed file: it is checked by a job (a dry run) before any import",
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(SeedImportIn, request.data)
         seed_import = jobs.seed_import_start(
             campaign=campaign,
@@ -168,7 +169,7 @@ class SamplingPreviewView(APIView):
         summary="Preview a sampling: quota and shortfall per subcategory (writes nothing)",
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(SamplingIn, request.data)
         plan = seeds_sample_preview(campaign=campaign, size=data["size"], seed=data["seed"])
         return Response(SamplingPlanOut(plan).data)
@@ -187,7 +188,7 @@ class SamplingView(APIView):
         summary="Sample seeds uniformly across subcategories (tops an earlier sample up)",
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(SamplingIn, request.data)
         report = seeds_sample(
             campaign=campaign, size=data["size"], seed=data["seed"], actor=request.user
@@ -211,7 +212,7 @@ class DealingPreviewView(APIView):
         summary="Preview dealing: seeds and subcategory mix per annotator (writes nothing)",
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(DealingIn, request.data)
         return Response(
             DealingPlanOut(seeds_deal_preview(campaign=campaign, seed=data["seed"])).data
@@ -231,7 +232,7 @@ class DealingView(APIView):
         summary="Deal every sampled, unassigned seed to the annotators (same mix for each)",
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(DealingIn, request.data)
         report = seeds_assign(campaign=campaign, seed=data["seed"], actor=request.user)
         return Response(DealOut(report).data)

@@ -11,14 +11,7 @@ from django.db.models import Count, Max, QuerySet
 from core import access
 from core.errors import NotFound
 
-from .models import Campaign, GuidelinesRead, GuidelinesVersion, Rewrite, Role
-from .selectors import campaign_for_member
-
-
-def campaign_for_curator(*, user: Any, slug: str) -> Campaign:
-    """The campaign ``slug`` for one of its curators: NotFound for a non-member, NotAllowed for
-    a member without the curator role."""
-    return campaign_for_member(user=user, slug=slug, role=Role.CURATOR)
+from .models import Campaign, GuidelinesRead, GuidelinesVersion, Rewrite
 
 
 def campaign_settings(campaign: Campaign) -> dict[str, Any]:

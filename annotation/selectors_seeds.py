@@ -11,20 +11,12 @@ from django.db.models import Count, QuerySet
 from core import access
 
 from .models import Campaign, Membership, Role, Seed, SeedImport, Subcategory
-
-
-def campaign_for_curator(*, user: Any, slug: str) -> Campaign:
-    """The campaign ``slug`` where ``user`` is a curator (NotFound for non-members and unknown
-    slugs, NotAllowed for members without the curator role)."""
-    campaign = Campaign.objects.filter(slug=slug).first()
-    access.require(user, campaign, role=Role.CURATOR, missing="No such campaign.")
-    assert campaign is not None  # require() raised NotFound otherwise
-    return campaign
+from .selectors import campaign_for_member
 
 
 def seed_imports_for_curator(*, user: Any, slug: str) -> tuple[Campaign, QuerySet[SeedImport]]:
     """The campaign's seed imports, newest first (reports left out: lists do not show them)."""
-    campaign = campaign_for_curator(user=user, slug=slug)
+    campaign = campaign_for_member(user=user, slug=slug, role=Role.CURATOR)
     qs = (
         SeedImport.objects.filter(campaign=campaign)
         .select_related("campaign", "created_by")

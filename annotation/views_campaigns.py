@@ -128,7 +128,7 @@ def campaign_new_page(request: HttpRequest) -> HttpResponse:
 def campaign_settings_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the settings form (locked settings disabled, with the reason). POST: change what
     differs, then back here (curators)."""
-    campaign = campaigns.campaign_for_curator(user=request.user, slug=slug)
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
     errors: Errors = {}
     message = ""
     status = 200
@@ -228,7 +228,7 @@ def guidelines_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 def guidelines_version_page(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """One guidelines version (curators): rendered, with its diff to the version before."""
-    campaign = campaigns.campaign_for_curator(user=request.user, slug=slug)
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
     item = campaigns.guidelines_version(campaign=campaign, number=number)
     return render(
         request,

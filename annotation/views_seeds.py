@@ -16,7 +16,8 @@ from core.errors import DomainError, NotAllowed, NotFound
 from core.http import error_message, status_for
 
 from . import jobs, selectors_seeds
-from .models import SeedImport
+from .models import Role, SeedImport
+from .selectors import campaign_for_member
 from .serializers_seeds import DealingIn, SamplingIn, SeedImportIn
 from .services.assignments import seeds_assign
 from .services.seed_imports import seed_import_discard
@@ -134,7 +135,7 @@ def _sampling_form(data: QueryDict) -> SamplingIn:
 def seeds_sample_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: the form; with ``size`` (and ``seed``) the preview per subcategory (quota, shortfall)
     and a confirm button. POST: sample (``seeds_sample``) and go back to the seeds."""
-    campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
     data = request.POST if request.method == "POST" else request.GET
     errors: list[str] = []
     status = 200
@@ -177,7 +178,7 @@ def seeds_sample_page(request: HttpRequest, slug: str) -> HttpResponse:
 def seeds_deal_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: per annotator, the seeds and subcategory mix dealing would give (``seed`` from the
     query, 42 by default). POST: deal (``seeds_assign``) and go back to the seeds."""
-    campaign = selectors_seeds.campaign_for_curator(user=request.user, slug=slug)
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
     data = request.POST if request.method == "POST" else request.GET
     errors: list[str] = []
     status = 200

@@ -9,8 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.models import Role
+from annotation.selectors import campaign_for_member
 from core.http import parse
-from quality.selectors_references import campaign_for_curator
 
 from .serializers_answers import ResponseCoverageOut, ResponseImportReportOut, ResponsesUploadIn
 from .services.responses import responses_coverage, responses_upload
@@ -29,7 +30,7 @@ class CampaignResponsesView(APIView):
         responses={200: ResponseCoverageOut, **REFUSALS},
     )
     def get(self, request: Request, slug: str) -> Response:
-        campaign = campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         return Response(ResponseCoverageOut(responses_coverage(campaign=campaign)).data)
 
     @extend_schema(
@@ -45,7 +46,7 @@ class CampaignResponsesView(APIView):
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(ResponsesUploadIn, request.data)
         upload = data["file"]
         report = responses_upload(

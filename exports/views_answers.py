@@ -8,9 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from annotation.models import Role
+from annotation.selectors import campaign_for_member
 from core.errors import Conflict, ValidationFailed
 from core.http import error_problems, status_for
-from quality.selectors_references import campaign_for_curator
 
 from .serializers_answers import ResponsesUploadIn
 from .services.responses import ResponseImportReport, responses_coverage, responses_upload
@@ -23,7 +24,7 @@ def answers_page(request: HttpRequest, slug: str) -> HttpResponse:
     a dry run shows its report on the page (import nothing); an import redirects with its
     summary. Bad input re-renders the form with the API's status, every bad line named and the
     model name kept (the file must be chosen again)."""
-    campaign = campaign_for_curator(user=request.user, slug=slug)
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
     status = 200
     problems: list[str] = []
     report: ResponseImportReport | None = None

@@ -12,13 +12,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.models import Role
+from annotation.selectors import campaign_for_member
 from core.http import REFUSALS as CORE_REFUSALS
 from core.http import parse
 
 from .models import ReferenceSet
 from .selectors_references import (
     AvailableReferenceSet,
-    campaign_for_curator,
     reference_set_for_campaign,
     reference_sets_for_campaign,
     references_available,
@@ -58,7 +59,9 @@ class CampaignReferenceSetListView(ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return ReferenceSet.objects.none()
-        campaign = campaign_for_curator(user=self.request.user, slug=self.kwargs["slug"])
+        campaign = campaign_for_member(
+            user=self.request.user, slug=self.kwargs["slug"], role=Role.CURATOR
+        )
         return reference_sets_for_campaign(campaign=campaign)
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -87,7 +90,7 @@ class CampaignReferenceSetListView(ListAPIView):
         },
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         data = parse(ReferenceSetUploadIn, request.data)
         result = reference_set_upload(
             campaign=campaign,
@@ -109,7 +112,7 @@ class ReferenceSetAvailableView(ListAPIView):
     def get_queryset(self) -> list[AvailableReferenceSet]:  # type: ignore[override]
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return []
-        campaign_for_curator(user=self.request.user, slug=self.kwargs["slug"])
+        campaign_for_member(user=self.request.user, slug=self.kwargs["slug"], role=Role.CURATOR)
         return references_available()
 
     @extend_schema(
@@ -136,6 +139,6 @@ class ReferenceSetEnableView(APIView):
         },
     )
     def post(self, request: Request, slug: str, name: str) -> Response:
-        campaign = campaign_for_curator(user=request.user, slug=slug)
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
         result = reference_set_enable(campaign=campaign, actor=request.user, name=name)
         return _load_response(request, campaign, result)

@@ -12,7 +12,6 @@ from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, 
 from django.db.models.functions import Coalesce
 
 from annotation.models import Campaign, Rewrite, Role
-from annotation.selectors import campaign_for_member
 from core import access
 from core.access import is_operator
 from core.errors import NotFound
@@ -21,17 +20,6 @@ from .models import ContaminationHit, ReferenceSet
 from .selectors import applicable_reference_sets
 
 REFERENCE_SUFFIXES = (".jsonl", ".jsonl.gz")
-
-
-def campaign_for_curator(*, user: Any, slug: str) -> Campaign:
-    """The campaign ``slug`` for one of its curators or an operator. NotFound for other
-    non-members (and unknown slugs), NotAllowed for members who are not curators."""
-    if is_operator(user):
-        campaign = Campaign.objects.filter(slug=slug).first()
-        if campaign is None:
-            raise NotFound("No such campaign.")
-        return campaign
-    return campaign_for_member(user=user, slug=slug, role=Role.CURATOR)
 
 
 def reference_set_may_reload(user: Any, reference_set: ReferenceSet) -> bool:

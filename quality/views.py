@@ -10,12 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from annotation.models import Campaign
+from annotation.models import Campaign, Role
+from annotation.selectors import campaign_for_member
 from core.errors import Conflict, ValidationFailed
 from core.http import error_problems, status_for
 
 from .selectors_references import (
-    campaign_for_curator,
     reference_set_may_reload,
     reference_sets_for_campaign,
     references_available,
@@ -47,7 +47,7 @@ def references_page(request: HttpRequest, slug: str) -> HttpResponse:
     files, fields, id_field) or ``action=enable`` (``set``): load, then redirect; a refused
     load re-renders the page with the API's status and the problems, keeping what was typed
     (files must be chosen again: browsers never refill a file input)."""
-    campaign = campaign_for_curator(user=request.user, slug=slug)
+    campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
     status = 200
     upload_errors: list[str] = []
     enable_errors: list[str] = []

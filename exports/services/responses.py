@@ -17,7 +17,6 @@ from django.db.models import Max
 from annotation.models import Campaign, Rewrite, Role, Seed
 from annotation.tokens import count_tokens
 from core import access
-from core.access import is_operator
 from core.errors import ValidationFailed
 from core.transitions import EventKind, event_record
 from review.stats import token_summary
@@ -238,8 +237,7 @@ def responses_upload(
 
     Raises NotFound / NotAllowed (not a curator), ResponseImportError (every bad line named,
     nothing imported) and ValidationFailed (bad model name)."""
-    if not is_operator(actor):
-        access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
     lines = _upload_lines(stream, file_name)
     return responses_import(
         campaign=campaign, lines=lines, model=model, actor=actor, dry_run=dry_run

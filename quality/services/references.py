@@ -177,7 +177,7 @@ def reference_set_load(
     NotFound / NotAllowed (``actor`` is not a curator of ``campaign``) and Conflict (the name
     belongs to a set ``actor`` may not replace; nothing changes)."""
     say = progress or (lambda _msg: None)
-    if campaign is not None and not is_operator(actor):
+    if campaign is not None:
         access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
     try:
         validate_slug(name)
@@ -276,8 +276,7 @@ def reference_set_upload(
 
     Raises ValidationFailed (no file, a file of another kind, two files of one name), and what
     ``reference_set_load`` raises; nothing is loaded on any error."""
-    if not is_operator(actor):
-        access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
     problems: list[str] = []
     names: list[str] = []
     for raw_name, _stream in uploads:
@@ -317,8 +316,7 @@ def reference_set_enable(*, campaign: Campaign, actor: Any, name: str) -> Refere
     loaded already reloads it, under the same rule as any reload.
 
     Raises NotFound (no such set offered), and what ``reference_set_load`` raises."""
-    if not is_operator(actor):
-        access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
     available = reference_available(name=name)
     return reference_set_load(
         name=available.name, paths=available.paths, actor=actor, campaign=campaign
