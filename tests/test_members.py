@@ -604,7 +604,7 @@ def test_the_sweep_closes_a_ballot_seated_while_its_reviewer_was_being_removed(m
     seated = rewrite.ballots.order_by("pk").first()
     # The state such a race leaves: the membership gone, the ballot still pending.
     Membership.objects.filter(user=seated.reviewer, role=Role.REVIEWER).delete()
-    assert fill_waiting_panels() >= 0  # the beat task
+    fill_waiting_panels()  # the beat task (its count is of ballots opened by the last step)
     seated.refresh_from_db()
     assert seated.status == Ballot.Status.CLOSED
     assert len(seats(rewrite)) == world.campaign.panel_size
