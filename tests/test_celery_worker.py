@@ -198,6 +198,9 @@ def test_worker_counts_tokens_of_a_submitted_rewrite(worker, make_world):
     assert tokens == count_tokens(text, "o200k_base") > 10
     assert Rewrite.objects.get(pk=rewrite.pk).tokenizer == "o200k_base"
     worker.ran("annotation.tasks.count_rewrite_tokens")
+    # The submit also sent the quality check; let it finish before the test database is
+    # flushed (it writes hits and the reference sets' checked_at, which would deadlock it).
+    worker.ran("quality.tasks.check_rewrite_quality")
 
 
 def test_worker_runs_the_lease_sweep_and_returns_its_result(worker, make_world):
