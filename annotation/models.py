@@ -31,6 +31,11 @@ class Campaign(models.Model):
         default=24 * 60, help_text="How long a claimed seed stays reserved without activity."
     )
     max_active_assignments = models.PositiveIntegerField(null=True, blank=True)
+    curator_may_accept = models.BooleanField(
+        default=True,
+        help_text="Curators may adjudicate a no-consensus rewrite as accepted (rejecting it is "
+        "always allowed). Off: only a reviewer panel's quorum accepts.",
+    )
     # Quality checks run on every submitted rewrite (see exports/README.md).
     contamination_ngram = models.PositiveSmallIntegerField(
         default=10, help_text="Word n-gram size for overlap with public benchmarks."
@@ -240,6 +245,7 @@ class Seed(models.Model):
         indexes = [
             models.Index(fields=["campaign", "status", "sample_rank"]),
             models.Index(fields=["campaign", "subcategory"]),
+            models.Index(fields=["campaign", "id"], name="seed_campaign_id"),
         ]
 
     def __str__(self) -> str:
@@ -313,10 +319,15 @@ class Assignment(models.Model):
         SUBMITTED = "submitted", "Submitted"
         REJECTED = "rejected", "Seed rejected"
         RELEASED = "released", "Released"
+        # The annotator passed the seed on: it went back to the pool for someone else, and is
+        # never offered to them again. Not a rejection of the seed.
+        SKIPPED = "skipped", "Skipped"
 
     # submitted -> active: the rewrite was returned for a revision.
     TRANSITIONS: Transitions = {
-        Status.ACTIVE: frozenset({Status.SUBMITTED, Status.REJECTED, Status.RELEASED}),
+        Status.ACTIVE: frozenset(
+            {Status.SUBMITTED, Status.REJECTED, Status.RELEASED, Status.SKIPPED}
+        ),
         Status.SUBMITTED: frozenset({Status.ACTIVE}),
     }
 
@@ -329,6 +340,7 @@ class Assignment(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     reject_reason = models.CharField(max_length=32, choices=RejectReason.choices, blank=True)
     reject_note = models.TextField(blank=True)
+    skip_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -348,6 +360,7 @@ class Assignment(models.Model):
         indexes = [
             models.Index(fields=["annotator", "campaign", "status"]),
             models.Index(fields=["status", "lease_expires_at"]),
+            models.Index(fields=["campaign", "status", "id"], name="assignment_campaign_status_id"),
         ]
 
     def __str__(self) -> str:
@@ -370,13 +383,20 @@ class Rewrite(models.Model):
         REJECTED = "rejected", "Rejected"
         NO_CONSENSUS = "no_consensus", "No consensus"
         RETURNED = "returned", "Returned"
+        # A curator ended it: final, out of the to-decide list, never released (reopenable).
+        CLOSED = "closed", "Closed"
 
-    # A returned revision stays returned: the author continues in a new revision.
+    # A returned revision stays returned: the author continues in a new revision. A curator
+    # adjudicates no consensus (-> accepted or rejected, ``decided_by_curator``), closes a
+    # rejected or no-consensus one, and reopens a closed one (back to ``closed_from``).
     TRANSITIONS: Transitions = {
         Status.DRAFT: frozenset({Status.SUBMITTED}),
         Status.SUBMITTED: frozenset({Status.ACCEPTED, Status.REJECTED, Status.NO_CONSENSUS}),
-        Status.REJECTED: frozenset({Status.RETURNED}),
-        Status.NO_CONSENSUS: frozenset({Status.RETURNED}),
+        Status.REJECTED: frozenset({Status.RETURNED, Status.CLOSED}),
+        Status.NO_CONSENSUS: frozenset(
+            {Status.RETURNED, Status.CLOSED, Status.ACCEPTED, Status.REJECTED}
+        ),
+        Status.CLOSED: frozenset({Status.REJECTED, Status.NO_CONSENSUS}),
     }
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="rewrites")
@@ -413,6 +433,11 @@ class Rewrite(models.Model):
     accept_threshold = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     feedback = models.JSONField(default=dict, blank=True)
+    # Curator decisions (``review.services.decisions``): an adjudicated outcome, the reason or
+    # note the curator gave, and the status a closed revision had (where reopening returns it).
+    decided_by_curator = models.BooleanField(default=False)
+    curator_note = models.TextField(blank=True)
+    closed_from = models.CharField(max_length=16, choices=Status.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -457,7 +482,10 @@ class Rewrite(models.Model):
                 name="rewrite_submitted_has_its_panel_rule",
             ),
         ]
-        indexes = [models.Index(fields=["campaign", "status"])]
+        indexes = [
+            models.Index(fields=["campaign", "status"]),
+            models.Index(fields=["campaign", "status", "id"], name="rewrite_campaign_status_id"),
+        ]
 
     def __str__(self) -> str:
         return f"rewrite {self.pk} r{self.revision} ({self.status})"

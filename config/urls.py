@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from annotation import api as annotation_api
 from annotation import views as annotation_views
 from annotation import workspace_urls as annotation_workspace
+from browser import workspace_urls as browser_workspace
 from core import http as core_http
 from core import workspace as core_workspace
 from exports import api as exports_api
@@ -17,7 +18,13 @@ from review import workspace_urls as review_workspace
 
 # The curator workspace (campaign settings, guidelines, people, seeds, references, answers):
 # each app lists its own routes.
-WORKSPACES = [annotation_workspace, review_workspace, quality_workspace, exports_workspace]
+WORKSPACES = [
+    annotation_workspace,
+    review_workspace,
+    quality_workspace,
+    exports_workspace,
+    browser_workspace,
+]
 core_workspace.register([entry for workspace in WORKSPACES for entry in workspace.nav])
 
 api_v1 = [

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from annotation.models import Campaign, Seed
+from annotation.models import Campaign, Rewrite, Seed
 from core.transitions import Transitions
 
 
@@ -73,3 +73,27 @@ class Release(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} {self.name} ({self.status})"
+
+
+class ReleaseSample(models.Model):
+    """One sample of a finished release: which revision it is and the id it has in
+    ``benchmark.jsonl``. Written with the release's move to done, for the data browser."""
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="samples")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    rewrite = models.ForeignKey(Rewrite, on_delete=models.PROTECT, related_name="release_samples")
+    sample_id = models.CharField(max_length=64)
+    position = models.PositiveIntegerField(help_text="Line of benchmark.jsonl, from 1.")
+
+    class Meta:
+        ordering = ["release", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["release", "rewrite"], name="release_sample_unique"),
+            models.UniqueConstraint(
+                fields=["release", "sample_id"], name="release_sample_unique_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["campaign", "release", "position"])]
+
+    def __str__(self) -> str:
+        return f"{self.release_id}:{self.sample_id}"

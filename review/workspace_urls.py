@@ -3,9 +3,18 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from . import api_people, views_people
+from . import api_people, views_decisions, views_people
 
 pages: list[URLPattern | URLResolver] = [
+    path("rewrites/<int:pk>/close/", views_decisions.rewrite_close_page, name="rewrite-close-page"),
+    path(
+        "rewrites/<int:pk>/adjudicate/",
+        views_decisions.rewrite_adjudicate_page,
+        name="rewrite-adjudicate-page",
+    ),
+    path(
+        "rewrites/<int:pk>/reopen/", views_decisions.rewrite_reopen_page, name="rewrite-reopen-page"
+    ),
     path("campaigns/<slug:slug>/people/", views_people.people_page, name="people-page"),
     path(
         "invitations/<str:token>/",

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "quality",
     "review",
     "exports",
+    "browser",
 ]
 # core sits below the apps and never imports them; it reaches campaign memberships (for the one
 # access check) and the audit log (for the transition helper) through these, as Django's auth

@@ -29,7 +29,14 @@ from review.stats import (
 from ..card import dataset_card
 from ..figures import release_figures
 from ..models import BaselineResponse
-from .formats import arena_hard_questions, benchmark_record, dumps_document, file_meta, jsonl
+from .formats import (
+    arena_hard_questions,
+    benchmark_record,
+    dumps_document,
+    file_meta,
+    jsonl,
+    sample_id,
+)
 from .publishing import release_files_publish
 from .selection import ReleaseParameters, select_rewrites
 
@@ -42,6 +49,8 @@ class ExportResult:
     files: dict[str, dict[str, Any]]
     total: int
     stats: dict[str, Any]
+    # (sample id, rewrite id) in the order of benchmark.jsonl.
+    samples: list[tuple[str, int]]
 
 
 def _vote_counts(rewrite_ids: list[int]) -> dict[int, dict[str, int]]:
@@ -130,6 +139,7 @@ def release_build(
 
     votes = _vote_counts([r.pk for r in chosen])
     models, responses = _responses(campaign, [r.seed_id for r in chosen])
+    rewrite_of = {sample_id(campaign, r): r.pk for r in chosen}
     records = [
         benchmark_record(
             campaign,
@@ -204,4 +214,10 @@ def release_build(
         obj=campaign,
         data={"out_dir": str(out_dir), "total": len(records), **stats["parameters"]},
     )
-    return ExportResult(out_dir=Path(out_dir), files=written, total=len(records), stats=stats)
+    return ExportResult(
+        out_dir=Path(out_dir),
+        files=written,
+        total=len(records),
+        stats=stats,
+        samples=[(rec["id"], rewrite_of[rec["id"]]) for rec in records],
+    )

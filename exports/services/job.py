@@ -2,6 +2,7 @@
 the files of a finished release. Never enqueues anything (``queue`` does), so tasks can call it
 without an import cycle."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from django.utils import timezone
 from core.errors import DomainError, InvalidTransition, NotFound
 from core.transitions import EventKind, transition
 
-from ..models import Release
+from ..models import Release, ReleaseSample
 from .build import release_build
 from .selection import ReleaseParameters
 
@@ -35,10 +36,16 @@ def _release_progress(release_id: int, percent: int, message: str) -> None:
 
 
 def _release_finish(
-    release: Release, *, to_state: str, data: dict[str, Any], **fields: Any
+    release: Release,
+    *,
+    to_state: str,
+    data: dict[str, Any],
+    samples: Sequence[tuple[str, int]] = (),
+    **fields: Any,
 ) -> bool:
     """Move a running release to done or failed (a guarded update and its event, in one
-    transaction). False if it is no longer running (another worker took it over)."""
+    transaction), recording a finished release's ``samples`` (sample id, rewrite id) with it.
+    False if it is no longer running (another worker took it over)."""
     kind = EventKind.RELEASE_DONE if to_state == Release.Status.DONE else EventKind.RELEASE_FAILED
     try:
         with transaction.atomic():
@@ -50,6 +57,16 @@ def _release_finish(
                 actor=release.created_by,
                 data=data,
                 extra={"finished_at": timezone.now(), **fields},
+            )
+            ReleaseSample.objects.bulk_create(
+                ReleaseSample(
+                    release=release,
+                    campaign_id=release.campaign_id,
+                    rewrite_id=rewrite_id,
+                    sample_id=sample,
+                    position=position,
+                )
+                for position, (sample, rewrite_id) in enumerate(samples, start=1)
             )
     except InvalidTransition:
         return False
@@ -104,6 +121,7 @@ def release_run(*, release_id: int) -> Release:
             message=f"{result.total} samples",
             files=result.files,
             stats=result.stats,
+            samples=result.samples,
         )
     release.refresh_from_db()
     return release
