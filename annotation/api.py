@@ -1,4 +1,5 @@
-"""Annotator-facing API: campaigns, assignments, claim-next, drafts, seed rejection.
+"""Annotator-facing API: campaigns, assignments, claim-next, drafts, seed rejection, skipping,
+the annotator's submitted revisions.
 Each view parses input, calls one selector or service, renders output."""
 
 from typing import Any
@@ -13,21 +14,23 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from core.http import parse
+from core.http import REFUSALS, parse
 
 from . import selectors, services
 from .filters import AssignmentFilter
-from .models import Assignment, Role
+from .models import Assignment, Rewrite, Role
 from .serializers import (
     AssignmentOut,
     CampaignOut,
     DraftIn,
     DraftOut,
+    MyRewriteOut,
     PreviewIn,
     PreviewOut,
     ReassignIn,
     ReassignOut,
     RejectIn,
+    SkipIn,
 )
 
 
@@ -127,6 +130,48 @@ class RejectSeedView(APIView):
             assignment_id=pk, actor=request.user, reason=data["reason"], note=data["note"]
         )
         return Response(AssignmentOut(_reload(request, pk)).data)
+
+
+class SkipSeedView(APIView):
+    @extend_schema(
+        request=SkipIn,
+        responses={
+            200: AssignmentOut,
+            400: OpenApiResponse(description="The reason is longer than 300 characters"),
+            **REFUSALS,
+            409: OpenApiResponse(
+                description="Not active, or a rewrite returned for revision (revise it, or a "
+                "curator reassigns it)"
+            ),
+        },
+        summary="Skip the seed: back to the pool for someone else, never offered to me again",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        data = parse(SkipIn, request.data)
+        services.assignment_skip(assignment_id=pk, actor=request.user, reason=data["reason"])
+        return Response(AssignmentOut(_reload(request, pk)).data)
+
+
+class MyRewriteListView(ListAPIView):
+    """The revisions I submitted in a campaign, newest first, with their status and outcome."""
+
+    serializer_class = MyRewriteOut
+    filter_backends: list[type] = []
+
+    def get_queryset(self) -> QuerySet[Rewrite]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return Rewrite.objects.none()
+        campaign = selectors.campaign_for_member(
+            user=self.request.user, slug=self.kwargs["slug"], role=Role.ANNOTATOR
+        )
+        return selectors.rewrites_for_author(user=self.request.user, campaign=campaign)
+
+    @extend_schema(
+        summary="My submitted revisions: status, outcome, and the feedback of returned ones",
+        responses={200: MyRewriteOut(many=True), **REFUSALS},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class ReassignView(APIView):

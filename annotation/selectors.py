@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Count, Prefetch, Q, QuerySet, When
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When
 
 from core import access
 from core.errors import ValidationFailed
@@ -130,18 +131,24 @@ def text_preview(*, campaign: Campaign, text: str) -> dict[str, Any]:
 
 
 def annotator_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
-    """The annotator's totals in a campaign, for the queue page (one query)."""
-    decided = [Rewrite.Status.ACCEPTED, Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS]
+    """The annotator's totals in a campaign, for the queue page (two queries)."""
+    decided = [
+        Rewrite.Status.ACCEPTED,
+        Rewrite.Status.REJECTED,
+        Rewrite.Status.NO_CONSENSUS,
+        Rewrite.Status.CLOSED,
+    ]
     rewrites = Rewrite.objects.filter(campaign=campaign, author_id=user.pk).aggregate(
         submitted=Count("pk", filter=~Q(status=Rewrite.Status.DRAFT)),
         waiting=Count("pk", filter=Q(status=Rewrite.Status.SUBMITTED)),
         decided=Count("pk", filter=Q(status__in=[*decided, Rewrite.Status.RETURNED])),
         accepted=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED)),
     )
-    rejected = Assignment.objects.filter(
-        campaign=campaign, annotator_id=user.pk, status=Assignment.Status.REJECTED
-    ).count()
-    return {**rewrites, "rejected_seeds": rejected}
+    passed_on = Assignment.objects.filter(campaign=campaign, annotator_id=user.pk).aggregate(
+        rejected_seeds=Count("pk", filter=Q(status=Assignment.Status.REJECTED)),
+        skipped=Count("pk", filter=Q(status=Assignment.Status.SKIPPED)),
+    )
+    return {**rewrites, **passed_on}
 
 
 def assignment_for_annotator(*, user: Any, assignment_id: int) -> Assignment:
@@ -193,4 +200,166 @@ def assignment_for_curator(*, user: Any, assignment_id: int) -> Assignment:
         assignment,
         role=Role.CURATOR,
         missing="No such assignment.",
+    )
+
+
+# --- the annotator's own work ("My work") ----------------------------------------------------
+
+# The tabs of My work: which revisions (past draft) each shows. "skipped" and "rejected_seeds"
+# list assignments instead (``assignments_passed_on``).
+MY_WORK_TABS: dict[str, tuple[str, list[str]]] = {
+    "all": ("All revisions", []),
+    "in_review": ("In review", [Rewrite.Status.SUBMITTED]),
+    "accepted": ("Accepted", [Rewrite.Status.ACCEPTED]),
+    "returned": ("Returned to you", [Rewrite.Status.RETURNED]),
+    "decided": (
+        "Rejected, no consensus or closed",
+        [Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS, Rewrite.Status.CLOSED],
+    ),
+}
+PASSED_ON_TABS: dict[str, tuple[str, str]] = {
+    "skipped": ("Skipped seeds", Assignment.Status.SKIPPED),
+    "rejected_seeds": ("Seeds you rejected", Assignment.Status.REJECTED),
+}
+
+
+def rewrites_for_author(
+    *, user: Any, campaign: Campaign, statuses: list[str] | None = None
+) -> QuerySet[Rewrite]:
+    """The revisions ``user`` wrote and submitted in ``campaign`` (every status past draft, or
+    ``statuses``), newest submission first, with the seed, tags and the next revision (where a
+    returned one's feedback lives) loaded: a constant number of queries for any page size. The
+    caller has checked that ``user`` is an annotator of the campaign."""
+    qs = Rewrite.objects.filter(campaign=campaign, author_id=user.pk).exclude(
+        status=Rewrite.Status.DRAFT
+    )
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    return (
+        qs.select_related("seed", "subcategory__category", "next_revision", "assignment")
+        .prefetch_related(language_links_prefetch())
+        .order_by(F("submitted_at").desc(nulls_last=True), "-id")
+    )
+
+
+def my_work_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
+    """How many entries each tab of My work holds (two queries)."""
+    by_status = dict.fromkeys(Rewrite.Status.values, 0)
+    for row in (
+        Rewrite.objects.filter(campaign=campaign, author_id=user.pk)
+        .exclude(status=Rewrite.Status.DRAFT)
+        .values("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        by_status[row["status"]] = row["n"]
+    counts = {
+        tab: sum(by_status[s] for s in statuses) if statuses else 0
+        for tab, (_label, statuses) in MY_WORK_TABS.items()
+    }
+    counts["all"] = sum(n for status, n in by_status.items() if status != Rewrite.Status.DRAFT)
+    passed = Assignment.objects.filter(campaign=campaign, annotator_id=user.pk).aggregate(
+        **{
+            tab: Count("pk", filter=Q(status=status))
+            for tab, (_label, status) in PASSED_ON_TABS.items()
+        }
+    )
+    return {**counts, **passed}
+
+
+def assignments_passed_on(*, user: Any, campaign: Campaign, status: str) -> QuerySet[Assignment]:
+    """The annotator's skipped (or rejected) seeds in ``campaign``, newest first."""
+    return (
+        Assignment.objects.filter(campaign=campaign, annotator_id=user.pk, status=status)
+        .select_related("seed__subcategory")
+        .order_by("-updated_at", "-id")
+    )
+
+
+def next_revision_of(rewrite: Rewrite) -> Rewrite | None:
+    """The revision that continued ``rewrite`` after it was returned (loaded with
+    ``select_related("next_revision")``), or None."""
+    try:
+        return rewrite.next_revision
+    except ObjectDoesNotExist:
+        return None
+
+
+def feedback_received(rewrite: Rewrite) -> dict[str, Any] | None:
+    """The feedback a returned revision got: the curator's note and the reviewers' comments and
+    reasons, as the next revision carries them (never who voted what). None otherwise."""
+    if rewrite.status != Rewrite.Status.RETURNED:
+        return None
+    following = next_revision_of(rewrite)
+    return (following.feedback or None) if following is not None else None
+
+
+def continue_assignment_id(rewrite: Rewrite, *, user: Any) -> int | None:
+    """The assignment to open to continue a returned revision: its next revision is an open
+    draft of ``user``'s on an active assignment. None otherwise."""
+    following = next_revision_of(rewrite)
+    if (
+        following is not None
+        and following.status == Rewrite.Status.DRAFT
+        and following.author_id == user.pk
+        and rewrite.assignment.status == Assignment.Status.ACTIVE
+        and rewrite.assignment.annotator_id == user.pk
+    ):
+        return rewrite.assignment_id
+    return None
+
+
+def rewrite_outcome(rewrite: Rewrite) -> str:
+    """What became of a revision, in words for its author (no votes, no voters)."""
+    by = "a curator" if rewrite.decided_by_curator else "the reviewers"
+    status = rewrite.status
+    if status == Rewrite.Status.DRAFT:
+        return "Draft, not submitted"
+    if status == Rewrite.Status.SUBMITTED:
+        return "In review: the reviewers have not decided yet"
+    if status == Rewrite.Status.ACCEPTED:
+        return f"Accepted by {by}"
+    if status == Rewrite.Status.REJECTED:
+        return f"Rejected by {by}"
+    if status == Rewrite.Status.NO_CONSENSUS:
+        return "No consensus among the reviewers; a curator decides what happens next"
+    if status == Rewrite.Status.RETURNED:
+        following = next_revision_of(rewrite)
+        if following is None:
+            return "Returned for revision"
+        return f"Returned for revision; continued as revision {following.revision}"
+    if status == Rewrite.Status.CLOSED:
+        return "Closed by a curator (final; it will not be released)"
+    return rewrite.get_status_display()
+
+
+def rewrite_for_author(*, user: Any, rewrite_id: int) -> Rewrite:
+    """A revision as its author reads it (seed, tags, the assignment, the next and previous
+    revisions). NotFound for anyone else's revision or outside the user's campaigns (a curator
+    too: the page is the author's); NotAllowed for a member who is not an annotator."""
+    rewrite = (
+        Rewrite.objects.select_related(
+            "campaign",
+            "assignment",
+            "seed__subcategory__category",
+            "subcategory__category",
+            "next_revision",
+            "previous",
+        )
+        .prefetch_related(language_links_prefetch())
+        .filter(pk=rewrite_id)
+        .first()
+    )
+    return access.require_object(
+        user, rewrite, role=Role.ANNOTATOR, owner_field="author_id", missing="No such rewrite."
+    )
+
+
+def revisions_by_author(*, rewrite: Rewrite, user: Any) -> list[Rewrite]:
+    """Every revision of ``rewrite``'s assignment that ``user`` wrote, in order (id, revision,
+    status only)."""
+    return list(
+        Rewrite.objects.filter(assignment_id=rewrite.assignment_id, author_id=user.pk)
+        .only("id", "revision", "status", "assignment_id", "author_id")
+        .order_by("revision")
     )

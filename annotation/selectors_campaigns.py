@@ -32,6 +32,7 @@ def campaign_settings(campaign: Campaign) -> dict[str, Any]:
         "lease_minutes": campaign.lease_minutes,
         "max_active_assignments": campaign.max_active_assignments,
         "early_decision": campaign.early_decision,
+        "curator_may_accept": campaign.curator_may_accept,
         "contamination_ngram": campaign.contamination_ngram,
         "guidelines_version": guidelines_newest_number(campaign),
         "created_at": campaign.created_at,

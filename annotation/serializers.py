@@ -5,7 +5,14 @@ from typing import Any
 from rest_framework import serializers
 
 from .models import Assignment, Difficulty, RejectReason, Rewrite, Seed
-from .selectors import current_revision, rewrite_language_names
+from .selectors import (
+    continue_assignment_id,
+    current_revision,
+    feedback_received,
+    rewrite_language_names,
+    rewrite_outcome,
+)
+from .services.assignments import SKIP_REASON_MAX
 from .services.rewrites import CHECKLIST_ITEMS
 
 
@@ -147,6 +154,7 @@ class AssignmentOut(serializers.Serializer):
     feedback = FeedbackOut(allow_null=True)
     reject_reason = serializers.CharField()
     reject_note = serializers.CharField()
+    skip_reason = serializers.CharField(help_text="Why the annotator skipped it (may be empty)")
 
     def to_representation(self, assignment: Assignment) -> dict[str, Any]:
         rewrite = current_revision(assignment)
@@ -166,6 +174,7 @@ class AssignmentOut(serializers.Serializer):
             "feedback": (rewrite.feedback or None) if rewrite else None,
             "reject_reason": assignment.reject_reason,
             "reject_note": assignment.reject_note,
+            "skip_reason": assignment.skip_reason,
         }
 
 
@@ -191,6 +200,87 @@ class DraftIn(serializers.Serializer):
 class RejectIn(serializers.Serializer):
     reason = serializers.ChoiceField(choices=RejectReason.choices)
     note = serializers.CharField(allow_blank=True, required=False, default="", max_length=5000)
+
+
+class SkipIn(serializers.Serializer):
+    reason = serializers.CharField(
+        allow_blank=True,
+        required=False,
+        default="",
+        max_length=SKIP_REASON_MAX,
+        help_text="Optional: why you pass this seed on (kept with the assignment).",
+    )
+
+
+class MySeedOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    title = serializers.CharField()
+
+
+class MyRewriteTagsOut(serializers.Serializer):
+    difficulty = serializers.CharField(help_text="easy, medium or hard")
+    programming_languages = serializers.ListField(child=serializers.CharField())
+    natural_language = serializers.CharField()
+    subcategory = serializers.CharField()
+    category = serializers.CharField()
+
+
+class MyRewriteOut(serializers.Serializer):
+    """One of the annotator's submitted revisions, as its author sees it: status and outcome,
+    and for a returned one the feedback it got (never ballots, never who voted what)."""
+
+    id = serializers.IntegerField()
+    assignment = serializers.IntegerField()
+    seed = MySeedOut()
+    revision = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Rewrite.Status.choices)
+    outcome = serializers.CharField(help_text="What became of the revision, in words")
+    decided_by_curator = serializers.BooleanField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    text = serializers.CharField()
+    tags = MyRewriteTagsOut()
+    question_tokens = serializers.IntegerField(allow_null=True)
+    feedback = FeedbackOut(allow_null=True, help_text="Why it was returned (returned ones only)")
+    continue_assignment = serializers.IntegerField(
+        allow_null=True,
+        help_text="The assignment where you continue its new revision, while that is open",
+    )
+
+    def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
+        user = self.context["request"].user
+        seed = rewrite.seed
+        feedback = feedback_received(rewrite)
+        when = serializers.DateTimeField()
+        sub = rewrite.subcategory
+        return {
+            "id": rewrite.pk,
+            "assignment": rewrite.assignment_id,
+            "seed": {"id": seed.pk, "external_id": seed.external_id, "title": seed.title},
+            "revision": rewrite.revision,
+            "status": rewrite.status,
+            "outcome": rewrite_outcome(rewrite),
+            "decided_by_curator": rewrite.decided_by_curator,
+            "submitted_at": when.to_representation(rewrite.submitted_at)
+            if rewrite.submitted_at
+            else None,
+            "decided_at": when.to_representation(rewrite.decided_at)
+            if rewrite.decided_at
+            else None,
+            "text": rewrite.text,
+            "tags": {
+                "difficulty": rewrite.difficulty,
+                "programming_languages": rewrite_language_names(rewrite),
+                "natural_language": rewrite.natural_language,
+                "subcategory": sub.name if sub is not None else "",
+                "category": sub.category.name if sub is not None else "",
+            },
+            "question_tokens": rewrite.question_tokens,
+            # Only the documented keys of the feedback, whatever else it may come to hold.
+            "feedback": FeedbackOut(feedback).data if feedback else None,
+            "continue_assignment": continue_assignment_id(rewrite, user=user),
+        }
 
 
 class ReassignIn(serializers.Serializer):

@@ -90,6 +90,11 @@ class CampaignSettingsIn(serializers.Serializer):
     )
     max_active_assignments = serializers.IntegerField(required=False, allow_null=True, min_value=1)
     early_decision = serializers.BooleanField(required=False)
+    curator_may_accept = serializers.BooleanField(
+        required=False,
+        help_text="Curators may adjudicate a no-consensus rewrite as accepted (rejecting it is "
+        "always allowed)",
+    )
     tokenizer = serializers.CharField(required=False, max_length=64)
 
 
@@ -108,6 +113,9 @@ class CampaignSettingsOut(serializers.Serializer):
     lease_minutes = serializers.IntegerField()
     max_active_assignments = serializers.IntegerField(allow_null=True)
     early_decision = serializers.BooleanField()
+    curator_may_accept = serializers.BooleanField(
+        help_text="Curators may adjudicate a no-consensus rewrite as accepted."
+    )
     contamination_ngram = serializers.IntegerField(help_text="Changed by quality's settings.")
     guidelines_version = serializers.IntegerField(help_text="0 while there are no guidelines.")
     created_at = serializers.DateTimeField()

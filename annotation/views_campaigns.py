@@ -134,7 +134,7 @@ def campaign_settings_page(request: HttpRequest, slug: str) -> HttpResponse:
     status = 200
     form: dict[str, Any] = {}
     if request.method == "POST":
-        form = _form_data(request.POST, EDITABLE_SETTINGS, ("early_decision",))
+        form = _form_data(request.POST, EDITABLE_SETTINGS, ("early_decision", "curator_may_accept"))
         serializer = CampaignSettingsIn(data=form)
         if serializer.is_valid():
             try:

@@ -51,6 +51,12 @@ api_v1 = [
     path(
         "assignments/<int:pk>/reject/", annotation_api.RejectSeedView.as_view(), name="seed-reject"
     ),
+    path("assignments/<int:pk>/skip/", annotation_api.SkipSeedView.as_view(), name="seed-skip"),
+    path(
+        "campaigns/<slug:slug>/my-rewrites/",
+        annotation_api.MyRewriteListView.as_view(),
+        name="my-rewrite-list",
+    ),
     path(
         "campaigns/<slug:slug>/ballots/",
         review_api.CampaignBallotListView.as_view(),
@@ -97,6 +103,8 @@ urlpatterns = [
     path("campaigns/<slug:slug>/queue/", annotation_views.queue_page, name="queue"),
     path("campaigns/<slug:slug>/next/", annotation_views.claim_next_page, name="claim-next"),
     path("assignments/<int:pk>/", annotation_views.annotate_page, name="annotate"),
+    path("campaigns/<slug:slug>/my-work/", annotation_views.my_work_page, name="my-work-page"),
+    path("rewrites/<int:pk>/view/", annotation_views.my_rewrite_page, name="my-rewrite-page"),
     path("campaigns/<slug:slug>/releases/", exports_views.releases_page, name="releases-page"),
     path("campaigns/<slug:slug>/ballots/", review_views.ballots_page, name="ballots-page"),
     path("campaigns/<slug:slug>/ballots/next/", review_views.ballot_next_page, name="ballot-next"),

@@ -36,6 +36,49 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def _n(count: int, singular: str, plural: str | None = None) -> str:
+    """``count`` with its noun in the right number: "1 seed", "2 seeds"."""
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+
+
+def _verb(count: int, singular: str, plural: str) -> str:
+    return singular if count == 1 else plural
+
+
+# The funnel table's lines: stats.json key, what it counts. A key missing from the stats (a
+# release built before it existed) is left out; a key not listed here is shown by its name.
+FUNNEL_LINES: tuple[tuple[str, str], ...] = (
+    ("seeds", "Seeds pooled"),
+    ("sampled", "Seeds sampled"),
+    ("assigned", "Seeds assigned to an annotator"),
+    ("rejected_by_annotators", "Seeds rejected by annotators as unsuitable"),
+    ("skipped", "Skips: a seed passed on by an annotator, back to the pool (not a rejection)"),
+    ("rewritten", "Seeds rewritten (submitted for review)"),
+    ("submitted", "Revisions submitted for review"),
+    ("waiting_for_votes", "Revisions still waiting for votes"),
+    ("waiting_for_reviewers", "of which waiting for enough reviewers"),
+    ("accepted", "Revisions accepted"),
+    ("curator_accepted", "of which accepted by a curator (no consensus, adjudicated)"),
+    ("rejected", "Revisions rejected"),
+    ("curator_rejected", "of which rejected by a curator (no consensus, adjudicated)"),
+    ("no_consensus", "Revisions without consensus, undecided"),
+    ("returned", "Revisions returned to their author for a new revision"),
+    ("in_revision", "Seeds in revision (new revision not submitted yet)"),
+    ("closed", "Revisions closed by a curator (final, never released)"),
+    ("contaminated", "Accepted revisions overlapping a public benchmark (excluded)"),
+    ("releasable", "Accepted and uncontaminated (eligible)"),
+    ("released", "Samples released"),
+    ("released_curator_decided", "of which accepted by a curator"),
+)
+
+
+def _funnel_rows(funnel: dict[str, Any]) -> list[list[Any]]:
+    known = dict(FUNNEL_LINES)
+    rows: list[list[Any]] = [[label, funnel[key]] for key, label in FUNNEL_LINES if key in funnel]
+    rows += [[f"`{key}`", n] for key, n in funnel.items() if key not in known]
+    return rows
+
+
 def _share(count: int, total: int) -> str:
     return f"{100 * count / total:.1f}%" if total else "–"
 
@@ -65,12 +108,68 @@ def _header(campaign: Campaign, stats: dict[str, Any]) -> str:
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
 
 
-def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str]) -> str:
+def _how_it_was_made(*, campaign: Campaign, stats: dict[str, Any]) -> str:
+    """The card's account of the curation, each count with its noun in the right number."""
     total = stats["total"]
     funnel = stats["funnel"]
     quality = stats["quality"]
-    tokens = stats["question_tokens"]
     kappa = stats["agreement"]["fleiss_kappa"]
+    panels = stats["agreement"]["panels"]
+    skipped = funnel.get("skipped", 0)
+    accepted = funnel["accepted"]
+    lines = [
+        f"- **Seeds:** {_n(funnel['seeds'], 'seed question')} "
+        f"{_verb(funnel['seeds'], 'was', 'were')} pooled, and {funnel['sampled']} of them "
+        f"{_verb(funnel['sampled'], 'was', 'were')} sampled uniformly across subcategories.",
+        f"- **Annotation:** annotators rewrote {_n(funnel['rewritten'], 'seed')} into new, "
+        "self-contained questions and rejected "
+        f"{_n(funnel['rejected_by_annotators'], 'seed')} as unsuitable"
+        + (
+            f"; {_n(skipped, 'time')} an annotator passed a seed on to someone else (a skip, "
+            "not a rejection)."
+            if skipped
+            else "."
+        ),
+        f"- **Review:** a panel of {_n(campaign.panel_size, 'reviewer')} voted on each "
+        f"submitted rewrite. {accepted} {_verb(accepted, 'was', 'were')} accepted, "
+        f"{funnel['rejected']} rejected, and {funnel['no_consensus']} had no consensus "
+        "at the end. Fleiss' kappa over "
+        f"{_n(panels, 'complete panel')} was {'–' if kappa is None else kappa}.",
+    ]
+    curator_accepted = funnel.get("curator_accepted", 0)
+    curator_rejected = funnel.get("curator_rejected", 0)
+    closed = funnel.get("closed", 0)
+    if curator_accepted or curator_rejected or closed:
+        lines.append(
+            "- **Curator decisions:** a curator settled panels without consensus, accepting "
+            f"{_n(curator_accepted, 'rewrite')} and rejecting {curator_rejected}, each with a "
+            f"written reason, and closed {_n(closed, 'rewrite')} for good (never released). "
+            f"{funnel.get('released_curator_decided', 0)} of the {_n(total, 'released sample')} "
+            f"{_verb(funnel.get('released_curator_decided', 0), 'was', 'were')} accepted by a "
+            "curator rather than by a panel's quorum."
+        )
+    contaminated = quality["contaminated_excluded"]
+    eligible = stats["parameters"]["eligible"]
+    lines += [
+        f"- **Decontamination:** {_n(contaminated, 'accepted rewrite')} "
+        f"{_verb(contaminated, 'shares', 'share')} a word {quality['ngram']}-gram with a public "
+        f"benchmark ({', '.join(quality['reference_sets']) or 'no reference sets loaded'}) and "
+        f"{_verb(contaminated, 'is', 'are')} excluded.",
+        f"- **Selection:** {_n(eligible, 'rewrite')} {_verb(eligible, 'was', 'were')} "
+        f"eligible, and {total} {_verb(total, 'was', 'were')} released (stratified by "
+        f"`{stats['parameters']['stratify']}`, seed {stats['parameters']['seed']}).",
+        f"- **Quality flags in this release:** {_n(quality['copied_seed'], 'rewrite')} "
+        f"{_verb(quality['copied_seed'], 'is', 'are')} close to their seed text, and "
+        f"{_n(quality['near_duplicate_pairs'], 'pair')} "
+        f"{_verb(quality['near_duplicate_pairs'], 'is a near duplicate', 'are near duplicates')}.",
+    ]
+    return "\n".join(lines)
+
+
+def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str]) -> str:
+    total = stats["total"]
+    funnel = stats["funnel"]
+    tokens = stats["question_tokens"]
     models = sorted(stats["response_tokens"])
     parts = [
         _header(campaign, stats),
@@ -82,28 +181,7 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
             "category, difficulty, programming language(s) and natural language."
         ),
         "## How it was made",
-        (
-            f"- **Seeds:** {funnel['seeds']} seed questions were pooled, and {funnel['sampled']} "
-            "of them were sampled uniformly across subcategories.\n"
-            f"- **Annotation:** annotators rewrote {funnel['rewritten']} seeds into new, "
-            f"self-contained questions and rejected {funnel['rejected_by_annotators']} "
-            "seeds as unsuitable.\n"
-            f"- **Review:** a panel of {campaign.panel_size} reviewers voted on each submitted "
-            f"rewrite. {funnel['accepted']} were accepted, {funnel['rejected']} rejected, and "
-            f"{funnel['no_consensus']} had no consensus. Fleiss' kappa over "
-            f"{stats['agreement']['panels']} complete panels was "
-            f"{'–' if kappa is None else kappa}.\n"
-            f"- **Decontamination:** {quality['contaminated_excluded']} accepted rewrites share a "
-            f"word {quality['ngram']}-gram with a public benchmark "
-            f"({', '.join(quality['reference_sets']) or 'no reference sets loaded'}) and are "
-            "excluded.\n"
-            f"- **Selection:** {stats['parameters']['eligible']} rewrites were eligible, and "
-            f"{total} were released (stratified by `{stats['parameters']['stratify']}`, seed "
-            f"{stats['parameters']['seed']}).\n"
-            f"- **Quality flags in this release:** {quality['copied_seed']} rewrites are close "
-            f"to their seed text, and {quality['near_duplicate_pairs']} pairs are near "
-            "duplicates."
-        ),
+        _how_it_was_made(campaign=campaign, stats=stats),
         "## Data fields",
         _table(
             ["Field", "Meaning"],
@@ -186,7 +264,7 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
             ],
         ),
         "## Curation funnel",
-        _table(["Stage", "Count"], [[stage, n] for stage, n in funnel.items()]),
+        _table(["Stage", "Count"], _funnel_rows(funnel)),
     ]
     if figures:
         parts += [

@@ -40,6 +40,9 @@ class ReleaseFileOut(serializers.Serializer):
 
 class ReleaseFunnelOut(FunnelOut):
     released = serializers.IntegerField()
+    released_curator_decided = serializers.IntegerField(
+        help_text="Of the released samples, those a curator accepted (no consensus adjudicated)"
+    )
 
 
 class ReleaseQualityOut(serializers.Serializer):

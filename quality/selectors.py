@@ -15,12 +15,14 @@ CHECKED = (
     Rewrite.Status.REJECTED,
     Rewrite.Status.NO_CONSENSUS,
     Rewrite.Status.RETURNED,
+    Rewrite.Status.CLOSED,
 )
 CURRENT = (
     Rewrite.Status.SUBMITTED,
     Rewrite.Status.ACCEPTED,
     Rewrite.Status.REJECTED,
     Rewrite.Status.NO_CONSENSUS,
+    Rewrite.Status.CLOSED,
 )
 
 

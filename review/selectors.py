@@ -18,6 +18,8 @@ def _ballots_base() -> QuerySet[Ballot]:
         "rewrite__seed__subcategory__category",
         "rewrite__subcategory__category",
         "rewrite__author",
+        # A revision 2 or later shows its reviewers the diff to the one before.
+        "rewrite__previous",
     ).prefetch_related(
         Prefetch(
             "rewrite__language_links",

@@ -10,6 +10,7 @@ from annotation.serializers import (
     SeedOut,
     rewrite_tags,
 )
+from core.diff import TextDiff, text_diff
 from quality.selectors import contamination_hits, similarity_flags
 from quality.serializers import ContaminationHitOut, SimilarityFlagOut
 
@@ -115,6 +116,78 @@ def vote_out(ballot: Ballot, *, with_reviewer: bool) -> dict[str, Any]:
     return out
 
 
+class TextDiffPieceOut(serializers.Serializer):
+    text = serializers.CharField()
+    changed = serializers.BooleanField()
+
+
+class TextDiffLineOut(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["equal", "delete", "insert", "skip"])
+    old_number = serializers.IntegerField(allow_null=True, help_text="Line in the old text")
+    new_number = serializers.IntegerField(allow_null=True, help_text="Line in the new text")
+    pieces = TextDiffPieceOut(many=True, help_text="The line, changed words marked")
+    skipped = serializers.IntegerField(help_text="Unchanged lines a skip row stands for")
+
+
+class TextDiffOut(serializers.Serializer):
+    """``core.diff.text_diff`` of two texts: line rows, changed words marked inside them."""
+
+    added = serializers.IntegerField(help_text="Lines added")
+    removed = serializers.IntegerField(help_text="Lines removed")
+    lines = TextDiffLineOut(many=True)
+
+    def to_representation(self, diff: TextDiff) -> dict[str, Any]:
+        return {
+            "added": diff.added,
+            "removed": diff.removed,
+            "lines": [
+                {
+                    "kind": line.kind,
+                    "old_number": line.old_number,
+                    "new_number": line.new_number,
+                    "pieces": [{"text": p.text, "changed": p.changed} for p in line.pieces],
+                    "skipped": line.skipped,
+                }
+                for line in diff.lines
+            ],
+        }
+
+
+class PreviousRevisionOut(serializers.Serializer):
+    revision = serializers.IntegerField()
+    text = serializers.CharField()
+
+
+class RevisionContextOut(serializers.Serializer):
+    """What a reviewer of revision 2 or later sees of the revision before: its text, the diff
+    to it and the curator's note when it was returned. Never who voted on it or how."""
+
+    previous = PreviousRevisionOut()
+    curator_note = serializers.CharField(help_text="Empty when the curator wrote none")
+    diff = TextDiffOut(help_text="From the previous revision's text to this one's")
+
+
+def revision_context(rewrite: Rewrite) -> dict[str, Any] | None:
+    """The revision before ``rewrite`` (loaded with ``select_related("previous")``), the
+    curator's note it was returned with and the diff; None for a first revision."""
+    previous = rewrite.previous
+    if previous is None:
+        return None
+    feedback = rewrite.feedback if isinstance(rewrite.feedback, dict) else {}
+    return {
+        "previous": {"revision": previous.revision, "text": previous.text},
+        "curator_note": str(feedback.get("note") or ""),
+        "diff": text_diff(previous.text, rewrite.text),
+    }
+
+
+def revision_context_out(rewrite: Rewrite) -> dict[str, Any] | None:
+    context = revision_context(rewrite)
+    if context is None:
+        return None
+    return {**context, "diff": TextDiffOut(context["diff"]).data}
+
+
 class BallotOut(serializers.Serializer):
     """A ballot as its reviewer sees it. Before the reviewer votes: no tally, no other votes,
     no author. After: the tally so far, every cast vote and the author."""
@@ -128,6 +201,11 @@ class BallotOut(serializers.Serializer):
     contamination = ContaminationHitOut(many=True)
     flags = SimilarityFlagOut(many=True)
     my_vote = VoteOut(allow_null=True)
+    revision_context = RevisionContextOut(
+        allow_null=True,
+        help_text="Revision 2 or later: the previous revision, the diff to it and the "
+        "curator's note (never its votes); null for a first revision",
+    )
     tally = TallyOut(required=False, help_text="Only once I voted")
     votes = VoteOut(many=True, required=False, help_text="Only once I voted")
     author = serializers.CharField(required=False, help_text="Only once I voted")
@@ -146,6 +224,7 @@ class BallotOut(serializers.Serializer):
             "my_vote": vote_out(ballot, with_reviewer=False)
             if ballot.status == Ballot.Status.CAST
             else None,
+            "revision_context": revision_context_out(ballot.rewrite),
         }
         if ballot.status == Ballot.Status.CAST:
             out["tally"] = {
@@ -247,18 +326,35 @@ class TokenSummaryOut(serializers.Serializer):
 
 
 class FunnelOut(serializers.Serializer):
+    """Where the seeds and revisions are (``review.stats.campaign_funnel``). It adds up:
+    submitted = waiting_for_votes + accepted + rejected + no_consensus + returned + closed;
+    rewritten = waiting_for_votes + accepted + rejected + no_consensus + closed + in_revision."""
+
     seeds = serializers.IntegerField()
     sampled = serializers.IntegerField()
     assigned = serializers.IntegerField()
-    rewritten = serializers.IntegerField()
+    rewritten = serializers.IntegerField(help_text="Seeds with a submitted revision")
     rejected_by_annotators = serializers.IntegerField()
-    submitted = serializers.IntegerField()
+    skipped = serializers.IntegerField(
+        help_text="Times an annotator passed a seed on (it went back to the pool); not rejections"
+    )
+    submitted = serializers.IntegerField(help_text="Revisions submitted for review")
     waiting_for_votes = serializers.IntegerField()
     waiting_for_reviewers = serializers.IntegerField()
-    accepted = serializers.IntegerField()
-    rejected = serializers.IntegerField()
+    accepted = serializers.IntegerField(help_text="By a panel's quorum or by a curator")
+    rejected = serializers.IntegerField(help_text="By a panel's quorum or by a curator")
     no_consensus = serializers.IntegerField()
     returned = serializers.IntegerField()
+    in_revision = serializers.IntegerField(
+        help_text="Returned seeds whose new revision is not submitted yet"
+    )
+    closed = serializers.IntegerField(help_text="Ended by a curator: final, never released")
+    curator_accepted = serializers.IntegerField(
+        help_text="Of the accepted, those a curator adjudicated (no consensus -> accepted)"
+    )
+    curator_rejected = serializers.IntegerField(
+        help_text="Of the rejected, those a curator adjudicated (no consensus -> rejected)"
+    )
     contaminated = serializers.IntegerField()
     releasable = serializers.IntegerField()
 
@@ -374,6 +470,7 @@ class ProgressDayOut(serializers.Serializer):
     rejected = serializers.IntegerField()
     no_consensus = serializers.IntegerField()
     returned = serializers.IntegerField()
+    closed = serializers.IntegerField()
     accepted_to_date = serializers.IntegerField()
 
 

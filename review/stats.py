@@ -17,6 +17,8 @@ from .agreement import fleiss_kappa
 from .models import Ballot, Decision
 
 DECIDED = (Rewrite.Status.ACCEPTED, Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS)
+# Revisions whose panel voted to the end: decided, then perhaps returned or closed by a curator.
+PANEL_DONE = (*DECIDED, Rewrite.Status.RETURNED, Rewrite.Status.CLOSED)
 
 
 def token_summary(values: Iterable[int | None]) -> dict[str, float | int | None]:
@@ -33,17 +35,29 @@ def token_summary(values: Iterable[int | None]) -> dict[str, float | int | None]
 
 
 def campaign_funnel(campaign: Campaign) -> dict[str, int]:
+    """Where the campaign's seeds and revisions are, in five queries. It adds up:
+
+    - ``submitted`` (revisions past draft) == ``waiting_for_votes + accepted + rejected +
+      no_consensus + returned + closed``;
+    - ``rewritten`` (seeds) == ``waiting_for_votes + accepted + rejected + no_consensus +
+      closed + in_revision`` (a seed's latest revision is the one that counts; a returned one
+      lives on as a new revision);
+    - ``curator_accepted`` and ``curator_rejected`` (adjudicated no-consensus revisions) are
+      part of ``accepted`` and ``rejected``; ``releasable == accepted - contaminated``;
+    - ``skipped`` counts assignments an annotator passed on (the seed went back to the pool):
+      never a rejection, so never in ``rejected_by_annotators``."""
     seeds = Seed.objects.filter(campaign=campaign).aggregate(
         seeds=Count("pk"),
         sampled=Count("pk", filter=~Q(status=Seed.Status.POOLED)),
         assigned=Count("pk", filter=Q(status__in=[Seed.Status.ASSIGNED, Seed.Status.DONE])),
     )
-    rejected_by_annotators = (
-        Assignment.objects.filter(campaign=campaign, status=Assignment.Status.REJECTED)
-        .values("seed_id")
-        .order_by()
-        .distinct()
-        .count()
+    passed_on = Assignment.objects.filter(
+        campaign=campaign, status__in=[Assignment.Status.REJECTED, Assignment.Status.SKIPPED]
+    ).aggregate(
+        rejected_by_annotators=Count(
+            "seed_id", filter=Q(status=Assignment.Status.REJECTED), distinct=True
+        ),
+        skipped=Count("pk", filter=Q(status=Assignment.Status.SKIPPED)),
     )
     rewrites = Rewrite.objects.filter(campaign=campaign).aggregate(
         rewritten=Count("seed_id", filter=~Q(status=Rewrite.Status.DRAFT), distinct=True),
@@ -53,6 +67,15 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
         rejected=Count("pk", filter=Q(status=Rewrite.Status.REJECTED)),
         no_consensus=Count("pk", filter=Q(status=Rewrite.Status.NO_CONSENSUS)),
         returned=Count("pk", filter=Q(status=Rewrite.Status.RETURNED)),
+        closed=Count("pk", filter=Q(status=Rewrite.Status.CLOSED)),
+        curator_accepted=Count(
+            "pk", filter=Q(status=Rewrite.Status.ACCEPTED, decided_by_curator=True)
+        ),
+        curator_rejected=Count(
+            "pk", filter=Q(status=Rewrite.Status.REJECTED, decided_by_curator=True)
+        ),
+        # The new revision of a returned rewrite, not submitted yet.
+        in_revision=Count("pk", filter=Q(status=Rewrite.Status.DRAFT, revision__gt=1)),
     )
     contaminated = Rewrite.objects.filter(
         is_contaminated(), campaign=campaign, status=Rewrite.Status.ACCEPTED
@@ -67,7 +90,8 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
     return {
         **seeds,
         "rewritten": rewrites["rewritten"],
-        "rejected_by_annotators": rejected_by_annotators,
+        "rejected_by_annotators": passed_on["rejected_by_annotators"],
+        "skipped": passed_on["skipped"],
         "submitted": rewrites["submitted"],
         "waiting_for_votes": rewrites["waiting_for_votes"],
         "waiting_for_reviewers": waiting_for_reviewers,
@@ -75,6 +99,10 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
         "rejected": rewrites["rejected"],
         "no_consensus": rewrites["no_consensus"],
         "returned": rewrites["returned"],
+        "in_revision": rewrites["in_revision"],
+        "closed": rewrites["closed"],
+        "curator_accepted": rewrites["curator_accepted"],
+        "curator_rejected": rewrites["curator_rejected"],
         # Accepted rewrites that share an n-gram with a public benchmark: never released.
         "contaminated": contaminated,
         "releasable": rewrites["accepted"] - contaminated,
@@ -150,7 +178,7 @@ def panel_vote_table(campaign: Campaign) -> list[list[int]]:
     kappa needs one panel size; when the campaign's panel size changed (each panel keeps the
     size it opened with), the table holds the panels of the most common size."""
     rows = (
-        Rewrite.objects.filter(campaign=campaign, status__in=[*DECIDED, Rewrite.Status.RETURNED])
+        Rewrite.objects.filter(campaign=campaign, status__in=PANEL_DONE)
         .annotate(
             valid=Count("ballots", filter=Q(ballots__decision=Decision.VALID)),
             invalid=Count("ballots", filter=Q(ballots__decision=Decision.INVALID)),
@@ -219,7 +247,7 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
             drafts=Count("pk", filter=Q(status=Rewrite.Status.DRAFT)),
             revisions_submitted=Count("pk", filter=~Q(status=Rewrite.Status.DRAFT)),
             accepted=Count("pk", filter=Q(status=Rewrite.Status.ACCEPTED)),
-            decided=Count("pk", filter=Q(status__in=[*DECIDED, Rewrite.Status.RETURNED])),
+            decided=Count("pk", filter=Q(status__in=PANEL_DONE)),
         )
     }
     durations: dict[int, list[float]] = defaultdict(list)

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -23,7 +24,7 @@ from quality.selectors import contamination_hits, similarity_flags
 
 from . import dashboard, selectors, services
 from .models import Ballot, Decision, VoteReason
-from .serializers import VoteIn, contamination_out, flags_out, rewrite_out
+from .serializers import VoteIn, contamination_out, flags_out, revision_context, rewrite_out
 
 QUEUE_LIMIT = 200  # "Next ballot" walks the whole queue; the list shows its oldest part
 
@@ -126,6 +127,9 @@ def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
         "guidelines_html": render_markdown(ballot.campaign.guidelines),
         "contamination": contamination_out(rewrite),
         "flags": flags_out(rewrite),
+        # Revision 2 or later: what changed since the revision before and the curator's note
+        # when it was returned; never that revision's voters or their votes.
+        "revision_context": revision_context(rewrite),
         "voted": voted,
         # Blind review: the tally, the other votes and the author only once this reviewer voted.
         "panel": panel,
@@ -232,7 +236,7 @@ def rewrite_return_page(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             f"Returned to {new.author.get_username()} as revision {new.revision}.",
         )
-    return _to_revision_loop(rewrite.campaign)
+    return _back(request, rewrite.campaign)
 
 
 @login_required
@@ -254,8 +258,15 @@ def assignment_reassign_page(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, error_message(exc))
     else:
         messages.success(request, f"Reassigned to {annotator.get_username()}.")
-    return _to_revision_loop(assignment.campaign)
+    return _back(request, assignment.campaign)
 
 
-def _to_revision_loop(campaign: Any) -> HttpResponse:
+def _back(request: HttpRequest, campaign: Any) -> HttpResponse:
+    """Back to ``next`` when it stays on this site (the item page posts it), else to the
+    dashboard's revision loop."""
+    wanted = request.POST.get("next", "")
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(wanted)
     return redirect(reverse("dashboard-page", kwargs={"slug": campaign.slug}) + "#revision-loop")

@@ -3,7 +3,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from . import api_people, views_decisions, views_people
+from . import api_decisions, api_people, views_decisions, views_people
 
 pages: list[URLPattern | URLResolver] = [
     path("rewrites/<int:pk>/close/", views_decisions.rewrite_close_page, name="rewrite-close-page"),
@@ -23,6 +23,19 @@ pages: list[URLPattern | URLResolver] = [
     ),
 ]
 api: list[URLPattern | URLResolver] = [
+    path(
+        "rewrites/<int:pk>/close/", api_decisions.RewriteCloseView.as_view(), name="rewrite-close"
+    ),
+    path(
+        "rewrites/<int:pk>/adjudicate/",
+        api_decisions.RewriteAdjudicateView.as_view(),
+        name="rewrite-adjudicate",
+    ),
+    path(
+        "rewrites/<int:pk>/reopen/",
+        api_decisions.RewriteReopenView.as_view(),
+        name="rewrite-reopen",
+    ),
     path(
         "campaigns/<slug:slug>/members/",
         api_people.CampaignMemberListView.as_view(),

@@ -137,7 +137,10 @@ def test_another_annotators_assignment_is_404_on_the_page(world):
 LAYOUT = '<header class="topbar">'
 
 
-def test_next_seed_at_the_active_assignment_cap_is_a_409_page_saying_what_to_do(make_world):
+def test_next_seed_at_the_cap_opens_an_open_seed_or_says_to_finish_or_skip_one(make_world):
+    # Changed with issue 12: Next seed first opens the oldest untouched open seed, and at the
+    # cap with every open seed started it goes back to the queue saying so (the API's claim
+    # stays a 409 at the cap).
     world = make_world(slug="capped", max_active_assignments=2)
     world.add_seeds(5)
     annotator = world.annotators[0]
@@ -145,19 +148,22 @@ def test_next_seed_at_the_active_assignment_cap_is_a_409_page_saying_what_to_do(
     client = Client()
     client.force_login(annotator)
     res = client.post("/campaigns/capped/next/")
-    assert res.status_code == 409
+    assert res.status_code == 302 and res.url == f"/assignments/{held[0].pk}/"
+    for assignment in held:
+        world.draft(assignment)
+    res = client.post("/campaigns/capped/next/", follow=True)
+    assert res.redirect_chain == [("/campaigns/capped/queue/", 302)]
     page = res.content.decode()
     assert LAYOUT in page and annotator.username in page  # the site's layout, signed in
-    assert "active assignments" in page
-    assert "submit or reject one first" in page
-    assert re.search(r'<a href="/(campaigns/capped/queue/)?">', page), page
+    assert "You have 2 open seeds, the most this campaign allows; finish or skip one" in page
     # Nothing was claimed.
     assert world.campaign.assignments.filter(annotator=annotator, status="active").count() == 2
-    # Once one is done the button works again.
-    world.draft(held[0])
+    assert api_for(annotator).post("/api/v1/campaigns/capped/assignments/next/").status_code == 409
+    # Once one is done the button claims again.
     rewrite_submit(assignment_id=held[0].pk, actor=annotator)
     res = client.post("/campaigns/capped/next/")
     assert res.status_code == 302 and res.url.startswith("/assignments/")
+    assert res.url not in {f"/assignments/{a.pk}/" for a in held}
 
 
 def test_a_page_refused_for_the_role_is_a_403_page_naming_the_role(world):

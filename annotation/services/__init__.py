@@ -3,12 +3,16 @@ Submitting a rewrite and campaign membership live in ``review.services``: they o
 review panels."""
 
 from .assignments import (
+    SKIP_REASON_MAX,
     AssignReport,
+    NextSeed,
     annotator_can_take,
     assignment_claim_next,
     assignment_lock_own_active,
+    assignment_open_next,
     assignment_reassign,
     assignment_reject_seed,
+    assignment_skip,
     assignments_expire,
     assignments_release,
     deal_order,
@@ -30,14 +34,18 @@ from .seeds import SeedImportError, seed_content_hash, seeds_import, seeds_sampl
 
 __all__ = [
     "CHECKLIST_ITEMS",
+    "SKIP_REASON_MAX",
     "AssignReport",
     "DraftInput",
+    "NextSeed",
     "SeedImportError",
     "annotator_can_take",
     "assignment_claim_next",
     "assignment_lock_own_active",
+    "assignment_open_next",
     "assignment_reassign",
     "assignment_reject_seed",
+    "assignment_skip",
     "assignments_expire",
     "assignments_release",
     "campaign_create",

@@ -1,7 +1,8 @@
-"""Assignments: dealing, claiming, lease expiry, seed rejection, reassignment."""
+"""Assignments: dealing, claiming, lease expiry, seed rejection, skipping, reassignment."""
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,11 +36,17 @@ class AssignReport:
 
 
 def deal_order(
-    groups: dict[str, list[Any]], annotators: list[Any], *, seed: int
+    groups: dict[str, list[Any]],
+    annotators: list[Any],
+    *,
+    seed: int,
+    refuses: Callable[[Any, Any], bool] | None = None,
 ) -> list[tuple[Any, Any]]:
     """(item, annotator) pairs: each group (a subcategory's seeds, in name order) is shuffled
     with ``seed`` and dealt round-robin, the rotation carried from one group to the next, so
-    every annotator gets the same mix and totals differ by at most one. Pure."""
+    every annotator gets the same mix and totals differ by at most one. With ``refuses`` (an
+    annotator who skipped a seed is never dealt it again), an item goes to the next annotator
+    in the rotation who does not refuse it, and is left out when all of them do. Pure."""
     rng = random.Random(f"{seed}:assign")
     offset = 0
     pairs = []
@@ -47,20 +54,28 @@ def deal_order(
         group = list(groups[name])
         rng.shuffle(group)
         for i, item in enumerate(group):
-            pairs.append((item, annotators[(offset + i) % len(annotators)]))
+            for step in range(len(annotators)):
+                annotator = annotators[(offset + i + step) % len(annotators)]
+                if refuses is None or not refuses(item, annotator):
+                    pairs.append((item, annotator))
+                    break
         offset += len(group)
     return pairs
 
 
 def deal_preview(
-    groups: dict[str, list[Any]], annotators: list[Any], *, seed: int
+    groups: dict[str, list[Any]],
+    annotators: list[Any],
+    *,
+    seed: int,
+    refuses: Callable[[Any, Any], bool] | None = None,
 ) -> dict[Any, dict[str, int]]:
     """Per annotator, how many items of each group ``deal_order`` deals them (every annotator
     listed, groups in name order; items are hashable and unique, e.g. seed ids). Pure: what
-    ``seeds_assign`` with the same inputs does."""
+    ``seeds_assign`` with the same inputs (and the same ``refuses``) does."""
     mix: dict[Any, dict[str, int]] = {a: {} for a in annotators}
     name_of = {item: name for name, items in groups.items() for item in items}
-    for item, annotator in deal_order(groups, annotators, seed=seed):
+    for item, annotator in deal_order(groups, annotators, seed=seed, refuses=refuses):
         name = name_of[item]
         mix[annotator][name] = mix[annotator].get(name, 0) + 1
     return {a: dict(sorted(counts.items())) for a, counts in mix.items()}
@@ -72,8 +87,9 @@ def seeds_assign(
 ) -> AssignReport:
     """Deal every sampled, unassigned seed to the campaign's annotators (``deal_order``). Dealt
     assignments hold no lease unless ``lease_hours`` is given. Seeds being claimed at the same
-    moment are skipped. Each seed moves sampled -> assigned and each assignment is created
-    active, with their events.
+    moment are skipped. A seed is never dealt to an annotator who skipped it (it goes to the
+    next one in the rotation; a seed every annotator skipped stays in the pool). Each seed
+    moves sampled -> assigned and each assignment is created active, with their events.
 
     Raises InvalidTransition if the campaign has no annotators."""
     annotators = list(
@@ -95,12 +111,17 @@ def seeds_assign(
     by_sub: dict[str, list[Seed]] = defaultdict(list)
     for s in seeds:
         by_sub[s.subcategory.name if s.subcategory else ""].append(s)
-    pairs = deal_order(by_sub, users, seed=seed)
+    skipped = set(
+        Assignment.objects.filter(
+            campaign=campaign, status=Assignment.Status.SKIPPED, seed__status=Seed.Status.SAMPLED
+        ).values_list("seed_id", "annotator_id")
+    )
+    pairs = deal_order(by_sub, users, seed=seed, refuses=lambda s, user: (s.pk, user.pk) in skipped)
     lease = timezone.now() + timedelta(hours=lease_hours) if lease_hours else None
     annotator_of = {s.pk: user for s, user in pairs}
     transition_many(
         Seed,
-        [s.pk for s in seeds],
+        list(annotator_of),
         from_state=Seed.Status.SAMPLED,
         to=Seed.Status.ASSIGNED,
         allowed=Seed.TRANSITIONS,
@@ -131,9 +152,9 @@ def seeds_assign(
 
 
 def assignment_claim_next(*, campaign: Campaign, actor: Any) -> Assignment | None:
-    """Hand ``actor`` the next sampled, unassigned seed of the campaign, or None when none is
-    left. Atomic: concurrent callers skip rows another transaction has locked, and the
-    one-active-assignment-per-seed constraint backs it.
+    """Hand ``actor`` the next sampled, unassigned seed of the campaign they have not skipped,
+    or None when none is left. Atomic: concurrent callers skip rows another transaction has
+    locked, and the one-active-assignment-per-seed constraint backs it.
 
     Raises NotFound / NotAllowed (not an annotator of the campaign) and Conflict when the
     campaign's ``max_active_assignments`` is reached."""
@@ -165,12 +186,17 @@ def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
         if active >= campaign.max_active_assignments:
             held = f"{active} active assignment{'' if active == 1 else 's'}"
             raise Conflict(
-                f"You already hold {held}, the most this campaign allows; submit or reject one "
-                "first."
+                f"You already hold {held}, the most this campaign allows; submit, skip or "
+                "reject one first."
             )
+    # A subquery in WHERE, not a join: FOR UPDATE SKIP LOCKED locks only the seed row.
+    skipped_by_actor = Assignment.objects.filter(
+        seed=OuterRef("pk"), annotator_id=actor.pk, status=Assignment.Status.SKIPPED
+    )
     seed = (
         Seed.objects.select_for_update(skip_locked=True)
         .filter(campaign=campaign, status=Seed.Status.SAMPLED)
+        .filter(~Exists(skipped_by_actor))
         .order_by("sample_rank", "id")
         .first()
     )
@@ -327,6 +353,145 @@ def assignment_reject_seed(
         data={"assignment": assignment.pk, "rejected": reason},
     )
     return assignment
+
+
+SKIP_REASON_MAX = 300
+
+
+@transaction.atomic
+def assignment_skip(*, assignment_id: int, actor: Any, reason: str = "") -> Assignment:
+    """The annotator passes a seed on: their active assignment -> skipped (with the optional
+    ``reason``), its seed -> sampled, back in the pool for someone else. The same annotator is
+    never offered or dealt that seed again. A draft, if any, stays with the skipped assignment
+    for the record. A skip is not a rejection of the seed: it counts in no rejection figure.
+
+    Raises NotFound (not the actor's assignment), NotAllowed (no longer an annotator),
+    InvalidTransition (not active, or a rewrite returned for revision: that one is revised or
+    reassigned by a curator, not skipped) and ValidationFailed (a reason longer than
+    ``SKIP_REASON_MAX`` characters)."""
+    assignment = assignment_lock_own_active(assignment_id=assignment_id, actor=actor)
+    reason = reason.strip()
+    if len(reason) > SKIP_REASON_MAX:
+        raise ValidationFailed(
+            "The reason for skipping is too long.",
+            details={
+                "errors": {
+                    "reason": [f"at most {SKIP_REASON_MAX} characters (this one has {len(reason)})"]
+                }
+            },
+        )
+    if assignment.rewrites.exclude(status=Rewrite.Status.DRAFT).exists():
+        raise InvalidTransition(
+            "This rewrite was returned to you for revision; it cannot be skipped. Revise and "
+            "submit it, or ask a curator to reassign it to another annotator."
+        )
+    transition(
+        assignment,
+        to=Assignment.Status.SKIPPED,
+        allowed=Assignment.TRANSITIONS,
+        kind=EventKind.ASSIGNMENT_SKIPPED,
+        actor=actor,
+        extra={"skip_reason": reason},
+        data={"seed": assignment.seed_id, "reason": reason},
+    )
+    transition(
+        assignment.seed,
+        to=Seed.Status.SAMPLED,
+        allowed=Seed.TRANSITIONS,
+        kind=EventKind.SEED_BACK_TO_POOL,
+        actor=actor,
+        data={"assignment": assignment.pk, "skipped": True},
+    )
+    return assignment
+
+
+@dataclass
+class NextSeed:
+    """What *Next seed* found: an assignment to open (``claimed``: a new seed, else one of the
+    annotator's untouched open seeds), or none and ``message``, which says why."""
+
+    assignment: Assignment | None
+    claimed: bool = False
+    message: str = ""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def nothing_to_claim_message(*, campaign: Campaign, actor: Any, open_count: int) -> str:
+    """Why claim-next found no seed for ``actor``, in words that are true: their open seeds,
+    the seeds others are rewriting, the seeds left in the pool that they skipped."""
+    others = (
+        Assignment.objects.filter(campaign=campaign, status=Assignment.Status.ACTIVE)
+        .exclude(annotator_id=actor.pk)
+        .count()
+    )
+    skipped_left = (
+        Seed.objects.filter(campaign=campaign, status=Seed.Status.SAMPLED)
+        .filter(
+            Exists(
+                Assignment.objects.filter(
+                    seed=OuterRef("pk"), annotator_id=actor.pk, status=Assignment.Status.SKIPPED
+                )
+            )
+        )
+        .count()
+    )
+    parts = []
+    if open_count:
+        parts.append(f"You have {_plural(open_count, 'open seed')}; finish or skip one.")
+    being = "is" if others == 1 else "are"
+    if skipped_left:
+        still = "is one" if skipped_left == 1 else "are ones"
+        parts.append(
+            f"No new seed is left for you: the {_plural(skipped_left, 'seed')} still in the "
+            f"pool {still} you skipped"
+            + (f" ({others} more {being} being rewritten by others)." if others else ".")
+        )
+    elif others:
+        parts.append(
+            f"Every seed of this campaign is taken ({others} {being} being rewritten by others)."
+        )
+    else:
+        parts.append("No seed is left to claim in this campaign.")
+    return " ".join(parts)
+
+
+def assignment_open_next(*, campaign: Campaign, actor: Any) -> NextSeed:
+    """*Next seed* for the annotator's page: their oldest untouched open assignment (active,
+    no rewrite yet) if they hold one, and only otherwise a newly claimed seed
+    (``assignment_claim_next``). When there is neither, ``message`` says why: the campaign's
+    cap on open seeds is reached, or nothing is left to claim (``nothing_to_claim_message``).
+
+    Raises NotFound / NotAllowed (not an annotator of the campaign) and Conflict (claims
+    racing, or another tab reached the cap at the same moment)."""
+    access.require(actor, campaign, role=Role.ANNOTATOR, missing="No such campaign.")
+    untouched = (
+        Assignment.objects.filter(
+            campaign=campaign, annotator_id=actor.pk, status=Assignment.Status.ACTIVE
+        )
+        .filter(~Exists(Rewrite.objects.filter(assignment=OuterRef("pk"))))
+        .order_by("created_at", "id")
+        .first()
+    )
+    if untouched is not None:
+        return NextSeed(assignment=untouched)
+    open_count = active_count(campaign=campaign, annotator_id=actor.pk)
+    cap = campaign.max_active_assignments
+    if cap is not None and open_count >= cap:
+        return NextSeed(
+            assignment=None,
+            message=f"You have {_plural(open_count, 'open seed')}, the most this campaign "
+            "allows; finish or skip one to claim a new seed.",
+        )
+    assignment = assignment_claim_next(campaign=campaign, actor=actor)
+    if assignment is not None:
+        return NextSeed(assignment=assignment, claimed=True)
+    return NextSeed(
+        assignment=None,
+        message=nothing_to_claim_message(campaign=campaign, actor=actor, open_count=open_count),
+    )
 
 
 def annotator_can_take(*, campaign: Campaign, annotator: Any, current_id: int | None) -> list[str]:

@@ -45,6 +45,7 @@ EDITABLE_SETTINGS = (
     "lease_minutes",
     "max_active_assignments",
     "early_decision",
+    "curator_may_accept",
     "tokenizer",
 )
 MAX_PANEL_SIZE = 50
@@ -480,8 +481,9 @@ def campaign_settings_update(*, campaign: Campaign, actor: Any, **changes: Any) 
             errors,
         )
     _check_numbers(wanted, errors)
-    if "early_decision" in wanted and not isinstance(wanted["early_decision"], bool):
-        errors["early_decision"] = ["must be true or false"]
+    for flag in ("early_decision", "curator_may_accept"):
+        if flag in wanted and not isinstance(wanted[flag], bool):
+            errors[flag] = ["must be true or false"]
     if "tokenizer" in wanted:
         problem = tokenizer_problem(wanted["tokenizer"])
         if problem:

@@ -479,7 +479,12 @@ def seeds_deal_preview(*, campaign: Campaign, seed: int = 42) -> DealingPlan:
         raise InvalidTransition(
             f"Campaign {campaign.slug!r} has no annotators; add some with add_member first."
         )
-    mix = deal_preview(inputs.groups, inputs.annotators, seed=seed)
+    mix = deal_preview(
+        inputs.groups,
+        inputs.annotators,
+        seed=seed,
+        refuses=lambda seed_id, username: (seed_id, username) in inputs.skipped,
+    )
     return DealingPlan(
         seed=seed,
         seeds=sum(len(g) for g in inputs.groups.values()),

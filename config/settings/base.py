@@ -167,6 +167,11 @@ SPECTACULAR_SETTINGS = {
         "ReleaseStatusEnum": "exports.models.Release.Status",
         "RoleEnum": "annotation.models.Role",
         "SeedImportStatusEnum": "annotation.models.SeedImport.Status",
+        "SeedStatusEnum": "annotation.models.Seed.Status",
+        "RejectReasonEnum": "annotation.models.RejectReason",
+        "SimilarityFlagKindEnum": "quality.models.SimilarityFlag.Kind",
+        "VoteDecisionEnum": "review.models.Decision",
+        "VoteReasonEnum": "review.models.VoteReason",
     },
 }
 

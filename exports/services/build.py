@@ -156,6 +156,7 @@ def release_build(
 
     funnel = campaign_funnel(campaign)
     funnel["released"] = len(records)
+    funnel["released_curator_decided"] = sum(1 for r in chosen if r.decided_by_curator)
     stats = {
         "campaign": campaign.slug,
         "release": params.name,

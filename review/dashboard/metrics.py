@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from itertools import combinations
 from typing import Any
 
+from annotation.models import Rewrite
 from annotation.sampling import sampling_quotas
 
 from ..agreement import cohen_kappa
@@ -72,8 +73,8 @@ def coverage(
 def panel_outcome(
     status: str, valid: int, invalid: int, *, panel_size: int, threshold: int
 ) -> Outcome | None:
-    """The outcome of a decided revision; a returned one was rejected or had no consensus, and
-    its votes say which."""
+    """The panel's outcome of a decided revision; a returned or closed one was rejected or had
+    no consensus, and its votes say which."""
     if status in DECIDED:
         return Outcome(status)
     return consensus(
@@ -159,13 +160,14 @@ def progress(
     submitted: Iterable[tuple[Any, int]], decided: Iterable[tuple[Any, str, int]]
 ) -> list[dict[str, Any]]:
     """Per day with activity, from (day, count) submissions and (day, status, count)
-    decisions: revisions submitted and decisions by outcome (a returned revision was decided
-    first and counts as returned), with the running total of accepted rewrites."""
+    decisions: revisions submitted and decisions by outcome (a returned or closed revision was
+    decided first and counts as returned or closed; an adjudicated one counts on the day of the
+    curator's decision), with the running total of accepted rewrites."""
     days: dict[Any, Counter[str]] = {}
     for day, n in submitted:
         days.setdefault(day, Counter())["submitted"] += n
     for day, status, n in decided:
-        outcome = status if status in DECIDED else "returned"
+        outcome = status if status in (*DECIDED, Rewrite.Status.CLOSED) else "returned"
         days.setdefault(day, Counter())[outcome] += n
     out = []
     accepted_to_date = 0
@@ -180,6 +182,7 @@ def progress(
                 "rejected": counts["rejected"],
                 "no_consensus": counts["no_consensus"],
                 "returned": counts["returned"],
+                "closed": counts["closed"],
                 "accepted_to_date": accepted_to_date,
             }
         )

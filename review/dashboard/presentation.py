@@ -15,20 +15,36 @@ FUNNEL_STAGES = (
     ("Sampled", "sampled", "drawn into the sample to annotate"),
     ("Assigned", "assigned", "claimed by or dealt to an annotator"),
     ("Rejected by annotators", "rejected_by_annotators", "seeds judged unsuitable"),
+    ("Skipped", "skipped", "times an annotator passed a seed on (back to the pool; no rejection)"),
     ("Rewritten", "rewritten", "seeds with a submitted rewrite"),
+    ("Submitted", "submitted", "revisions submitted for review (every line below adds up to it)"),
     ("Waiting for votes", "waiting_for_votes", "revisions under review"),
-    ("Accepted", "accepted", "at least the threshold of valid votes"),
-    ("Rejected", "rejected", "at least the threshold of invalid votes"),
-    ("No consensus", "no_consensus", "neither side reached the threshold"),
+    ("Accepted", "accepted", "by the panel's quorum, or by a curator"),
+    ("accepted by a curator", "curator_accepted", "no consensus, adjudicated as accepted"),
+    ("Rejected", "rejected", "by the panel's quorum, or by a curator"),
+    ("rejected by a curator", "curator_rejected", "no consensus, adjudicated as rejected"),
+    ("No consensus", "no_consensus", "neither side reached the threshold; for you to decide"),
     ("Returned", "returned", "revisions sent back for a new revision"),
+    ("Closed", "closed", "ended by a curator: final, never released"),
+    ("In revision", "in_revision", "returned seeds whose new revision is not submitted yet"),
     ("Contaminated", "contaminated", "accepted but overlapping a public benchmark"),
     ("Releasable", "releasable", "accepted and uncontaminated"),
 )
 
 
+# Stages that count a part of the stage above them (shown indented).
+FUNNEL_PARTS = {"curator_accepted": "accepted", "curator_rejected": "rejected"}
+
+
 def funnel_rows(funnel: dict[str, int]) -> list[dict[str, Any]]:
     return [
-        {"label": label, "key": key, "value": funnel[key], "help": help_text}
+        {
+            "label": label,
+            "key": key,
+            "value": funnel[key],
+            "help": help_text,
+            "part_of": FUNNEL_PARTS.get(key, ""),
+        }
         for label, key, help_text in FUNNEL_STAGES
     ]
 
@@ -96,9 +112,10 @@ def dashboard_charts(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "rejected": day["rejected"],
                 "no consensus": day["no_consensus"],
                 "returned": day["returned"],
+                "closed": day["closed"],
             }
             for day in recent
         },
-        series=["accepted", "rejected", "no consensus", "returned"],
+        series=["accepted", "rejected", "no consensus", "returned", "closed"],
     )
     return charts

@@ -14,9 +14,10 @@ from annotation.selectors import language_links_prefetch
 from quality.selectors import is_contaminated
 
 from ..models import Ballot
-from ..stats import DECIDED
+from ..stats import PANEL_DONE
 
 REVISION_LIST_LIMIT = 100
+CLOSED_LIST_LIMIT = 20
 SPLIT_LIST_LIMIT = 100
 
 
@@ -65,29 +66,36 @@ def coverage_counts(
 def panel_votes(
     campaign: Campaign,
 ) -> tuple[dict[int, dict[str, str]], dict[int, str], dict[int, tuple[int, int]]]:
-    """The cast votes on decided (or returned) revisions, in one query: ({rewrite id:
-    {reviewer: decision}}, {rewrite id: status}, {rewrite id: (panel size, threshold) its
-    panel opened with})."""
+    """The cast votes on revisions whose panel finished (decided, then perhaps returned or
+    closed), in one query: ({rewrite id: {reviewer: decision}}, {rewrite id: status}, {rewrite
+    id: (panel size, threshold) its panel opened with}). A revision a curator adjudicated
+    counts with the panel's own outcome, no consensus: the curator's decision is not a vote."""
     votes: dict[int, dict[str, str]] = {}
     status_of: dict[int, str] = {}
     rule_of: dict[int, tuple[int, int]] = {}
-    for rewrite_id, status, reviewer, decision, size, threshold in (
+    for rewrite_id, status, by_curator, reviewer, decision, size, threshold in (
         Ballot.objects.filter(
             campaign=campaign,
             status=Ballot.Status.CAST,
-            rewrite__status__in=[*DECIDED, Rewrite.Status.RETURNED],
+            rewrite__status__in=PANEL_DONE,
         )
         .annotate(
             size=Coalesce(F("rewrite__panel_size"), F("campaign__panel_size")),
             threshold=Coalesce(F("rewrite__accept_threshold"), F("campaign__accept_threshold")),
         )
         .values_list(
-            "rewrite_id", "rewrite__status", "reviewer__username", "decision", "size", "threshold"
+            "rewrite_id",
+            "rewrite__status",
+            "rewrite__decided_by_curator",
+            "reviewer__username",
+            "decision",
+            "size",
+            "threshold",
         )
         .order_by("rewrite_id", "id")
     ):
         votes.setdefault(rewrite_id, {})[reviewer] = decision
-        status_of[rewrite_id] = status
+        status_of[rewrite_id] = Rewrite.Status.NO_CONSENSUS if by_curator else status
         rule_of[rewrite_id] = (size, threshold)
     return votes, status_of, rule_of
 
@@ -115,8 +123,9 @@ def activity_by_day(campaign: Campaign) -> tuple[list[tuple[Any, int]], list[tup
 
 @dataclass
 class RevisionLoop:
-    """Rewrites waiting for the curator (rejected or no consensus), oldest decision first, and
-    returned rewrites waiting for their author, each list cut at a limit with its full count."""
+    """Rewrites waiting for the curator (rejected or no consensus), oldest decision first,
+    returned rewrites waiting for their author, and the curator's recently closed rewrites,
+    each list cut at a limit with its full count."""
 
     # Sequence: the rewrites carry the prefetched ``cast_ballots`` (an annotated Rewrite type).
     decided: Sequence[Rewrite]
@@ -125,10 +134,12 @@ class RevisionLoop:
     awaiting_author_total: int
     splits: Sequence[Rewrite]
     annotators: list[Any]
+    closed: list[Rewrite]
+    closed_total: int
 
 
 def revision_loop(campaign: Campaign, *, split_ids: list[int]) -> RevisionLoop:
-    """Seven queries: the two lists with their counts, their ballots with reviewers, the split
+    """Nine queries: the three lists with their counts, their ballots with reviewers, the split
     panels and the annotators a rewrite can be reassigned to."""
     ballots = Prefetch(
         "ballots",
@@ -153,6 +164,8 @@ def revision_loop(campaign: Campaign, *, split_ids: list[int]) -> RevisionLoop:
     splits = list(
         base.filter(pk__in=split_ids[-SPLIT_LIST_LIMIT:]).prefetch_related(ballots).order_by("-id")
     )
+    closed_qs = base.filter(status=Rewrite.Status.CLOSED)
+    closed = list(closed_qs.order_by("-updated_at", "-id")[:CLOSED_LIST_LIMIT])
     annotators = [
         m.user
         for m in Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
@@ -166,4 +179,6 @@ def revision_loop(campaign: Campaign, *, split_ids: list[int]) -> RevisionLoop:
         awaiting_author_total=awaiting_qs.count(),
         splits=splits,
         annotators=annotators,
+        closed=closed,
+        closed_total=closed_qs.count(),
     )

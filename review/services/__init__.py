@@ -1,6 +1,13 @@
-"""Every write of the review app: submitting, panels, votes, consensus, the revision loop and
-campaign membership. See review/README.md for states and transitions."""
+"""Every write of the review app: submitting, panels, votes, consensus, the revision loop,
+curator decisions and campaign membership. See review/README.md for states and transitions."""
 
+from .decisions import (
+    ADJUDICATIONS,
+    CLOSABLE,
+    rewrite_adjudicate,
+    rewrite_close,
+    rewrite_reopen,
+)
 from .members import membership_add, membership_remove, membership_role_change
 from .panels import (
     ballots_close,
@@ -14,6 +21,8 @@ from .submission import rewrite_submit
 from .votes import VoteResult, ballot_cast, rewrite_tally
 
 __all__ = [
+    "ADJUDICATIONS",
+    "CLOSABLE",
     "RETURNABLE",
     "VoteResult",
     "ballot_cast",
@@ -24,6 +33,9 @@ __all__ = [
     "membership_role_change",
     "panel_fill",
     "panels_fill_waiting",
+    "rewrite_adjudicate",
+    "rewrite_close",
+    "rewrite_reopen",
     "rewrite_return",
     "rewrite_submit",
     "rewrite_tally",

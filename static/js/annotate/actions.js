@@ -1,21 +1,39 @@
-// The page's decisions: submit (after the last save is confirmed), reject with a reason, then
-// on to the next seed; plus the buttons that open the reject and guidelines dialogs.
+// The page's decisions: submit (after the last save is confirmed), reject with a reason, skip
+// with an optional reason, then on to the next seed (the next page confirms what was done);
+// plus the buttons that open the reject, skip and guidelines dialogs.
 import { $, csrf } from "./dom.js";
 import { content, missing, read, updateMissing } from "./form.js";
 import { forgetLocally } from "./store.js";
 import { save, setState } from "./autosave.js";
 
+// Post to the Next-seed route (the oldest unstarted open seed, else a new one). `done` names
+// this assignment, so the next page can confirm what happened to it.
 function goNext(page) {
   const form = document.createElement("form");
   form.method = "post";
   form.action = page.config.urls.next;
-  const token = document.createElement("input");
-  token.type = "hidden";
-  token.name = "csrfmiddlewaretoken";
-  token.value = csrf();
-  form.appendChild(token);
+  const fields = { csrfmiddlewaretoken: csrf(), done: String(page.config.assignment) };
+  Object.entries(fields).forEach(function ([name, value]) {
+    const input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.appendChild(input);
+  });
   document.body.appendChild(form);
   form.submit();
+}
+
+function announce(text) {
+  const done = $("action-done");
+  done.textContent = text;
+  done.hidden = false;
+}
+
+function lockPage(page) {
+  forgetLocally(page);
+  page.config.editable = false;
+  ["submit", "reject", "skip"].forEach((id) => ($(id).disabled = true));
 }
 
 async function post(url, body) {
@@ -48,9 +66,12 @@ export async function submit(page) {
     }
     const { res, body } = await post(page.config.urls.submit);
     if (res.ok) {
-      forgetLocally(page);
-      page.config.editable = false;
+      lockPage(page);
       setState(page, "saved", "Submitted");
+      announce(
+        `Submitted revision ${body.revision || 1} of \u201c${page.config.seed}\u201d for review. ` +
+          "Opening the next seed\u2026",
+      );
       goNext(page);
       return;
     }
@@ -65,6 +86,10 @@ export async function submit(page) {
 
 export function openReject(page) {
   if (page.config.editable) $("reject-dialog").showModal();
+}
+
+export function openSkip(page) {
+  if (page.config.editable && !$("skip").disabled) $("skip-dialog").showModal();
 }
 
 export function openGuidelines() {
@@ -87,8 +112,7 @@ export function bindActions(page) {
         note: $("reject-note").value,
       });
       if (res.ok) {
-        forgetLocally(page);
-        page.config.editable = false;
+        lockPage(page);
         rejectDialog.close();
         goNext(page);
         return;
@@ -100,7 +124,39 @@ export function bindActions(page) {
     }
   });
 
+  const skipDialog = $("skip-dialog");
+  const skipReason = $("skip-reason");
+  skipReason.addEventListener("input", function () {
+    $("skip-reason-left").textContent = skipReason.maxLength - skipReason.value.length;
+  });
+  $("skip-cancel").addEventListener("click", () => skipDialog.close());
+  $("skip-form").addEventListener("submit", async function (event) {
+    event.preventDefault();
+    const confirm = $("skip-confirm");
+    confirm.disabled = true;
+    try {
+      // Let a save in flight land first: the skipped assignment keeps its draft for the record.
+      await page.inflight;
+      const { res, body } = await post(page.config.urls.skip, { reason: skipReason.value });
+      if (res.ok) {
+        lockPage(page);
+        skipDialog.close();
+        announce(`Skipped \u201c${page.config.seed}\u201d. Opening the next seed\u2026`);
+        goNext(page);
+        return;
+      }
+      const errors = body.errors ? Object.values(body.errors).flat().join("; ") : "";
+      page.el.error.textContent = (body.detail || "Skip failed.") + (errors ? " " + errors : "");
+      skipDialog.close();
+    } catch (err) {
+      page.el.error.textContent = "Cannot reach the server. Try again when online.";
+    } finally {
+      confirm.disabled = false;
+    }
+  });
+
   page.el.submit.addEventListener("click", () => submit(page));
   $("reject").addEventListener("click", () => openReject(page));
+  $("skip").addEventListener("click", () => openSkip(page));
   $("open-guidelines").addEventListener("click", openGuidelines);
 }

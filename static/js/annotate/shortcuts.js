@@ -1,7 +1,7 @@
-// Keyboard shortcuts: Ctrl/Cmd+S save, Ctrl/Cmd+Enter submit, Alt+R reject, Alt+G guidelines,
-// Alt+1/2/3 difficulty.
+// Keyboard shortcuts: Ctrl/Cmd+S save, Ctrl/Cmd+Enter submit, Alt+R reject, Alt+K skip,
+// Alt+G guidelines, Alt+1/2/3 difficulty.
 import { changed, save } from "./autosave.js";
-import { openGuidelines, openReject, submit } from "./actions.js";
+import { openGuidelines, openReject, openSkip, submit } from "./actions.js";
 
 export function bindShortcuts(page) {
   document.addEventListener("keydown", function (event) {
@@ -18,6 +18,9 @@ export function bindShortcuts(page) {
     } else if (event.altKey && event.code === "KeyR") {
       event.preventDefault();
       openReject(page);
+    } else if (event.altKey && event.code === "KeyK") {
+      event.preventDefault();
+      openSkip(page);
     } else if (event.altKey && event.code === "KeyG") {
       event.preventDefault();
       openGuidelines();
