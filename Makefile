@@ -47,6 +47,7 @@ bench: install
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/seed_import.py
+	$(BIN)/python bench/browser.py
 
 worker: install
 	$(BIN)/celery -A config.celery_app worker --loglevel=INFO
