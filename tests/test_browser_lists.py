@@ -414,6 +414,24 @@ def test_exports_through_the_pages_use_the_session(data):
     assert rows[0]["seed_body"].startswith("Question number")
 
 
+def test_the_workspace_navigation_marks_data_on_every_list_and_sampling_not_seeds(data):
+    client = Client()
+    client.force_login(data.world.curator)
+
+    def nav(path: str) -> str:
+        text = client.get(path).content.decode()
+        start = text.index('<nav class="workspace-nav"')
+        return text[start : text.index("</nav>", start)]
+
+    for path in ("/campaigns/camp/browse/", "/campaigns/camp/browse/rewrites/"):
+        links = nav(path)
+        assert '<a href="/campaigns/camp/browse/" aria-current="page">Data</a>' in links
+        assert links.count('aria-current="page"') == 1
+    links = nav("/campaigns/camp/seeds/sample/")
+    assert '<a href="/campaigns/camp/seeds/sample/" aria-current="page">' in links
+    assert links.count('aria-current="page"') == 1
+
+
 # --- bulk actions -------------------------------------------------------------------------------
 
 

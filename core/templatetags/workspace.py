@@ -13,14 +13,12 @@ register = template.Library()
 
 @register.inclusion_tag("workspace/nav.html", takes_context=True)
 def workspace_nav(context: Any, campaign: Any) -> dict[str, Any]:
-    match = getattr(context.get("request"), "resolver_match", None)
-    current = getattr(match, "url_name", None)
-    links = [
-        {
-            "label": entry.label,
-            "url": reverse(entry.url_name, kwargs={"slug": campaign.slug}),
-            "current": entry.url_name == current,
-        }
-        for entry in NAV
-    ]
+    request = context.get("request")
+    path = getattr(request, "path", "")
+    urls = [(entry, reverse(entry.url_name, kwargs={"slug": campaign.slug})) for entry in NAV]
+    # The current section is the entry whose page is the longest prefix of this page's path
+    # (so /browse/rewrites/ is under Data, and /seeds/sample/ is Sampling, not Seeds).
+    under = [url for _entry, url in urls if path.startswith(url)]
+    current = max(under, key=len) if under else None
+    links = [{"label": entry.label, "url": url, "current": url == current} for entry, url in urls]
     return {"campaign": campaign, "links": links}
