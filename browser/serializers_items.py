@@ -6,8 +6,9 @@ from rest_framework import serializers
 
 from annotation.models import Assignment, Difficulty, RejectReason, Rewrite, Seed
 from annotation.selectors import rewrite_language_names
-from annotation.serializers import ChecklistSerializer, FeedbackOut
-from quality.models import ContaminationHit, SimilarityFlag
+from annotation.serializers import ChecklistSerializer, FeedbackOut, SeedOut
+from quality.models import SimilarityFlag
+from quality.serializers import ContaminationHitOut
 from review.models import Ballot, Decision, VoteReason
 from review.serializers import TextDiffOut
 
@@ -33,32 +34,16 @@ def _choices(actions: dict[str, tuple[str, ...]]) -> list[str]:
     return sorted({a for names in actions.values() for a in names})
 
 
-class ItemSeedOut(serializers.Serializer):
-    id = serializers.IntegerField()
-    external_id = serializers.CharField()
-    title = serializers.CharField()
-    text = serializers.CharField(help_text="The seed's body, exactly as imported")
-    answer = serializers.CharField()
-    source_url = serializers.CharField()
-    cluster = serializers.CharField()
-    subcategory = serializers.CharField(allow_null=True)
-    category = serializers.CharField(allow_null=True)
+class ItemSeedOut(SeedOut):
+    """The assignment's seed representation, with the seed's state and import details."""
+
     status = serializers.ChoiceField(choices=Seed.Status.choices)
     language_hint = serializers.CharField()
     created_at = serializers.DateTimeField()
 
     def to_representation(self, seed: Seed) -> dict[str, Any]:
-        sub = seed.subcategory
         return {
-            "id": seed.pk,
-            "external_id": seed.external_id,
-            "title": seed.title,
-            "text": seed.body,
-            "answer": seed.answer,
-            "source_url": seed.source_url,
-            "cluster": seed.cluster,
-            "subcategory": sub.name if sub else None,
-            "category": sub.category.name if sub else None,
+            **super().to_representation(seed),
             "status": seed.status,
             "language_hint": seed.language_hint,
             "created_at": _stamp(seed.created_at),
@@ -94,23 +79,6 @@ class ItemAssignmentOut(serializers.Serializer):
             "reject_note": assignment.reject_note,
             "skip_reason": assignment.skip_reason,
             "actions": list(self.context.get("actions", {}).get(assignment.pk, ())),
-        }
-
-
-class ItemContaminationOut(serializers.Serializer):
-    reference_set = serializers.CharField()
-    document_id = serializers.CharField(help_text="The reference document's id (doc_id)")
-    ngram = serializers.CharField(help_text="The first shared n-gram, as normalised words")
-    n = serializers.IntegerField()
-    overlap = serializers.IntegerField(help_text="How many of the rewrite's n-grams it shares")
-
-    def to_representation(self, hit: ContaminationHit) -> dict[str, Any]:
-        return {
-            "reference_set": hit.document.reference_set.name,
-            "document_id": hit.document.doc_id,
-            "ngram": hit.ngram,
-            "n": hit.n,
-            "overlap": hit.overlap,
         }
 
 
@@ -211,7 +179,7 @@ class ItemRevisionOut(serializers.Serializer):
         allow_null=True, help_text="The note given when this revision was returned"
     )
     diff = TextDiffOut(allow_null=True, help_text="Changes from the previous revision")
-    contamination = ItemContaminationOut(many=True)
+    contamination = ContaminationHitOut(many=True)
     flags = ItemSimilarityOut(many=True)
     tally = ItemTallyOut()
     votes_hidden = serializers.BooleanField(
@@ -253,7 +221,7 @@ class ItemRevisionOut(serializers.Serializer):
             "feedback": FeedbackOut(feedback).data if feedback else None,
             "return_note": history.return_note,
             "diff": TextDiffOut(history.diff).data if history.diff is not None else None,
-            "contamination": [ItemContaminationOut(h).data for h in history.contamination],
+            "contamination": [ContaminationHitOut(h).data for h in history.contamination],
             "flags": [ItemSimilarityOut(f).data for f in history.flags],
             "tally": history.tally,
             "votes_hidden": history.votes_hidden,
