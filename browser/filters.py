@@ -54,6 +54,7 @@ class BrowseFilter(django_filters.FilterSet):
 
     q = django_filters.CharFilter(
         method="filter_q",
+        max_length=selectors.SEARCH_MAX_CHARS,
         help_text='Full-text search (PostgreSQL websearch syntax: words, "a phrase", -word, '
         "or). Seeds and assignments search the seed's title and body; rewrites and released "
         "samples the rewrite's text.",

@@ -190,12 +190,22 @@ def natural_language(value: str) -> str:
 
 
 def member_id(*, campaign: Campaign, username: str, role: str) -> int:
-    """The user called ``username`` holding ``role`` in ``campaign`` (or who did: their work
-    stays browsable after they leave, so any user with rows here is accepted)."""
-    user = get_user_model().objects.filter(username=username.strip()).only("pk").first()
+    """The user called ``username`` holding ``role`` in ``campaign``, or who did (their work
+    stays browsable after they leave: a user with assignments or ballots here is accepted).
+    Anyone else, existing elsewhere or not, gets the same ValidationFailed, so the filter tells
+    nothing about other campaigns' people."""
+    user_id = OuterRef("pk")
+    in_campaign = (
+        Exists(Membership.objects.filter(campaign=campaign, user_id=user_id, role=role))
+        | Exists(Assignment.objects.filter(campaign=campaign, annotator_id=user_id))
+        | Exists(Ballot.objects.filter(campaign=campaign, reviewer_id=user_id))
+    )
+    user = (
+        get_user_model().objects.filter(in_campaign, username=username.strip()).only("pk").first()
+    )
     if user is None:
         raise ValidationFailed(
-            f"Nobody is called {username!r}.",
+            f"{username!r} is not a {role} of this campaign.",
             details={"errors": {role: [f"{username!r} is not a {role} of this campaign"]}},
         )
     return int(user.pk)
@@ -439,6 +449,10 @@ SEARCH_FIELDS = {
 }
 
 _WORD = re.compile(r'-?"[^"]+"|\S+')
+# The SQLite fallback adds a condition per word (SQLite refuses ~1,000 of them); no real search
+# needs more. The filter also caps ``q`` at SEARCH_MAX_CHARS characters.
+SEARCH_MAX_WORDS = 64
+SEARCH_MAX_CHARS = 1000
 
 
 def search(qs: QuerySet[Any], *, kind: str, q: str) -> QuerySet[Any]:
@@ -465,7 +479,13 @@ def search(qs: QuerySet[Any], *, kind: str, q: str) -> QuerySet[Any]:
         found = qs.alias(search=vector).filter(search=query)
         return found
     fields = SEARCH_FIELDS[kind]
-    for raw in _WORD.findall(q):
+    words = _WORD.findall(q)
+    if len(words) > SEARCH_MAX_WORDS:
+        raise ValidationFailed(
+            f"Search for at most {SEARCH_MAX_WORDS} words at a time.",
+            details={"errors": {"q": [f"at most {SEARCH_MAX_WORDS} words"]}},
+        )
+    for raw in words:
         negate = raw.startswith("-") and len(raw) > 1
         word = raw.lstrip("-").strip('"').strip()
         if not word or word.upper() == "OR":
@@ -505,12 +525,13 @@ def cursor_decode(token: str, *, kind: str, sort: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         sort_of, value, pk, backwards = json.loads(raw)
-        if not isinstance(pk, int) or sort_of != sort:
+        if not isinstance(pk, int) or not 0 < pk < 2**63 or sort_of != sort:
             raise ValueError
         if value is not None:
-            if column.kind == "int" and not isinstance(value, int):
+            if column.kind == "int" and not (isinstance(value, int) and -(2**63) <= value < 2**63):
                 raise ValueError
-            if column.kind == "str" and not isinstance(value, str):
+            # A NUL byte can be in no stored text (PostgreSQL refuses it in a query).
+            if column.kind == "str" and not (isinstance(value, str) and "\x00" not in value):
                 raise ValueError
             if column.kind == "datetime":
                 value = parse_datetime(value)

@@ -403,6 +403,21 @@ def item_history(*, user: Any, slug: str, seed_id: int) -> ItemHistory:
     ]
     ballots = [b for r in rewrites for b in r.ballots.all()]
     events = _events(campaign, seed, assignments, rewrites, ballots)
+    # A curator on a panel who has not voted yet sees nobody else's vote, not even in the
+    # timeline ("X cast a vote" would tell who has voted).
+    viewer_id = getattr(user, "pk", None)
+    blind = {
+        b.pk
+        for r, h in zip(rewrites, revisions, strict=True)
+        if h.votes_hidden
+        for b in r.ballots.all()
+        if b.reviewer_id != viewer_id
+    }
+    events = [
+        e
+        for e in events
+        if not (e.object_type == "ballot" and e.object_id in blind and e.kind == "ballot.cast")
+    ]
     return ItemHistory(
         campaign=campaign,
         seed=seed,

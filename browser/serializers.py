@@ -50,8 +50,11 @@ class BrowseSeedRefOut(serializers.Serializer):
 
 
 class BrowseVotesOut(serializers.Serializer):
-    valid = serializers.IntegerField()
-    invalid = serializers.IntegerField()
+    """Cast votes; both null while the panel is still voting (a curator may sit on the panel,
+    and nobody sees a panel's votes before casting their own)."""
+
+    valid = serializers.IntegerField(allow_null=True)
+    invalid = serializers.IntegerField(allow_null=True)
 
 
 class BrowseSeedRowOut(serializers.Serializer):
@@ -160,7 +163,9 @@ def _revision_fields(r: Rewrite, row: Any) -> dict[str, Any]:
         "natural_language": r.natural_language,
         **_names(r.subcategory),
         "question_tokens": r.question_tokens,
-        "votes": {
+        "votes": {"valid": None, "invalid": None}
+        if r.status == Rewrite.Status.SUBMITTED
+        else {
             "valid": getattr(row, "votes_valid", 0),
             "invalid": getattr(row, "votes_invalid", 0),
         },
@@ -327,7 +332,7 @@ class BrowseBulkIn(serializers.Serializer):
         "or seeds through their active assignment: unstarted ones back in the pool)",
     )
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
         required=False,
         default=list,
         help_text="The rows to act on (ids of this kind); or set all_matching",

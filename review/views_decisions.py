@@ -106,7 +106,10 @@ def _page(action: Action, request: HttpRequest, pk: int) -> HttpResponse:
     )
     rewrite = rewrites.get(pk=pk)
     campaign = rewrite.campaign
-    cast = [b for b in rewrite.ballots.all() if b.status == Ballot.Status.CAST]
+    # Votes only once the panel has decided: a curator may sit on a panel still voting, and
+    # nobody sees a panel's votes before casting their own.
+    decided = rewrite.status not in (Rewrite.Status.DRAFT, Rewrite.Status.SUBMITTED)
+    cast = [b for b in rewrite.ballots.all() if b.status == Ballot.Status.CAST and decided]
     applies = rewrite.status in action.allowed_from
     context: dict[str, Any] = {
         "action": action.name,
@@ -114,6 +117,7 @@ def _page(action: Action, request: HttpRequest, pk: int) -> HttpResponse:
         "campaign": campaign,
         "rewrite": rewrite,
         "votes": cast,
+        "panel_decided": decided,
         "tally": {
             "valid": sum(1 for b in cast if b.decision == Decision.VALID),
             "invalid": sum(1 for b in cast if b.decision == Decision.INVALID),

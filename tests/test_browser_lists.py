@@ -4,6 +4,7 @@ CSV (formula-escaped) and JSON-lines exports; the bulk actions (return, reassign
 pool) with skipped rows and the cap; access for each role; query counts that do not grow with
 the page size; and PostgreSQL's full-text path with its GIN index."""
 
+import base64
 import csv
 import io
 import json
@@ -16,13 +17,14 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotation.models import Assignment, Campaign, Event, Rewrite, Seed
+from annotation.models import Assignment, Campaign, Event, Rewrite, Role, Seed
 from browser import selectors, services
 from browser.downloads import csv_cell
 from core.transitions import EventKind
 from exports.models import Release, ReleaseSample
 from quality.models import ContaminationHit, ReferenceDocument, ReferenceSet, SimilarityFlag
 from review.models import Ballot
+from review.services import ballot_cast, membership_add
 
 from .conftest import World, api_for, cast_panel
 from .test_schema import check, schema  # noqa: F401 - the schema fixture
@@ -734,3 +736,63 @@ def test_full_text_search_on_postgresql_uses_the_gin_indexes(data, postgres):
             cur.execute("EXPLAIN " + sql, params)
             plan = "\n".join(row[0] for row in cur.fetchall())
         assert f"Bitmap Index Scan on {index}" in plan, plan
+
+
+# --- odd input and blind review (found by review) -----------------------------------------------
+
+
+def test_odd_search_cursor_and_id_input_is_a_400_never_a_500(data):
+    too_many_words = " ".join(f"w{i}" for i in range(1000))
+    for kind in ("seeds", "rewrites"):
+        res = data.curator.get(f"{API}/camp/browse/{kind}/", {"q": too_many_words})
+        assert res.status_code == 400 and "q" in res.json()["errors"], res.json()
+    res = data.curator.get(f"{API}/camp/browse/seeds/", {"q": " ".join(["w"] * 100)})
+    assert res.status_code == 400 and "at most 64 words" in res.json()["errors"]["q"][0]
+    client = Client()
+    client.force_login(data.world.curator)
+    assert client.get("/campaigns/camp/browse/", {"q": too_many_words}).status_code == 400
+    for cursor in (["external_id", "a\x00b", 1, 0], ["id", 1, 2**70, 0], ["id", 2**70, 1, 0]):
+        sort = cursor[0]
+        token = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode().rstrip("=")
+        res = data.curator.get(f"{API}/camp/browse/seeds/?sort={sort}&cursor={token}")
+        assert res.status_code == 400 and "cursor" in res.json()["errors"], cursor
+    res = bulk(data.curator, "assignments", {"action": "release", "ids": [10**20]})
+    assert res.status_code == 400 and "ids" in res.json()["errors"]
+
+
+def test_a_people_filter_says_nothing_about_people_of_other_campaigns(data, make_world):
+    other = make_world("elsewhere")
+    known = data.curator.get(f"{API}/camp/browse/rewrites/?annotator={other.annotators[0]}")
+    unknown = data.curator.get(f"{API}/camp/browse/rewrites/?annotator=nobody-at-all")
+    assert known.status_code == unknown.status_code == 400
+    assert known.json()["detail"].replace(str(other.annotators[0]), "X") == unknown.json()[
+        "detail"
+    ].replace("nobody-at-all", "X")
+
+
+def test_a_curator_on_a_panel_still_voting_sees_no_votes_in_the_lists_or_exports(data):
+    world = data.world
+    membership_add(campaign=world.campaign, user=world.curator, role=Role.REVIEWER)
+    rewrite = world.submitted(world.annotators[1], text="Blind until I vote")
+    ballots = list(rewrite.ballots.order_by("id"))
+    assert world.curator.pk in {b.reviewer_id for b in ballots}
+    for b in ballots:
+        if b.reviewer_id != world.curator.pk:
+            ballot_cast(ballot_id=b.pk, actor=b.reviewer, decision="invalid", reasons=["unclear"])
+            break
+    rows = data.curator.get(f"{API}/camp/browse/rewrites/?status=submitted").json()["results"]
+    assert [r["votes"] for r in rows if r["id"] == rewrite.pk] == [{"valid": None, "invalid": None}]
+    client = Client()
+    client.force_login(world.curator)
+    lines = b"".join(
+        client.get("/campaigns/camp/browse/rewrites.jsonl?status=submitted").streaming_content
+    ).splitlines()
+    record = next(json.loads(x) for x in lines if json.loads(x)["id"] == rewrite.pk)
+    assert record["votes_valid"] is None and record["votes_invalid"] is None
+    page = client.get(f"/rewrites/{rewrite.pk}/close/").content.decode()
+    assert "invalid</span>" not in page and "still voting" in page
+    item = data.curator.get(f"{API}/camp/items/{rewrite.seed_id}/").json()
+    cast_by_others = [
+        e for e in item["timeline"] if e["kind"] == "ballot.cast" and e["actor"] != "camp-curator"
+    ]
+    assert cast_by_others == []

@@ -3,7 +3,7 @@ one, reopen a closed one. Each is one transaction with one Event; see review/REA
 
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotation.models import Rewrite, Role, Seed
@@ -128,15 +128,27 @@ def rewrite_adjudicate(*, rewrite_id: int, actor: Any, decision: str, reason: st
                 "rewrite.",
                 details={"accepted": other},
             )
-    transition(
-        rewrite,
-        to=decision,
-        allowed=Rewrite.TRANSITIONS,
-        kind=EventKind.REWRITE_ADJUDICATED,
-        actor=actor,
-        extra={"decided_by_curator": True, "curator_note": reason, "decided_at": timezone.now()},
-        data={"decision": decision, "reason": reason},
-    )
+    try:
+        with transaction.atomic():
+            transition(
+                rewrite,
+                to=decision,
+                allowed=Rewrite.TRANSITIONS,
+                kind=EventKind.REWRITE_ADJUDICATED,
+                actor=actor,
+                extra={
+                    "decided_by_curator": True,
+                    "curator_note": reason,
+                    "decided_at": timezone.now(),
+                },
+                data={"decision": decision, "reason": reason},
+            )
+    except IntegrityError:
+        # The one-accepted-per-seed constraint: another revision was accepted meanwhile.
+        raise Conflict(
+            "Another revision of this seed was accepted meanwhile; a seed has one accepted "
+            "rewrite. Reload the page."
+        ) from None
     if decision == Rewrite.Status.ACCEPTED and rewrite.question_tokens is None:
         count_rewrite_tokens.delay_on_commit(rewrite.pk)
     return rewrite
