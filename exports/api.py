@@ -80,3 +80,19 @@ class ReleaseFileView(APIView):
             as_attachment=True,
             filename=f"{release.campaign.slug}-{release.name}-{name.replace('/', '-')}",
         )
+
+
+class ReleaseDownloadView(APIView):
+    @extend_schema(
+        responses={(200, "application/zip"): bytes},
+        summary="Download a finished release as one zip (curator)",
+    )
+    def get(self, request: Request, pk: int) -> FileResponse:
+        release = selectors.release_for_curator(user=request.user, release_id=pk)
+        path = services.release_zip_path(release=release)
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=services.release_zip_name(release),
+            content_type="application/zip",
+        )

@@ -91,10 +91,21 @@ def _size_category(total: int) -> str:
 
 
 def _header(campaign: Campaign, stats: dict[str, Any]) -> str:
-    meta = {
+    """The card's YAML header. ``configs`` lists the samples (``default``) and the
+    arena-hard-auto questions (``questions``), both JSON lines: ``datasets`` infers one builder
+    from the first config's files for all configs, so every config has to be of one format
+    (``benchmark.parquet`` is a plain download, outside ``configs``)."""
+    params = stats["parameters"]
+    license_id = params.get("license", "other")
+    meta: dict[str, Any] = {
         "pretty_name": f"{campaign.name} ({stats['release']})",
         "language": sorted(stats["natural_languages"]) or ["en"],
-        "license": "other",
+        "license": license_id,
+    }
+    if license_id == "other":
+        meta["license_name"] = params.get("license_name") or "other"
+        meta["license_link"] = params.get("license_link") or "LICENSE"
+    meta |= {
         "task_categories": ["text-generation"],
         "tags": ["code", "benchmark", "human-annotated"],
         "size_categories": [_size_category(stats["total"])],
@@ -102,10 +113,172 @@ def _header(campaign: Campaign, stats: dict[str, Any]) -> str:
             {
                 "config_name": "default",
                 "data_files": [{"split": "test", "path": "benchmark.jsonl"}],
-            }
+                "default": True,
+            },
+            {
+                "config_name": "questions",
+                "data_files": [{"split": "test", "path": "questions.jsonl"}],
+            },
         ],
     }
     return "---\n" + yaml.safe_dump(meta, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def _answers(stats: dict[str, Any]) -> str:
+    """What the release did with models that lack answers for some samples."""
+    report = stats.get("responses")
+    if not report:
+        return ""
+    intro = (
+        f"Policy for missing answers: `{report['policy']}`. No sample holds a null or empty "
+        "answer: a model's `<model>_response` key is there only where the model answered."
+    )
+    if report["baseline_model"]:
+        intro += (
+            f" The baseline model is `{report['baseline_model']}`: its answer to every sample "
+            "is also the sample's `baseline` field."
+        )
+    lines = [intro + "\n"] if report["dropped_models"] or report["dropped_keys"] else [intro]
+    for model, samples in report["dropped_models"].items():
+        lines.append(
+            f"- `{model}` is left out: no answer for {_n(len(samples), 'sample')} of this release."
+        )
+    for model, samples in report["dropped_keys"].items():
+        lines.append(
+            f"- `{model}_response` is absent from {_n(len(samples), 'sample')} it did not "
+            "answer (listed in `stats.json`, `responses.dropped_keys`)."
+        )
+    return "\n".join(lines)
+
+
+def _codearena_section(stats: dict[str, Any]) -> str:
+    codearena = stats.get("codearena")
+    if not codearena:
+        return ""
+    baseline = stats["parameters"].get("baseline_model") or ""
+    models = stats.get("responses", {}).get("models", [])
+    if codearena["meta"] == "omitted":
+        return (
+            "This release was built without CodeArena's `meta` (its taxonomy pairs have no "
+            "CodeArena task type), so CodeArena's evaluation step cannot classify it."
+        )
+    parts = [
+        "`benchmark.jsonl` is a drop-in replacement for CodeArena.jsonl of CodeArena's own "
+        "evaluation code (QwenLM/Qwen2.5-Coder, `qwencoder-eval/instruct/CodeArena`): each "
+        "sample's `meta.parsed.task_type[0]` is a task type whose first (main, sub) pair in "
+        "CodeArena's `utils/tasktype_to_levels.json` is the sample's own (category, "
+        "subcategory) (the shortest such task type, ties broken alphabetically).",
+        _table(
+            ["Category", "Subcategory", "Task type"],
+            [
+                [t["category"], t["subcategory"], f"`{t['task_type']}`"]
+                for t in codearena["task_types"]
+            ],
+        ),
+    ]
+    if baseline:
+        parts.append(
+            f"Its judge compares each answer with `baseline` (`{baseline}`'s answer), which it "
+            "reads when the sample has no `<baseline_name>_response` of its two built-in "
+            "baseline names"
+            + (
+                "; **this release includes such a model**, which the judge then prefers"
+                if {"gpt-4-turbo-2024-04-09", "gpt-4o-2024-05-13"} & set(models)
+                and baseline not in {"gpt-4-turbo-2024-04-09", "gpt-4o-2024-05-13"}
+                else ""
+            )
+            + ". From the CodeArena folder, for a model `MODEL` (a path or name vLLM loads):"
+        )
+    else:
+        parts.append(
+            "This release names no baseline model: CodeArena's judge reads the answer of "
+            "`--baseline_name` (`gpt-4-turbo-2024-04-09_response` by default) from each sample, "
+            "so import that model's answers before releasing, or release with a baseline "
+            "model. From the CodeArena folder, for a model `MODEL`:"
+        )
+    parts.append(
+        "```sh\n"
+        "python infer_vllm.py -model MODEL -input_path /path/to/release/benchmark.jsonl "
+        "-output_path ./results/MODEL.jsonl -tensor_parallel_size 1 -model_max_len 16384 "
+        "-chat_template auto\n"
+        "python judge_models.py -input_path ./results/MODEL.jsonl -output_path "
+        "./results/MODEL.jsonl.judge -workers 64 -judgement_only -setting_file "
+        "./utils/judge_config.yaml\n"
+        "python judge_models.py -input_path ./results/MODEL.jsonl -output_path "
+        "./results/MODEL.jsonl.judge -evaluation_only -setting_file ./utils/judge_config.yaml\n"
+        "```"
+    )
+    long = codearena["long_questions"]
+    if long:
+        parts.append(
+            f"Note: {_n(len(long), 'question')} of 1024 or more words "
+            f"{_verb(len(long), 'is', 'are')} silently skipped by `judge_models.py` (listed in "
+            "`stats.json`, `codearena.long_questions`)."
+        )
+    return "\n\n".join(parts)
+
+
+def _arena_hard_section(stats: dict[str, Any]) -> str:
+    arena = stats.get("arena_hard")
+    if not arena:
+        return ""
+    bench, category, baseline = arena["bench"], arena["category"], arena["baseline"]
+    shipped = arena["baseline_shipped"]
+    judged = [m for m in arena["models"] if m != baseline]
+    builtin = arena["builtin_baseline"]
+    parts = [
+        f"`arena-hard-auto/data/{bench}/` is laid out as lmarena/arena-hard-auto reads a "
+        f"benchmark: `question.jsonl` (category `{category}`) and `model_answer/<model>.jsonl` "
+        "for every included model, in the format its `gen_answer.py` writes (the assistant "
+        'content `{"answer": ...}`, and `metadata` with `token_len` in the gpt-4o encoding and '
+        "the markdown counts its style control reads; `tstamp` is 0 and `ans_id` derived from "
+        "the answer, so rebuilding gives the same bytes)."
+    ]
+    if builtin == baseline:
+        change = (
+            f"No settings change is needed: arena-hard-auto judges category `{category}` "
+            f"against `{baseline}`"
+            + (
+                ", whose answers are in this release."
+                if shipped
+                else f"; generate `{baseline}`'s answers with `gen_answer.py` first (add it to "
+                "`model_list` in `config/gen_answer_config.yaml`)."
+            )
+        )
+    elif builtin is not None:
+        change = (
+            f"One settings change: arena-hard-auto judges its built-in category `{category}` "
+            f"against `{builtin}`. In `utils/judge_utils.py`, change that one entry of "
+            f'`JUDGE_SETTINGS` to `"{category}": {{"baseline": "{baseline}", '
+            '"system_prompt": OG_ARENA_HARD_PROMPT},` (or release with a category of your own).'
+        )
+    else:
+        change = (
+            "One settings change: in `utils/judge_utils.py`, add this entry to "
+            f'`JUDGE_SETTINGS`: `"{category}": {{"baseline": "{baseline}", '
+            '"system_prompt": OG_ARENA_HARD_PROMPT},`.'
+        )
+    parts.append(change)
+    model_list = ", ".join(judged) if judged else "MODEL"
+    parts.append(
+        "Then, in a checkout of arena-hard-auto (tested with its v2 layout: `gen_judgment.py` "
+        "reading `uid`/`prompt`, `show_result.py` with `--category` taking several values), "
+        f"set `bench_name: {bench}` and `model_list: [{model_list}]` in "
+        "`config/arena-hard-v2.0.yaml` (and `config/gen_answer_config.yaml` to answer with a "
+        "new model), and the judge's endpoint in `config/api_config.yaml`; `JUDGE` is that "
+        "config's `judge_model`:"
+    )
+    parts.append(
+        "```sh\n"
+        f"cp -r /path/to/release/arena-hard-auto/data/{bench} data/\n"
+        "python gen_answer.py      # only for models without an answer file here\n"
+        "python gen_judgment.py\n"
+        f"python show_result.py --benchmark {bench} --judge-names JUDGE --category {category}\n"
+        f"python show_result.py --benchmark {bench} --judge-names JUDGE --category {category} "
+        "--control-features length\n"
+        "```"
+    )
+    return "\n\n".join(parts)
 
 
 def _how_it_was_made(*, campaign: Campaign, stats: dict[str, Any]) -> str:
@@ -171,6 +344,8 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
     funnel = stats["funnel"]
     tokens = stats["question_tokens"]
     models = sorted(stats["response_tokens"])
+    baseline_model = stats["parameters"].get("baseline_model") or ""
+    category = stats.get("arena_hard", {}).get("category", "coding")
     parts = [
         _header(campaign, stats),
         f"# {_cell(campaign.name)}: release {_cell(stats['release'])}",
@@ -195,13 +370,24 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
                 ["`question_tokens`", f"length of the question in `{stats['tokenizer']}` tokens"],
                 ["`seed_id`", "id of the seed question it was written from"],
                 ["`votes`", "reviewers' votes: `{valid, invalid}`"],
-                *[[f"`{m}_response`", f"baseline answer of {m}"] for m in models],
+                *(
+                    [["`meta`", "CodeArena's `{parsed: {task_type: [task type]}}`"]]
+                    if stats.get("codearena", {}).get("meta") == "written"
+                    else []
+                ),
+                *(
+                    [["`baseline`", f"the baseline model's answer ({baseline_model})"]]
+                    if baseline_model
+                    else []
+                ),
+                *[[f"`{m}_response`", f"answer of {m}"] for m in models],
             ],
         ),
         "`questions.jsonl` holds the same questions in arena-hard-auto's question format "
         "(`uid`, `category`, `subcategory`, `prompt`) for LLM-as-judge evaluation; `uid` is the "
-        "sample `id`, `category` is `coding` (the judge setting arena-hard-auto uses) and "
-        "`subcategory` the CodeArena subcategory.",
+        f"sample `id`, `category` is `{category}` (the key of arena-hard-auto's judge "
+        "settings) and `subcategory` the CodeArena subcategory. Both load with `datasets`: "
+        '`load_dataset(folder)` (the samples) and `load_dataset(folder, "questions")`.',
         "## Categories",
         _table(
             ["Category", "Samples", "Share"],
@@ -266,6 +452,15 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
         "## Curation funnel",
         _table(["Stage", "Count"], _funnel_rows(funnel)),
     ]
+    answers = _answers(stats)
+    if answers:
+        parts += ["## Model answers", answers]
+    codearena = _codearena_section(stats)
+    if codearena:
+        parts += ["## Evaluating with CodeArena", codearena]
+    arena = _arena_hard_section(stats)
+    if arena:
+        parts += ["## Evaluating with arena-hard-auto", arena]
     if figures:
         parts += [
             "## Figures",
@@ -273,8 +468,10 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
         ]
     parts += [
         "## Files",
-        "`benchmark.jsonl` (the samples), `questions.jsonl` (arena-hard-auto format), "
-        "`stats.json` (every figure above), `figures/` (SVG charts) and `manifest.json` "
-        "(parameters, and the sha256 and size of every file).",
+        "`benchmark.jsonl` (the samples), `benchmark.parquet` (the same rows), "
+        "`questions.jsonl` (arena-hard-auto format), `arena-hard-auto/` (a benchmark folder "
+        "for arena-hard-auto), `stats.json` (every figure above), `figures/` (SVG charts) and "
+        "`manifest.json` (parameters, and the sha256 and size of every file). The zip of the "
+        "release holds all of them under one folder.",
     ]
     return "\n\n".join(parts) + "\n"

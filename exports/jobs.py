@@ -16,6 +16,7 @@ from core.transitions import EventKind, event_record
 from review.stats import releasable_queryset
 
 from .models import Release
+from .services.build import release_check
 from .services.selection import ReleaseParameters
 from .tasks import run_release
 
@@ -24,7 +25,8 @@ def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParamete
     """Queue a release job (curators only) and start it once the transaction commits.
 
     Raises NotAllowed (not a curator), ValidationFailed (bad parameters, too few eligible
-    rewrites) and Conflict (the name is taken)."""
+    rewrites, missing answers, samples without a CodeArena task type) and Conflict (the name is
+    taken)."""
 
     access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
     parameters.validate()
@@ -37,6 +39,9 @@ def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParamete
                 "release.",
                 details={"errors": {"size": [f"at most {eligible} are eligible"]}},
             )
+    # Missing answers and samples without a CodeArena task type refuse the release now, naming
+    # them, rather than a queued job failing later (the build checks again).
+    release_check(campaign=campaign, parameters=parameters)
     taken = Conflict(
         f"A release named {parameters.name!r} already exists in {campaign.slug}; "
         "choose another name."

@@ -8,7 +8,7 @@ from annotation.models import Campaign, Role
 from annotation.selectors import campaign_for_member
 from core import access
 
-from .models import Release
+from .models import BaselineResponse, Release
 
 
 def releases_for_curator(*, user: Any, slug: str) -> tuple[Campaign, QuerySet[Release]]:
@@ -33,4 +33,14 @@ def release_for_curator(*, user: Any, release_id: int) -> Release:
         release,
         role=Role.CURATOR,
         missing="No such release.",
+    )
+
+
+def response_models(*, campaign: Campaign) -> list[str]:
+    """The models with answers imported in ``campaign``, sorted (one query)."""
+    return list(
+        BaselineResponse.objects.filter(campaign=campaign)
+        .order_by("model")
+        .values_list("model", flat=True)
+        .distinct()
     )

@@ -1,5 +1,6 @@
 """Input and output shapes of the exports API (input validation apart from output)."""
 
+from dataclasses import asdict
 from typing import Any
 
 from django.urls import reverse
@@ -8,7 +9,21 @@ from rest_framework import serializers
 from review.serializers import AgreementOut, DistributionsOut, FunnelOut, TokenSummaryOut
 
 from .models import Release
-from .services.selection import NAME_PATTERN, STRATIFY
+from .services.job import release_zip_name
+from .services.selection import (
+    CATEGORY_PATTERN,
+    CODEARENA_META,
+    LICENSE_PATTERN,
+    MISSING_RESPONSES,
+    NAME_PATTERN,
+    STRATIFY,
+    ReleaseParameters,
+)
+
+MISSING_RESPONSES_HELP = (
+    "A model without an answer for some samples: refuse the release naming them (refuse), "
+    "leave the model out (drop_model), or leave its key out of those samples (drop_key)."
+)
 
 
 class ReleaseIn(serializers.Serializer):
@@ -21,6 +36,55 @@ class ReleaseIn(serializers.Serializer):
     seed = serializers.IntegerField(required=False, default=42)
     stratify = serializers.ChoiceField(choices=STRATIFY, required=False, default="subcategory")
     allow_smaller = serializers.BooleanField(required=False, default=False)
+    missing_responses = serializers.ChoiceField(
+        choices=MISSING_RESPONSES,
+        required=False,
+        default="refuse",
+        help_text=MISSING_RESPONSES_HELP,
+    )
+    baseline_model = serializers.RegexField(
+        NAME_PATTERN,
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The judges' baseline: written as each sample's `baseline` and named in "
+        "arena-hard-auto's settings entry; it must have answered every sample.",
+        error_messages={"invalid": "a model name: letters, digits, '.', '_' or '-'"},
+    )
+    arena_hard_category = serializers.RegexField(
+        CATEGORY_PATTERN,
+        max_length=64,
+        required=False,
+        default="coding",
+        help_text="The questions' category for arena-hard-auto (the key of its JUDGE_SETTINGS).",
+        error_messages={"invalid": "use letters, digits, '.', '_' or '-'"},
+    )
+    codearena_meta = serializers.ChoiceField(
+        choices=CODEARENA_META,
+        required=False,
+        default="require",
+        help_text="require: every sample gets CodeArena's meta.parsed.task_type (refused when "
+        "a pair has none); omit: none does.",
+    )
+    license = serializers.RegexField(
+        LICENSE_PATTERN,
+        max_length=64,
+        required=False,
+        default="unknown",
+        help_text="A Hugging Face license id (apache-2.0, cc-by-4.0, other, unknown, ...).",
+        error_messages={"invalid": "a Hugging Face license id in lower case, e.g. apache-2.0"},
+    )
+    license_name = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", help_text="With license other"
+    )
+    license_link = serializers.CharField(
+        max_length=300,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="With license other: a URL or a file name such as LICENSE",
+    )
 
 
 class ReleaseParametersOut(serializers.Serializer):
@@ -29,6 +93,13 @@ class ReleaseParametersOut(serializers.Serializer):
     seed = serializers.IntegerField()
     stratify = serializers.ChoiceField(choices=STRATIFY)
     allow_smaller = serializers.BooleanField()
+    missing_responses = serializers.ChoiceField(choices=MISSING_RESPONSES)
+    baseline_model = serializers.CharField(allow_blank=True)
+    arena_hard_category = serializers.CharField()
+    codearena_meta = serializers.ChoiceField(choices=CODEARENA_META)
+    license = serializers.CharField()
+    license_name = serializers.CharField(allow_blank=True)
+    license_link = serializers.CharField(allow_blank=True)
 
 
 class ReleaseFileOut(serializers.Serializer):
@@ -57,6 +128,44 @@ class ReleaseStatsParametersOut(ReleaseParametersOut):
     eligible = serializers.IntegerField()
 
 
+class ReleaseResponsesOut(serializers.Serializer):
+    policy = serializers.CharField(help_text="The release's missing_responses parameter")
+    baseline_model = serializers.CharField(allow_null=True)
+    models = serializers.ListField(child=serializers.CharField(), help_text="Included models")
+    dropped_models = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Model left out -> the sample ids it has no answer for",
+    )
+    dropped_keys = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Model -> the sample ids whose <model>_response key is left out",
+    )
+
+
+class CodeArenaTaskTypeOut(serializers.Serializer):
+    category = serializers.CharField()
+    subcategory = serializers.CharField()
+    task_type = serializers.CharField()
+
+
+class ReleaseCodeArenaOut(serializers.Serializer):
+    task_types = CodeArenaTaskTypeOut(many=True)
+    meta = serializers.ChoiceField(choices=["written", "omitted"])
+    long_questions = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Sample ids of questions of 1024 words or more, which CodeArena's judge skips",
+    )
+
+
+class ReleaseArenaHardOut(serializers.Serializer):
+    bench = serializers.CharField(help_text="arena-hard-auto/data/<bench>/")
+    category = serializers.CharField()
+    baseline = serializers.CharField(allow_null=True)
+    baseline_shipped = serializers.BooleanField()
+    builtin_baseline = serializers.CharField(allow_null=True)
+    models = serializers.ListField(child=serializers.CharField())
+
+
 class ReleaseStatsOut(DistributionsOut):
     """The release's ``stats.json``."""
 
@@ -69,6 +178,9 @@ class ReleaseStatsOut(DistributionsOut):
     quality = ReleaseQualityOut()
     tokenizer = serializers.CharField()
     parameters = ReleaseStatsParametersOut()
+    responses = ReleaseResponsesOut(required=False, help_text="Missing answers (newer releases)")
+    codearena = ReleaseCodeArenaOut(required=False)
+    arena_hard = ReleaseArenaHardOut(required=False)
 
 
 class ReleaseOut(serializers.Serializer):
@@ -88,6 +200,9 @@ class ReleaseOut(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    download_url = serializers.CharField(
+        allow_null=True, help_text="The whole release as one zip, once done (null before)"
+    )
     stats = ReleaseStatsOut(allow_null=True, required=False, help_text="In a release's detail")
 
     def to_representation(self, release: Release) -> dict[str, Any]:
@@ -104,6 +219,10 @@ class ReleaseOut(serializers.Serializer):
                         "url": request.build_absolute_uri(url) if request else url,
                     }
                 )
+        download = None
+        if release.status == Release.Status.DONE and release_zip_name(release) in release.files:
+            download = reverse("release-download", kwargs={"pk": release.pk})
+            download = request.build_absolute_uri(download) if request else download
         dt = serializers.DateTimeField()
         out = {
             "id": release.pk,
@@ -113,8 +232,10 @@ class ReleaseOut(serializers.Serializer):
             "progress": release.progress,
             "message": release.message,
             "error": release.error or None,
-            "parameters": release.parameters,
+            # Releases started before a parameter existed were built with its default.
+            "parameters": {**asdict(ReleaseParameters()), **release.parameters},
             "files": files,
+            "download_url": download,
             "created_by": release.created_by.get_username() if release.created_by else None,
             "created_at": dt.to_representation(release.created_at),
             "started_at": dt.to_representation(release.started_at) if release.started_at else None,

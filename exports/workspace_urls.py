@@ -4,6 +4,7 @@
 from django.urls import URLPattern, URLResolver, path
 
 from . import api_answers, views_answers
+from .api import ReleaseDownloadView
 
 pages: list[URLPattern | URLResolver] = [
     path("campaigns/<slug:slug>/answers/", views_answers.answers_page, name="answers-page"),
@@ -14,6 +15,7 @@ api: list[URLPattern | URLResolver] = [
         api_answers.CampaignResponsesView.as_view(),
         name="response-coverage",
     ),
+    path("releases/<int:pk>/download.zip", ReleaseDownloadView.as_view(), name="release-download"),
 ]
 # (position, label, URL name) of this part's pages in the workspace navigation (core.workspace).
 nav: list[tuple[int, str, str]] = [

@@ -66,7 +66,8 @@ GOOD_DRAFT = {
 }
 
 
-# benchmark.jsonl's keys, in DESIGN's order (then one <model>_response per imported model).
+# benchmark.jsonl's keys, in DESIGN's order, then CodeArena's meta (then the baseline, when a
+# release names one, and one <model>_response per included model).
 BENCHMARK_KEYS = [
     "id",
     "messages",
@@ -78,6 +79,7 @@ BENCHMARK_KEYS = [
     "question_tokens",
     "seed_id",
     "votes",
+    "meta",
 ]
 
 

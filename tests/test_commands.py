@@ -137,7 +137,10 @@ def test_walkthrough(campaign_cli, tmp_path, django_capture_on_commit_callbacks)
 
 RELEASE_FILES = [
     "README.md",
+    "arena-hard-auto",
     "benchmark.jsonl",
+    "benchmark.parquet",
+    "cli-dev.zip",
     "figures",
     "manifest.json",
     "questions.jsonl",

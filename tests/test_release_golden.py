@@ -1,5 +1,6 @@
 """Golden files for the release format: a small, fixed campaign is built through the services and
-its ``benchmark.jsonl``, ``questions.jsonl``, ``stats.json`` and ``manifest.json`` must match the
+every file of its release (``benchmark.jsonl`` and ``.parquet``, ``questions.jsonl``, the
+arena-hard-auto folder, ``stats.json``, the card, ``manifest.json`` and the zip) must match the
 files under ``tests/golden/release/`` byte for byte.
 
 A deliberate format change regenerates them::
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from annotation.codearena import levels_for
 from annotation.services import assignment_reject_seed, seeds_import, seeds_sample
 from exports.services import ReleaseParameters, release_build, responses_import
 from quality.services import reference_set_load
@@ -26,7 +28,21 @@ from review.services import rewrite_submit
 from .conftest import cast_panel
 
 GOLDEN = Path(__file__).parent / "golden" / "release"
-COMPARED = ["benchmark.jsonl", "questions.jsonl", "stats.json", "manifest.json"]
+BENCH = "golden-golden-v1"
+ARENA = f"arena-hard-auto/data/{BENCH}"
+COMPARED = [
+    "benchmark.jsonl",
+    "benchmark.parquet",
+    "questions.jsonl",
+    f"{ARENA}/question.jsonl",
+    f"{ARENA}/model_answer/baseline-1.jsonl",
+    f"{ARENA}/model_answer/partial-1.jsonl",
+    "stats.json",
+    "README.md",
+    "manifest.json",
+    "golden-golden-v1.zip",
+]
+BINARY = {"benchmark.parquet", "golden-golden-v1.zip"}
 UPDATE = os.environ.get("UPDATE_GOLDEN", "").lower() in {"1", "true", "yes"}
 
 ALGO = "Algorithm Design and Implementation"
@@ -118,18 +134,44 @@ REFERENCE = {
     "given threshold.",
 }
 
-# A baseline model answered some of the questions (by seed id, as import_responses reads them).
+# The baseline model answered every released question and more (by seed id, as import_responses
+# reads them); its answers use the markdown arena-hard-auto's answer metadata counts (headers,
+# lists, bold, and a code fence whose inside is not counted).
 RESPONSES = [
     {
         "seed_id": "g01",
         "response": "def chunks(xs, n):\n    return [xs[i:i + n] for i in range(0, len(xs), n)]",
     },
     {"seed_id": "g02", "response": "把 `lo = mid` 改为 `lo = mid + 1`。"},
-    {"seed_id": "g04", "response": "Create an index on (customer_id, created_at DESC)."},
+    {
+        "seed_id": "g04",
+        "response": "## Why\n\nThe index does not start with **customer_id**.\n\n"
+        "1. Create an index on (customer_id, created_at DESC).\n2. Run `ANALYZE orders`.\n\n"
+        "```sql\n# not a header\n- not a list\nCREATE INDEX ON orders (customer_id, created_at "
+        "DESC);\n```",
+    },
+    {
+        "seed_id": "g07",
+        "response": "# Memoised rows\n\n- wrap `Row` in `React.memo`\n- pass `useCallback` "
+        "handlers\n* keep __keys__ stable",
+    },
     {"seed_id": "g08", "response": "Use a media query."},
 ]
+# A second model answered one released question: its key is left out of the others.
+PARTIAL = [{"seed_id": "g02", "response": "Set `lo = mid + 1`."}]
 
-PARAMETERS = ReleaseParameters(name="golden-v1", size=3, seed=11, stratify="subcategory")
+PARAMETERS = ReleaseParameters(
+    name="golden-v1",
+    size=3,
+    seed=11,
+    stratify="subcategory",
+    missing_responses="drop_key",
+    baseline_model="baseline-1",
+    arena_hard_category="codearena-golden",
+    license="other",
+    license_name="golden-terms-1.0",
+    license_link="https://example.org/golden-terms",
+)
 
 
 def shift_primary_keys(make_world) -> None:
@@ -179,6 +221,11 @@ def build_golden_campaign(make_world, tmp_path: Path, capture) -> Path:
         lines=[json.dumps(r, ensure_ascii=False) for r in RESPONSES],
         model="baseline-1",
     )
+    responses_import(
+        campaign=world.campaign,
+        lines=[json.dumps(r, ensure_ascii=False) for r in PARTIAL],
+        model="partial-1",
+    )
     out = tmp_path / "release"
     release_build(campaign=world.campaign, out_dir=out, parameters=PARAMETERS)
     return out
@@ -191,6 +238,9 @@ def assert_same_as_golden(out: Path) -> None:
         golden = GOLDEN / name
         expected = golden.read_bytes() if golden.exists() else b""
         if built == expected:
+            continue
+        if name in BINARY:
+            drift.append(f"{name}: bytes differ ({len(expected)} expected, {len(built)} built)\n")
             continue
         diff = difflib.unified_diff(
             expected.decode("utf-8").splitlines(keepends=True),
@@ -216,6 +266,7 @@ def test_release_files_match_the_golden_files(
     if UPDATE and not shifted:
         GOLDEN.mkdir(parents=True, exist_ok=True)
         for name in COMPARED:
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
             (GOLDEN / name).write_bytes((out / name).read_bytes())
     assert_same_as_golden(out)
 
@@ -223,7 +274,9 @@ def test_release_files_match_the_golden_files(
 def test_the_golden_files_cover_the_format_and_hold_nothing_run_dependent():
     """The golden campaign exercises what the format has to say, and the files hold no clock
     time or local path: a stale golden file cannot hide a missing case."""
-    texts = {name: (GOLDEN / name).read_text(encoding="utf-8") for name in COMPARED}
+    texts = {
+        name: (GOLDEN / name).read_text(encoding="utf-8") for name in COMPARED if name not in BINARY
+    }
     for name, text in texts.items():
         assert not re.search(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}", text), name
         assert "/tmp" not in text and str(Path.home()) not in text, name
@@ -237,20 +290,52 @@ def test_the_golden_files_cover_the_format_and_hold_nothing_run_dependent():
     assert stats["funnel"]["rejected_by_annotators"] == 1
     assert stats["parameters"]["eligible"] == 4
     assert "g03" not in {r["seed_id"] for r in records}
-    # Every sample has the model's field, null where it gave no answer.
-    responses = {r["seed_id"]: r["baseline-1_response"] for r in records}
-    assert responses == {
-        "g02": RESPONSES[1]["response"],
-        "g04": RESPONSES[2]["response"],
-        "g07": None,
+    # The baseline answered every sample: its field and the top-level baseline CodeArena's
+    # judge reads. The partial model's key is only where it answered (drop_key): never null.
+    by_seed = {r["seed_id"]: r for r in records}
+    answers = {r["seed_id"]: r["response"] for r in RESPONSES}
+    for seed, rec in by_seed.items():
+        assert rec["baseline-1_response"] == rec["baseline"] == answers[seed]
+        assert None not in rec.values() and "" not in rec.values()
+    assert [s for s, r in sorted(by_seed.items()) if "partial-1_response" in r] == ["g02"]
+    assert list(by_seed["g02"])[-4:] == [
+        "meta",
+        "baseline",
+        "baseline-1_response",
+        "partial-1_response",
+    ]
+    assert stats["responses"]["dropped_keys"] == {
+        "partial-1": sorted(by_seed[s]["id"] for s in ["g04", "g07"])
     }
-    # One entry per imported model, however many answers it has.
-    assert manifest["counts"]["models"] == ["baseline-1"]
-    assert list(stats["response_tokens"]) == ["baseline-1"]
+    # CodeArena's meta: each task type leads back to the sample's own pair as its first pair.
+    for rec in records:
+        assert levels_for(rec["meta"]["parsed"]["task_type"][0]) == (
+            rec["category"],
+            rec["subcategory"],
+        )
+    # One entry per included model, however many answers it has.
+    assert manifest["counts"]["models"] == ["baseline-1", "partial-1"]
+    assert list(stats["response_tokens"]) == ["baseline-1", "partial-1"]
     # Non-ASCII text is written as itself, not as \u escapes.
     assert "二分查找" in texts["benchmark.jsonl"] and "\\u" not in texts["benchmark.jsonl"]
+    # The manifest lists every file but itself and the zip (which holds the manifest).
     assert sorted(manifest["files"]) == sorted(
-        ["README.md", "benchmark.jsonl", "questions.jsonl", "stats.json"]
+        [n for n in COMPARED if n not in {"manifest.json", "golden-golden-v1.zip"}]
         + [f"figures/{n}.svg" for n in ["categories", "difficulty_by_category"]]
         + ["figures/programming_languages.svg"]
     )
+    # The arena-hard-auto answers carry the metadata its style control reads, in its order,
+    # with the markdown inside a code fence not counted.
+    baseline_lines = [
+        json.loads(line) for line in texts[f"{ARENA}/model_answer/baseline-1.jsonl"].splitlines()
+    ]
+    assert [a["uid"] for a in baseline_lines] == sorted(r["id"] for r in records)
+    g04 = next(a for a in baseline_lines if a["uid"] == by_seed["g04"]["id"])
+    assert list(g04["metadata"]) == ["token_len", "header_count", "list_count", "bold_count"]
+    assert g04["metadata"]["header_count"]["h1"] == 0 and g04["metadata"]["header_count"]["h2"] == 1
+    assert g04["metadata"]["list_count"] == {"ordered": 2, "unordered": 0}
+    assert g04["metadata"]["bold_count"] == {"**": 1, "__": 0}
+    assert texts[f"{ARENA}/question.jsonl"] == texts["questions.jsonl"]
+    assert {json.loads(q)["category"] for q in texts["questions.jsonl"].splitlines()} == {
+        "codearena-golden"
+    }

@@ -389,7 +389,10 @@ def test_release_files_are_complete_consistent_and_reproducible(released_world, 
     names = sorted(one.files)
     assert names == [
         "README.md",
+        "arena-hard-auto/data/camp-v1/question.jsonl",
         "benchmark.jsonl",
+        "benchmark.parquet",
+        "camp-v1.zip",
         "figures/categories.svg",
         "figures/difficulty_by_category.svg",
         "figures/programming_languages.svg",
@@ -456,7 +459,9 @@ def test_release_files_are_complete_consistent_and_reproducible(released_world, 
 
     # The manifest lists every other file with its real hash and size.
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
-    assert sorted(manifest["files"]) == [n for n in names if n != "manifest.json"]
+    assert sorted(manifest["files"]) == [
+        n for n in names if n not in {"manifest.json", "camp-v1.zip"}
+    ]
     for name, meta in manifest["files"].items():
         data = (tmp_path / "one" / name).read_bytes()
         assert meta == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}

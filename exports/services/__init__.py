@@ -1,24 +1,37 @@
 """Every write of the exports app. See exports/README.md for what each file of a release means."""
 
-from .build import ExportResult, release_build
-from .formats import ARENA_HARD_CATEGORY, sample_id, seed_sample_id
-from .job import release_dir, release_file_path, release_run
+from .build import ExportResult, release_build, release_check
+from .formats import ARENA_HARD_BASELINES, ARENA_HARD_CATEGORY, sample_id, seed_sample_id
+from .job import release_dir, release_file_path, release_run, release_zip_name, release_zip_path
 from .publishing import release_files_publish
 from .responses import ResponseImportError, responses_import
-from .selection import NAME_PATTERN, STRATIFY, ReleaseParameters, select_rewrites
+from .selection import (
+    CODEARENA_META,
+    MISSING_RESPONSES,
+    NAME_PATTERN,
+    STRATIFY,
+    ReleaseParameters,
+    select_rewrites,
+)
 
 __all__ = [
+    "ARENA_HARD_BASELINES",
     "ARENA_HARD_CATEGORY",
+    "CODEARENA_META",
+    "MISSING_RESPONSES",
     "NAME_PATTERN",
     "STRATIFY",
     "ExportResult",
     "ReleaseParameters",
     "ResponseImportError",
     "release_build",
+    "release_check",
     "release_dir",
     "release_file_path",
     "release_files_publish",
     "release_run",
+    "release_zip_name",
+    "release_zip_path",
     "responses_import",
     "sample_id",
     "seed_sample_id",

@@ -1,16 +1,34 @@
 """The files of a release in the formats the evaluation tools read: ``benchmark.jsonl`` (one
-sample per line, DESIGN.md's key order), ``questions.jsonl`` (arena-hard-auto's question format),
-JSON documents (stats, manifest) and their sha256 / size. Pure: records in, bytes out."""
+sample per line, DESIGN.md's key order, CodeArena's ``meta``; a drop-in CodeArena.jsonl),
+``benchmark.parquet`` (the same rows), ``questions.jsonl`` (arena-hard-auto's question format),
+arena-hard-auto's model-answer lines, JSON documents (stats, manifest), their sha256 / size and
+the zip of a whole release. Pure: records in, bytes out; the same input gives the same bytes."""
 
 import hashlib
+import io
 import json
+import re
+import zipfile
 from typing import Any
 
-from annotation.models import Campaign, Rewrite
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-# arena-hard-auto picks its judge settings (baseline, system prompt) by a question's category,
-# one of hard_prompt / coding / math / creative_writing; every question here is a coding one.
+from annotation.models import Campaign, Rewrite
+from annotation.tokens import encoding
+
+# arena-hard-auto picks its judge settings (baseline, system prompt) by a question's category
+# (JUDGE_SETTINGS in its utils/judge_utils.py: hard_prompt, coding, math, creative_writing,
+# arena-hard-v0.1). The default; a release may name its own (ReleaseParameters).
 ARENA_HARD_CATEGORY = "coding"
+# arena-hard-auto's built-in categories and the baseline each one judges against.
+ARENA_HARD_BASELINES = {
+    "hard_prompt": "o3-mini-2025-01-31",
+    "coding": "o3-mini-2025-01-31",
+    "math": "o3-mini-2025-01-31",
+    "creative_writing": "gemini-2.0-flash-001",
+    "arena-hard-v0.1": "gpt-4-0314",
+}
 
 
 def sample_id(campaign: Campaign, rewrite: Rewrite) -> str:
@@ -39,10 +57,15 @@ def benchmark_record(
     rewrite: Rewrite,
     *,
     votes: dict[str, int],
-    responses: dict[str, str | None],
+    responses: dict[str, str],
+    task_type: str | None = None,
+    baseline: str | None = None,
 ) -> dict[str, Any]:
-    """One ``benchmark.jsonl`` sample: the keys in DESIGN.md's order, then ``<model>_response``
-    per imported model (``None`` where the model has no answer for it)."""
+    """One ``benchmark.jsonl`` sample: the keys in DESIGN.md's order; then ``meta`` (CodeArena's
+    ``{"parsed": {"task_type": [task_type]}}``, when given); then ``baseline`` (the baseline
+    model's answer, which CodeArena's judge reads when its two built-in baseline keys are
+    absent), when given; then ``<model>_response`` per included model that answered it (never
+    null: the caller leaves a key out rather than write no answer)."""
     # Only a draft may lack a subcategory (a check constraint); released rewrites are accepted.
     assert rewrite.subcategory is not None
     record: dict[str, Any] = {
@@ -57,6 +80,10 @@ def benchmark_record(
         "seed_id": rewrite.seed.external_id,
         "votes": votes,
     }
+    if task_type is not None:
+        record["meta"] = {"parsed": {"task_type": [task_type]}}
+    if baseline is not None:
+        record["baseline"] = baseline
     for model, text in responses.items():
         record[f"{model}_response"] = text
     return record
@@ -66,16 +93,175 @@ def jsonl(records: list[dict[str, Any]]) -> bytes:
     return "".join(dumps_line(rec) + "\n" for rec in records).encode("utf-8")
 
 
-def arena_hard_questions(records: list[dict[str, Any]]) -> bytes:
-    """``questions.jsonl``: each benchmark sample as an arena-hard-auto question."""
+def arena_hard_questions(
+    records: list[dict[str, Any]], *, category: str = ARENA_HARD_CATEGORY
+) -> bytes:
+    """``questions.jsonl``: each benchmark sample as an arena-hard-auto question (``uid``,
+    ``category``, ``subcategory``, ``prompt``; its ``load_questions`` reads ``uid``, ``prompt`` and
+    ``category``)."""
     return jsonl(
         [
             {
                 "uid": rec["id"],
-                "category": ARENA_HARD_CATEGORY,
+                "category": category,
                 "subcategory": rec["subcategory"],
                 "prompt": rec["messages"][0]["content"],
             }
             for rec in records
         ]
     )
+
+
+# --- arena-hard-auto model answers ---------------------------------------------------------
+# As its gen_answer.py (lmarena/arena-hard-auto @196f6b82) writes them: uid, ans_id, model,
+# messages (the user prompt, then the assistant content as {"answer": text}), tstamp, metadata
+# ({"token_len"} | count_markdown_elements(remove_pattern(answer, CODE_FENCE), suffix="")), one
+# line per uid, sorted by uid as its reorg_answer_file leaves the file.
+
+CODE_FENCE = re.compile("```([^`]*)```")
+SHORTUUID_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+# No generation time is known (answers are imported); arena-hard-auto never reads tstamp, and a
+# fixed value keeps reruns byte-identical.
+ANSWER_TSTAMP = 0.0
+
+
+def remove_pattern(answer: str, pattern: re.Pattern[str]) -> str:
+    """arena-hard-auto's utils/add_markdown_info.py: removes every text a group matched (the
+    inside of a code fence; the fences stay)."""
+    for block in pattern.findall(answer):
+        answer = answer.replace(block, "")
+    return answer
+
+
+def count_markdown_elements(markdown_text: str, suffix: str) -> dict[str, dict[str, int]]:
+    """arena-hard-auto's utils/add_markdown_info.py, the same patterns in the same order."""
+    return {
+        f"header_count{suffix}": {
+            "h1": len(re.findall(r"^#{1}\s", markdown_text, re.MULTILINE)),
+            "h2": len(re.findall(r"^#{2}\s", markdown_text, re.MULTILINE)),
+            "h3": len(re.findall(r"^#{3}\s", markdown_text, re.MULTILINE)),
+            "h4": len(re.findall(r"^#{4}\s", markdown_text, re.MULTILINE)),
+            "h5": len(re.findall(r"^#{5}\s", markdown_text, re.MULTILINE)),
+            "h6": len(re.findall(r"^#{6}\s", markdown_text, re.MULTILINE)),
+        },
+        f"list_count{suffix}": {
+            "ordered": len(re.findall(r"^\s*\d+\.\s", markdown_text, re.MULTILINE)),
+            "unordered": len(re.findall(r"^\s*[-*+]\s", markdown_text, re.MULTILINE)),
+        },
+        f"bold_count{suffix}": {
+            "**": len(re.findall(r"\*\*[^*\n]+\*\*", markdown_text)),
+            "__": len(re.findall(r"__[^_\n]+__", markdown_text)),
+        },
+    }
+
+
+def answer_metadata(answer: str) -> dict[str, Any]:
+    """The ``metadata`` gen_answer.py computes: the answer's length in the gpt-4o encoding
+    (``tiktoken.encoding_for_model("gpt-4o")``, o200k_base), then the markdown counts of the
+    answer without the insides of its code fences. show_result.py's style control reads the
+    values by position, so the order is token_len, header_count, list_count, bold_count."""
+    token_len = len(encoding("gpt-4o").encode(answer, disallowed_special=()))
+    return {"token_len": token_len} | count_markdown_elements(
+        remove_pattern(answer, CODE_FENCE), suffix=""
+    )
+
+
+def answer_id(*parts: str) -> str:
+    """A 22-character id in shortuuid's alphabet (what gen_answer.py's ``shortuuid.uuid()``
+    looks like), derived from ``parts`` so the same answer always gets the same id."""
+    number = int.from_bytes(hashlib.sha256("\x00".join(parts).encode("utf-8")).digest())
+    chars = []
+    for _ in range(22):
+        number, digit = divmod(number, len(SHORTUUID_ALPHABET))
+        chars.append(SHORTUUID_ALPHABET[digit])
+    return "".join(chars)
+
+
+def arena_hard_answers(
+    records: list[dict[str, Any]], *, model: str, answers: dict[str, str], bench: str
+) -> bytes:
+    """``model_answer/<model>.jsonl``: ``model``'s answer (``answers``: sample id -> text) to each
+    sample that has one, sorted by uid."""
+    lines = []
+    for rec in sorted(records, key=lambda r: r["id"]):
+        text = answers.get(rec["id"])
+        if text is None:
+            continue
+        lines.append(
+            {
+                "uid": rec["id"],
+                "ans_id": answer_id(bench, model, rec["id"], text),
+                "model": model,
+                "messages": [
+                    {"role": "user", "content": rec["messages"][0]["content"]},
+                    {"role": "assistant", "content": {"answer": text}},
+                ],
+                "tstamp": ANSWER_TSTAMP,
+                "metadata": answer_metadata(text),
+            }
+        )
+    return jsonl(lines)
+
+
+# --- Parquet and zip -------------------------------------------------------------------------
+
+_FIXED_FIELDS = [
+    pa.field("id", pa.string()),
+    pa.field(
+        "messages",
+        pa.list_(pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])),
+    ),
+    pa.field("category", pa.string()),
+    pa.field("subcategory", pa.string()),
+    pa.field("difficulty", pa.string()),
+    pa.field("programming_language", pa.list_(pa.string())),
+    pa.field("language", pa.string()),
+    pa.field("question_tokens", pa.int64()),
+    pa.field("seed_id", pa.string()),
+    pa.field("votes", pa.struct([pa.field("valid", pa.int64()), pa.field("invalid", pa.int64())])),
+]
+_META_FIELD = pa.field(
+    "meta",
+    pa.struct([pa.field("parsed", pa.struct([pa.field("task_type", pa.list_(pa.string()))]))]),
+)
+
+
+def benchmark_parquet(records: list[dict[str, Any]], *, columns: list[str]) -> bytes:
+    """``benchmark.parquet``: the rows of ``benchmark.jsonl`` with an explicit schema (nested
+    messages, votes and meta as structs, every answer column a string, null where a sample has
+    no such key). ``columns`` lists the keys in file order (the fixed ones, then ``meta``,
+    ``baseline`` and the ``<model>_response`` keys present in any record). No pandas metadata
+    and no statistics: the bytes depend on the rows and the pyarrow version only."""
+    fields = []
+    fixed = {f.name: f for f in _FIXED_FIELDS}
+    for name in columns:
+        if name in fixed:
+            fields.append(fixed[name])
+        elif name == "meta":
+            fields.append(_META_FIELD)
+        else:
+            fields.append(pa.field(name, pa.string()))
+    schema = pa.schema(fields)
+    table = pa.Table.from_pylist(
+        [{name: rec.get(name) for name in columns} for rec in records], schema=schema
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", write_statistics=False, store_schema=True)
+    return sink.getvalue()
+
+
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def release_zip(files: dict[str, bytes], *, folder: str) -> bytes:
+    """One download of the whole release: every file under ``folder/``, in path order, with a
+    fixed date and mode, so the same files always give the same bytes."""
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w") as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            archive.writestr(info, files[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return sink.getvalue()

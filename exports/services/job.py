@@ -127,6 +127,17 @@ def release_run(*, release_id: int) -> Release:
     return release
 
 
+def release_zip_name(release: Release) -> str:
+    """The file name of a release's zip (``build.zip_name``): ``<campaign>-<release>.zip``."""
+    return f"{release.campaign.slug}-{release.name}.zip"
+
+
+def release_zip_path(*, release: Release) -> Path:
+    """The zip of a finished release (every file of it under one folder). Raises NotFound for a
+    release built before releases had one, InvalidTransition while it is not done."""
+    return release_file_path(release=release, name=release_zip_name(release))
+
+
 def release_file_path(*, release: Release, name: str) -> Path:
     """The path of one file of a finished release. Raises NotFound for a name the release did
     not write (which also rules out any path outside the release folder) and
