@@ -275,8 +275,13 @@ def _arena_hard_section(stats: dict[str, Any]) -> str:
         "python gen_judgment.py\n"
         f"python show_result.py --benchmark {bench} --judge-names JUDGE --category {category}\n"
         f"python show_result.py --benchmark {bench} --judge-names JUDGE --category {category} "
-        "--control-features length\n"
+        "--control-features markdown length\n"
         "```"
+    )
+    parts.append(
+        "Style control (the last command) reads each answer's `metadata`. Ask for both features: "
+        "in that version of `show_result.py`, `--control-features length` alone keeps a model "
+        "column instead of the length column and stops with an IndexError."
     )
     return "\n\n".join(parts)
 
