@@ -88,7 +88,10 @@ class CampaignSeedImportListView(ListAPIView):
         request={"multipart/form-data": SeedImportIn},
         responses={
             202: SeedImportOut,
-            400: OpenApiResponse(description="No file, or an empty one"),
+            400: OpenApiResponse(
+                description="No file, an empty one, a format or encoding the import does not "
+                "read (a zip, UTF-16, a binary), or a bad preset or field mapping"
+            ),
             403: NOT_CURATOR,
             404: NOT_FOUND,
         },
@@ -102,6 +105,7 @@ class CampaignSeedImportListView(ListAPIView):
             actor=request.user,
             upload=data["file"],
             skip_bad_lines=data["skip_bad_lines"],
+            options={"format": data["format"], "preset": data["preset"], "fields": data["fields"]},
         )
         return _detail(request, seed_import.pk, status.HTTP_202_ACCEPTED)
 

@@ -15,14 +15,25 @@ from .tasks import check_seed_import, run_seed_import
 
 
 def seed_import_start(
-    *, campaign: Campaign, actor: Any, upload: "File[bytes]", skip_bad_lines: bool = False
+    *,
+    campaign: Campaign,
+    actor: Any,
+    upload: "File[bytes]",
+    skip_bad_lines: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> SeedImport:
-    """Store an uploaded seed file (curators) and check it in a job (``seed_import_check``).
+    """Store an uploaded seed file (curators) with how it is read (``options``: format,
+    preset, fields) and check it in a job (``seed_import_check``).
 
-    Raises NotFound / NotAllowed (not a curator) and ValidationFailed (an empty file)."""
+    Raises NotFound / NotAllowed (not a curator) and ValidationFailed (an empty file, bad
+    options, a format or encoding the import does not read)."""
     with transaction.atomic():
         seed_import = seed_import_create(
-            campaign=campaign, actor=actor, upload=upload, skip_bad_lines=skip_bad_lines
+            campaign=campaign,
+            actor=actor,
+            upload=upload,
+            skip_bad_lines=skip_bad_lines,
+            options=options,
         )
         check_seed_import.delay_on_commit(seed_import.pk)
     return seed_import

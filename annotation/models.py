@@ -278,6 +278,10 @@ class SeedImport(models.Model):
     size = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     skip_bad_lines = models.BooleanField(default=False)
+    # How the file is read, chosen at the upload, so the check and the import read it the
+    # same way: {"format": "auto" | one of seed_formats.FORMATS, "preset": ..., "fields":
+    # {target: source}}.
+    options = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKING)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
     message = models.CharField(max_length=300, blank=True)

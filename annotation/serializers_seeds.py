@@ -7,6 +7,10 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from .models import SeedImport
+from .services.seed_formats import FORMAT_NAMES, PRESETS, TARGETS
+
+FORMAT_CHOICES = [("auto", "told from the content"), *FORMAT_NAMES.items()]
+PRESET_CHOICES = [(p.name, p.label) for p in PRESETS.values()]
 
 OUTCOMES = [
     ("new", "imported (or to import)"),
@@ -18,12 +22,34 @@ OUTCOMES = [
 class SeedImportIn(serializers.Serializer):
     file = serializers.FileField(
         allow_empty_file=False,
-        help_text="A JSON-lines seed file (UTF-8), one seed per line (see DESIGN.md).",
+        help_text="A seed file in UTF-8: JSON lines, a JSON array, CSV or TSV with a header "
+        "row, Parquet, or a .gz of one (see annotation/README.md).",
     )
     skip_bad_lines = serializers.BooleanField(
         required=False,
         default=False,
         help_text="Import the good lines of a file with bad lines (can be changed on confirming).",
+    )
+    format = serializers.ChoiceField(
+        choices=FORMAT_CHOICES,
+        required=False,
+        default="auto",
+        help_text="The file's format; auto (the default) tells it from the content.",
+    )
+    preset = serializers.ChoiceField(
+        choices=PRESET_CHOICES,
+        required=False,
+        default="seeds",
+        help_text="The default field mapping: "
+        + "; ".join(f"{p.name}: {p.help}" for p in PRESETS.values()),
+    )
+    fields = serializers.ListField(  # type: ignore[assignment]
+        child=serializers.CharField(allow_blank=True, max_length=4000),
+        required=False,
+        default=list,
+        help_text="target=source entries overriding the preset (repeat the field, or one per "
+        f"line); targets: {', '.join(TARGETS)}; a source is a key or a dotted path such as "
+        "data.question; an empty source reads the target from nowhere.",
     )
 
 
@@ -48,8 +74,52 @@ class DealingIn(serializers.Serializer):
 
 
 class LineErrorOut(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Line, row or record number (see format.unit)")
+    message = serializers.CharField(help_text="Every reason, joined")
+    reasons = serializers.ListField(child=serializers.CharField(), default=list)
+
+
+class RepeatOut(serializers.Serializer):
     line = serializers.IntegerField()
-    message = serializers.CharField()
+    id = serializers.CharField()
+    first_line = serializers.IntegerField(help_text="Where the kept record of this id is")
+
+
+class TaskTypeNoteOut(serializers.Serializer):
+    task_type = serializers.CharField()
+    reason = serializers.ChoiceField(
+        choices=[
+            ("unknown", "not in CodeArena's task-type map"),
+            ("not_in_taxonomy", "its (category, subcategory) is not in this taxonomy"),
+        ]
+    )
+    seeds = serializers.IntegerField()
+    pair = serializers.ListField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="The (category, subcategory) CodeArena's map gives it",
+    )
+
+
+class FileFormatOut(serializers.Serializer):
+    name = serializers.ChoiceField(choices=list(FORMAT_NAMES.items()))
+    gzip = serializers.BooleanField()
+    bom = serializers.BooleanField(help_text="UTF-8 with a byte-order mark")
+    unit = serializers.ChoiceField(
+        choices=[("line", "line"), ("row", "row"), ("record", "record")],
+        help_text="What the report's numbers count",
+    )
+    description = serializers.CharField()
+
+
+class SeedImportOptionsOut(serializers.Serializer):
+    format = serializers.ChoiceField(choices=FORMAT_CHOICES, default="auto")
+    preset = serializers.ChoiceField(choices=PRESET_CHOICES, default="seeds")
+    fields = serializers.DictField(  # type: ignore[assignment]
+        child=serializers.CharField(allow_blank=True),
+        default=dict,
+        help_text="target -> source, over the preset's",
+    )
 
 
 class DuplicateOut(serializers.Serializer):
@@ -79,11 +149,27 @@ class SeedFileReportOut(serializers.Serializer):
     already_present = serializers.IntegerField(help_text="Seeds whose id is in the campaign")
     duplicate_content = serializers.IntegerField()
     bad_lines = serializers.IntegerField()
+    repeated = serializers.IntegerField(
+        default=0, help_text="Records repeating a task id, kept once (Label Studio JSON-MIN)"
+    )
     already_present_ids = serializers.ListField(child=serializers.CharField())
     duplicates = DuplicateOut(many=True)
     # The key of seeds_import's report; a declared field, so the "errors" property stays.
-    errors = LineErrorOut(many=True, help_text="Every problem of every bad line")  # type: ignore[assignment]
+    errors = LineErrorOut(many=True, help_text="Each bad line once, with all its reasons")  # type: ignore[assignment]
+    repeats = RepeatOut(many=True, default=list)
     sample = SampleRowOut(many=True, help_text="The first 20 seeds, as parsed")
+    task_types_classified = serializers.IntegerField(
+        default=0, help_text="Seeds given a subcategory by their CodeArena task type"
+    )
+    task_type_notes = TaskTypeNoteOut(
+        many=True, default=list, help_text="Task types that could not classify their seeds"
+    )
+    format = FileFormatOut(
+        allow_null=True, default=None, help_text="The format the check read (check only)"
+    )
+    nothing_to_import = serializers.CharField(
+        allow_null=True, default=None, help_text="Why the file would import nothing (check)"
+    )
 
 
 class SeedImportOut(serializers.Serializer):
@@ -100,6 +186,7 @@ class SeedImportOut(serializers.Serializer):
     message = serializers.CharField(allow_blank=True)
     error = serializers.CharField(allow_null=True)
     skip_bad_lines = serializers.BooleanField()
+    options = SeedImportOptionsOut(help_text="How the file is read: format, preset, mapping")
     created_by = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
@@ -129,6 +216,7 @@ class SeedImportOut(serializers.Serializer):
             "message": seed_import.message,
             "error": seed_import.error or None,
             "skip_bad_lines": seed_import.skip_bad_lines,
+            "options": SeedImportOptionsOut(seed_import.options or {}).data,
             "created_by": seed_import.created_by.get_username() if seed_import.created_by else None,
             "created_at": dt.to_representation(seed_import.created_at),
             "started_at": dt.to_representation(seed_import.started_at)

@@ -18,8 +18,9 @@ from core.http import error_message, status_for
 from . import jobs, selectors_seeds
 from .models import Role, SeedImport
 from .selectors import campaign_for_member
-from .serializers_seeds import DealingIn, SamplingIn, SeedImportIn
+from .serializers_seeds import FORMAT_CHOICES, DealingIn, SamplingIn, SeedImportIn
 from .services.assignments import seeds_assign
+from .services.seed_formats import PRESETS, TARGETS
 from .services.seed_imports import seed_import_discard
 from .services.seeds import seeds_deal_preview, seeds_sample, seeds_sample_preview
 
@@ -46,16 +47,25 @@ def seeds_page(request: HttpRequest, slug: str) -> HttpResponse:
     status = 200
     if request.method == "POST":
         data: dict[str, Any] = {"file": request.FILES.get("file")}
-        if "skip_bad_lines" in request.POST:
-            data["skip_bad_lines"] = request.POST["skip_bad_lines"]
+        for name in ("skip_bad_lines", "format", "preset"):
+            if request.POST.get(name):
+                data[name] = request.POST[name]
+        # The form's mapping is one text box, one target=source per line.
+        data["fields"] = [request.POST.get("fields", "")]
         form = SeedImportIn(data=data)
         if form.is_valid():
+            valid = form.validated_data
             try:
                 seed_import = jobs.seed_import_start(
                     campaign=campaign,
                     actor=request.user,
-                    upload=form.validated_data["file"],
-                    skip_bad_lines=form.validated_data["skip_bad_lines"],
+                    upload=valid["file"],
+                    skip_bad_lines=valid["skip_bad_lines"],
+                    options={
+                        "format": valid["format"],
+                        "preset": valid["preset"],
+                        "fields": valid["fields"],
+                    },
                 )
             except DomainError as exc:
                 message, status = _fail(exc)
@@ -76,6 +86,14 @@ def seeds_page(request: HttpRequest, slug: str) -> HttpResponse:
             "skip_bad_lines": request.POST.get("skip_bad_lines")
             if request.method == "POST"
             else "",
+            "formats": FORMAT_CHOICES,
+            "presets": PRESETS.values(),
+            "targets": TARGETS,
+            "chosen": {
+                "format": request.POST.get("format", "auto"),
+                "preset": request.POST.get("preset", "seeds"),
+                "fields": request.POST.get("fields", ""),
+            },
         },
         status=status,
     )
@@ -119,6 +137,8 @@ def seed_import_page(request: HttpRequest, pk: int) -> HttpResponse:
             "check": seed_import.check_report or None,
             "report": seed_import.report or None,
             "running": seed_import.status in RUNNING,
+            "options": seed_import.options or {},
+            "unit": ((seed_import.check_report or {}).get("format") or {}).get("unit", "line"),
             "errors": errors,
         },
         status=status,

@@ -6,8 +6,9 @@ checked -> importing (``seed_import_approve``, a curator), checked -> discarded
 (``seed_import_discard``: the stored file is deleted), importing -> done | failed
 (``seed_import_run``, the import job).
 
-Both jobs stream the stored file line by line (strict UTF-8) and validate each line with the
-rules and messages of ``seeds_import`` (``SeedLines``). Neither holds the seeds: seeds are
+Both jobs read the stored file the same way, as the upload's ``options`` say (format, preset,
+field mapping: ``seed_formats``), as a stream of records (strict UTF-8), and validate each with
+the rules and messages of ``seeds_import`` (``SeedLines``). Neither holds the seeds: seeds are
 parsed, looked up and (by the import) written a batch at a time; only ids (duplicate ids are bad
 lines) and, for the check, content hashes of seeds to import stay in memory. The import commits
 each batch with its progress and its running report, so a job whose worker died resumes after
@@ -18,6 +19,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +36,15 @@ from core.transitions import EventKind, event_record, transition
 
 from ..models import Campaign, Role, Seed, SeedImport
 from ..vocabulary import Vocabulary
+from .seed_formats import (
+    FORMATS,
+    FieldMapping,
+    SeedFile,
+    UnsupportedFile,
+    detect,
+    is_blank,
+    open_seed_file,
+)
 from .seeds import SeedLines
 
 # Lists in a report keep this many entries (the counts next to them are complete).
@@ -51,16 +62,21 @@ class SeedFileTally:
     """What a check found, or what an import did, so far. ``new`` is the number of seeds to
     import (check) or imported (import)."""
 
-    lines: int = 0
+    lines: int = 0  # lines (JSON lines), rows (CSV, TSV, Parquet) or records (JSON array)
     seeds: int = 0  # well-formed seed lines
     new: int = 0
     already_present: int = 0
     duplicate_content: int = 0
     bad_lines: int = 0
+    repeated: int = 0  # the same task id again, kept once (Label Studio JSON-MIN)
     already_present_ids: list[str] = field(default_factory=list)
     duplicates: list[dict[str, Any]] = field(default_factory=list)  # {line, id, same_as}
-    errors: list[dict[str, Any]] = field(default_factory=list)  # {line, message}
+    # one per bad line: {line, message (every reason, joined), reasons}
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # {line, id, first_line}
     sample: list[dict[str, Any]] = field(default_factory=list)
+    task_types_classified: int = 0
+    task_type_notes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,9 +88,19 @@ class SeedFileTally:
 
     def bad_line(self, lineno: int, messages: list[str]) -> None:
         self.bad_lines += 1
-        for message in messages:
-            if len(self.errors) < REPORT_CAP:
-                self.errors.append({"line": lineno, "message": message})
+        if len(self.errors) < REPORT_CAP:
+            self.errors.append(
+                {"line": lineno, "message": "; ".join(messages), "reasons": list(messages)}
+            )
+
+    def repeat(self, lineno: int, seed_id: str, first_line: int) -> None:
+        self.repeated += 1
+        if len(self.repeats) < REPORT_CAP:
+            self.repeats.append({"line": lineno, "id": seed_id, "first_line": first_line})
+
+    def note_task_types(self, parser: SeedLines) -> None:
+        self.task_types_classified = parser.task_types.classified
+        self.task_type_notes = parser.task_types.notes(cap=REPORT_CAP)
 
 
 def _sample_row(lineno: int, seed: Seed, outcome: str) -> dict[str, Any]:
@@ -155,24 +181,36 @@ def taxonomy_fingerprint(vocab: Vocabulary) -> str:
     return hashlib.sha256(json.dumps([categories, subs]).encode()).hexdigest()[:16]
 
 
-def _lines(seed_import: SeedImport) -> Iterator[tuple[int, str, int]]:
-    """(line number, text, bytes read so far) of the stored file, streamed. Line breaks are
-    those of the command (``\\n``, ``\\r\\n``, ``\\r``). Raises ValidationFailed at the first
-    byte that is not UTF-8, naming its offset."""
-    offset = 0
-    with seed_import.file.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                at = offset + exc.start
-                raise ValidationFailed(
-                    f"{seed_import.original_name} is not UTF-8 ({exc.reason} at byte {at}, "
-                    f"line {lineno}); save it as UTF-8 and upload it again.",
-                    details={"errors": {"file": [f"not UTF-8 at byte {at}"]}},
-                ) from exc
-            offset += len(raw)
-            yield lineno, text, offset
+def import_options(
+    *, format: str = "auto", preset: str | None = None, fields: Any = None
+) -> dict[str, Any]:
+    """The options of an upload, checked (ValidationFailed names an unknown format, preset or
+    target): what ``SeedImport.options`` holds."""
+    mapping = FieldMapping.build(preset=preset, fields=fields)
+    if format != "auto" and format not in FORMATS:
+        raise ValidationFailed(
+            f"Unknown format {format!r}; one of auto, {', '.join(FORMATS)}.",
+            details={"errors": {"format": [f"one of auto, {', '.join(FORMATS)}"]}},
+        )
+    return {"format": format, **mapping.options()}
+
+
+def _mapping(seed_import: SeedImport) -> FieldMapping:
+    options = seed_import.options or {}
+    return FieldMapping.build(preset=options.get("preset"), fields=options.get("fields"))
+
+
+@contextmanager
+def _seed_file(seed_import: SeedImport) -> Iterator[SeedFile]:
+    """The stored file, read as its options say (the same way by the check and the import)."""
+    forced = (seed_import.options or {}).get("format", "auto")
+    with (
+        seed_import.file.open("rb") as fh,
+        open_seed_file(
+            fh, seed_import.original_name, size=seed_import.size, forced=forced
+        ) as seed_file,
+    ):
+        yield seed_file
 
 
 def _percent(done: int, total: int) -> int:
@@ -249,15 +287,23 @@ def _load(import_id: int) -> SeedImport:
 
 @transaction.atomic
 def seed_import_create(
-    *, campaign: Campaign, actor: Any, upload: "File[bytes]", skip_bad_lines: bool = False
+    *,
+    campaign: Campaign,
+    actor: Any,
+    upload: "File[bytes]",
+    skip_bad_lines: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> SeedImport:
-    """Store an uploaded seed file (default storage), with its size and sha256, as an import
-    in ``checking``, and record the upload. The check is enqueued by
-    ``annotation.jobs.seed_import_start``.
+    """Store an uploaded seed file (default storage), with its size and sha256 and how it is
+    read (``options``, see ``import_options``), as an import in ``checking``, and record the
+    upload. The check is enqueued by ``annotation.jobs.seed_import_start``.
 
-    Raises NotFound / NotAllowed (not a curator of the campaign) and ValidationFailed for an
-    empty file."""
+    Raises NotFound / NotAllowed (not a curator of the campaign), ValidationFailed for an
+    empty file or bad options, and UnsupportedFile (a ValidationFailed) for a file in a
+    format or encoding the import does not read (a zip, UTF-16, a binary), told from its first
+    bytes; text that turns out not to be UTF-8 further on fails the check instead."""
     access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    options = import_options(**(options or {}))
     digest = hashlib.sha256()
     size = 0
     for chunk in upload.chunks():
@@ -273,14 +319,21 @@ def seed_import_create(
             f"The file is larger than {limit}; split it into several uploads.",
             details={"errors": {"file": [f"larger than {limit}"]}},
         )
-    upload.seek(0)
     name = os.path.basename(upload.name or "") or "seeds.jsonl"
+    try:
+        detect(upload, name, forced=options["format"])
+    except UnsupportedFile:
+        raise
+    except ValidationFailed:
+        pass  # e.g. not UTF-8 further on: the check names it, with its byte and line
+    upload.seek(0)
     seed_import = SeedImport(
         campaign=campaign,
         original_name=name[:255],
         size=size,
         sha256=digest.hexdigest(),
         skip_bad_lines=skip_bad_lines,
+        options=options,
         created_by=actor,
         message="waiting for a worker",
     )
@@ -294,7 +347,12 @@ def seed_import_create(
             kind=EventKind.SEED_IMPORT_UPLOADED,
             obj=seed_import,
             to_state=SeedImport.Status.CHECKING,
-            data={"file": seed_import.original_name, "size": size, "sha256": seed_import.sha256},
+            data={
+                "file": seed_import.original_name,
+                "size": size,
+                "sha256": seed_import.sha256,
+                "options": options,
+            },
         )
     except Exception:
         seed_import.file.storage.delete(stored)
@@ -327,45 +385,81 @@ def seed_import_check(*, import_id: int) -> SeedImport:
             extra={
                 "check_report": report,
                 "progress": 100,
-                "message": f"{report['lines']} lines: {report['new']} seeds to import, "
-                f"{report['bad_lines']} bad line(s)",
+                "message": _check_message(report),
             },
         )
     seed_import.refresh_from_db()
     return seed_import
 
 
+def _check_message(report: dict[str, Any]) -> str:
+    unit = report["format"]["unit"]
+    text = (
+        f"{report['format']['description']}, {report['lines']} {unit}s: {report['new']} seeds "
+        f"to import, {report['bad_lines']} bad {unit}(s)"
+    )
+    if report["nothing_to_import"]:
+        text = f"nothing to import ({report['nothing_to_import']}); " + text
+    return text[:300]
+
+
 def _check(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
     vocab = Vocabulary.for_campaign(seed_import.campaign)
-    parser = SeedLines(vocab)
+    parser = SeedLines(vocab, _mapping(seed_import))
     sorter = _Sorter(seed_import.campaign)
     tally = SeedFileTally()
     batch: list[tuple[int, Seed]] = []
     shown = 0
-    for lineno, text, offset in _lines(seed_import):
-        tally.lines = lineno
-        if text.strip():
-            seed, errors = parser.parse(lineno, text)
-            if seed is None:
-                tally.bad_line(lineno, errors)
-            else:
-                tally.seeds += 1
-                batch.append((lineno, seed))
-        if len(batch) >= BATCH:
-            sorter.sort(batch, tally)
-            batch = []
-        percent = _percent(offset, seed_import.size)
-        if percent > shown:
-            shown = percent
-            _write_progress(
-                seed_import.pk,
-                status=SeedImport.Status.CHECKING,
-                claimed=claimed,
-                progress=percent,
-                message=f"checking: {lineno} lines read",
-            )
+    with _seed_file(seed_import) as seed_file:
+        unit = seed_file.detected.unit
+        for row in seed_file.rows():
+            tally.lines = row.index
+            if not is_blank(row):
+                parsed = parser.parse_row(row)
+                if parsed.errors:
+                    tally.bad_line(row.number, parsed.errors)
+                elif parsed.repeated_of is not None:
+                    tally.repeat(row.number, parser.row_id(row), parsed.repeated_of)
+                elif parsed.seed is not None:
+                    tally.seeds += 1
+                    batch.append((row.number, parsed.seed))
+            if len(batch) >= BATCH:
+                sorter.sort(batch, tally)
+                batch = []
+            percent = _percent(int(seed_file.fraction() * 1000), 1000)
+            if percent > shown:
+                shown = percent
+                _write_progress(
+                    seed_import.pk,
+                    status=SeedImport.Status.CHECKING,
+                    claimed=claimed,
+                    progress=percent,
+                    message=f"checking: {row.number} {unit}s read",
+                )
+        detected = seed_file.detected.to_dict()
     sorter.sort(batch, tally)
-    return {**tally.to_dict(), "taxonomy": taxonomy_fingerprint(vocab)}
+    parser.check_mapping()
+    tally.note_task_types(parser)
+    return {
+        **tally.to_dict(),
+        "format": detected,
+        "taxonomy": taxonomy_fingerprint(vocab),
+        "nothing_to_import": _nothing_to_import(tally, unit),
+    }
+
+
+def _nothing_to_import(tally: SeedFileTally, unit: str) -> str | None:
+    """Why importing the file would create nothing and find nothing present, or None."""
+    if tally.new or tally.already_present:
+        return None
+    why = []
+    if not tally.seeds and not tally.bad_lines and not tally.repeated:
+        why.append("the file has no records")
+    if tally.bad_lines:
+        why.append(f"{tally.bad_lines} of {tally.lines} {unit}s are bad")
+    if tally.duplicate_content:
+        why.append(f"{tally.duplicate_content} seed(s) repeat the content of others")
+    return "; ".join(why) or "no record is a seed"
 
 
 def _lock_checked(*, import_id: int, actor: Any) -> SeedImport:
@@ -396,6 +490,13 @@ def seed_import_approve(
     Raises NotFound / NotAllowed, InvalidTransition (not checked), ValidationFailed (bad lines
     and not skipping them) and Conflict (the taxonomy changed since the check)."""
     seed_import = _lock_checked(import_id=import_id, actor=actor)
+    nothing = seed_import.check_report.get("nothing_to_import")
+    if nothing:
+        raise ValidationFailed(
+            f"Nothing to import: {nothing}. Fix the file (or its format, preset and field "
+            "mapping) and upload it again.",
+            details={"errors": {"file": [f"nothing to import: {nothing}"]}},
+        )
     skip = seed_import.skip_bad_lines if skip_bad_lines is None else skip_bad_lines
     bad = int(seed_import.check_report.get("bad_lines", 0))
     if bad and not skip:
@@ -505,11 +606,11 @@ def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
     saved = seed_import.report or {}
     resume_after = int(saved.get("resume_after", 0))
     tally = SeedFileTally.from_dict(saved) if resume_after else SeedFileTally()
-    parser = SeedLines(vocab)
+    parser = SeedLines(vocab, _mapping(seed_import))
     sorter = _Sorter(campaign)
     batch: list[tuple[int, Seed]] = []
 
-    def commit(lineno: int, offset: int) -> None:
+    def commit(lineno: int, fraction: float) -> None:
         with transaction.atomic():
             held = (
                 SeedImport.objects.select_for_update()
@@ -523,43 +624,52 @@ def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
             # of colliding with them on the unique constraints.
             Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
             Seed.objects.bulk_create(sorter.sort(batch, tally), batch_size=BATCH)
+            tally.note_task_types(parser)
             _write_progress(
                 seed_import.pk,
                 status=SeedImport.Status.IMPORTING,
                 claimed=claimed,
-                progress=_percent(offset, seed_import.size),
-                message=f"importing: {tally.new} seeds imported, {lineno} lines read",
+                progress=_percent(int(fraction * 1000), 1000),
+                message=f"importing: {tally.new} seeds imported, {lineno} {unit}s read",
                 report={**tally.to_dict(), "resume_after": lineno},
             )
         # Earlier batches are in the database now, where the next ones look them up.
         sorter.forget()
         batch.clear()
 
-    lineno = offset = 0
-    for lineno, text, offset in _lines(seed_import):
-        if not text.strip():
-            if lineno > resume_after:
-                tally.lines = lineno
-            continue
-        seed, errors = parser.parse(lineno, text)  # also to learn the ids of earlier lines
-        if lineno <= resume_after:
-            continue
-        tally.lines = lineno
-        if seed is None:
-            if not seed_import.skip_bad_lines:
-                raise ValidationFailed(
-                    f"Line {lineno} is bad although the check passed ({'; '.join(errors)}); "
-                    "the import stopped there. Upload the file again to check it.",
-                    details={"errors": [f"line {lineno}: {e}" for e in errors]},
-                )
-            tally.bad_line(lineno, errors)
-            continue
-        tally.seeds += 1
-        batch.append((lineno, seed))
-        if len(batch) >= BATCH:
-            commit(lineno, offset)
-    if lineno > resume_after:
-        commit(lineno, offset)
+    lineno = 0
+    with _seed_file(seed_import) as seed_file:
+        unit = seed_file.detected.unit
+        for row in seed_file.rows():
+            lineno = row.number
+            if is_blank(row):
+                if lineno > resume_after:
+                    tally.lines = row.index
+                continue
+            parsed = parser.parse_row(row)  # also to learn the ids of earlier lines
+            if lineno <= resume_after:
+                continue
+            tally.lines = row.index
+            if parsed.errors:
+                if not seed_import.skip_bad_lines:
+                    raise ValidationFailed(
+                        f"{unit.capitalize()} {lineno} is bad although the check passed "
+                        f"({'; '.join(parsed.errors)}); the import stopped there. Upload the "
+                        "file again to check it.",
+                        details={"errors": [f"{unit} {lineno}: {e}" for e in parsed.errors]},
+                    )
+                tally.bad_line(lineno, parsed.errors)
+                continue
+            if parsed.repeated_of is not None:
+                tally.repeat(lineno, parser.row_id(row), parsed.repeated_of)
+                continue
+            assert parsed.seed is not None
+            tally.seeds += 1
+            batch.append((lineno, parsed.seed))
+            if len(batch) >= BATCH:
+                commit(lineno, seed_file.fraction())
+        if lineno > resume_after:
+            commit(lineno, seed_file.fraction())
     return tally.to_dict()
 
 

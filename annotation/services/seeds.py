@@ -1,3 +1,4 @@
+import contextlib
 import hashlib
 import json
 import random
@@ -14,26 +15,16 @@ from django.db import transaction
 from core.errors import InvalidTransition, ValidationFailed
 from core.transitions import EventKind, event_record, transition_many
 
+from ..codearena import levels_for
 from ..models import Campaign, Seed
 from ..sampling import sampling_quotas
 from ..selectors_seeds import dealing_inputs, sampling_counts
 from ..vocabulary import Vocabulary
 from .assignments import deal_preview
+from .seed_formats import FieldMapping, Row, is_blank, jsonl_row, lines_rows
 
 Progress = Callable[[int], None]
 
-SEED_FIELDS = {
-    "id",
-    "text",
-    "title",
-    "answer",
-    "source_url",
-    "cluster",
-    "category",
-    "subcategory",
-    "language",
-    "metadata",
-}
 _url = URLValidator(schemes=["http", "https"])
 
 
@@ -46,8 +37,14 @@ def seed_content_hash(*, title: str, text: str) -> str:
 
 @dataclass
 class LineError:
+    """A bad line (or row, or record) with every reason it is bad."""
+
     line: int
-    message: str
+    messages: list[str]
+
+    @property
+    def message(self) -> str:
+        return "; ".join(self.messages)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -55,12 +52,38 @@ class LineError:
 
 @dataclass
 class SeedImportReport:
-    lines: int = 0
+    lines: int = 0  # lines of JSON lines, rows of CSV/TSV/Parquet, records of a JSON array
     created: int = 0
     already_present: list[str] = field(default_factory=list)
     duplicate_content: list[tuple[int, str]] = field(default_factory=list)
+    # (line, id, first line): the same task again (a Label Studio JSON-MIN export)
+    repeated: list[tuple[int, str, int]] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
+    task_types: "TaskTypeTally" = field(default_factory=lambda: TaskTypeTally())
+    format: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
+
+    @property
+    def seeds(self) -> int:
+        """Well-formed seeds: created (or to create), already present or duplicate content."""
+        return self.created + len(self.already_present) + len(self.duplicate_content)
+
+    def nothing_imported_because(self) -> str | None:
+        """Why an import created nothing and found nothing present, or None if it did not."""
+        if self.created or self.already_present:
+            return None
+        why = []
+        if not self.lines or (not self.errors and not self.seeds and not self.repeated):
+            why.append("the file has no records")
+        if self.errors:
+            why.append(f"{len(self.errors)} of {self.lines} {self.unit}s are bad")
+        if self.duplicate_content:
+            why.append(f"{len(self.duplicate_content)} seed(s) repeat the content of others")
+        return "; ".join(why) or "no record is a seed"
+
+    @property
+    def unit(self) -> str:
+        return str(self.format.get("unit", "line"))
 
 
 class SeedImportError(ValidationFailed):
@@ -69,9 +92,54 @@ class SeedImportError(ValidationFailed):
     def __init__(self, report: SeedImportReport) -> None:
         self.report = report
         super().__init__(
-            f"{len(report.errors)} bad line(s); nothing was imported.",
+            f"{len(report.errors)} bad {report.unit}(s) of {report.lines}; nothing was imported.",
             details={"errors": [str(e) for e in report.errors]},
         )
+
+
+@dataclass
+class TaskTypeTally:
+    """What CodeArena task types did: seeds classified by theirs, and the task types that
+    could not classify a seed (unknown to CodeArena's map, or leading to a pair the campaign's
+    taxonomy does not have), with how many seeds each."""
+
+    classified: int = 0
+    unknown: Counter[str] = field(default_factory=Counter)
+    not_in_taxonomy: Counter[str] = field(default_factory=Counter)
+
+    def notes(self, cap: int = 1000) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = [
+            {"task_type": t, "reason": "unknown", "seeds": n, "pair": None}
+            for t, n in self.unknown.most_common()
+        ]
+        for t, n in self.not_in_taxonomy.most_common():
+            pair = levels_for(t)
+            rows.append(
+                {
+                    "task_type": t,
+                    "reason": "not_in_taxonomy",
+                    "seeds": n,
+                    "pair": list(pair) if pair else None,
+                }
+            )
+        return rows[:cap]
+
+    def summary(self) -> str:
+        parts = []
+        if self.classified:
+            parts.append(f"{self.classified} seed(s) classified by their CodeArena task type")
+        if self.unknown:
+            parts.append(
+                f"{sum(self.unknown.values())} seed(s) with a task type CodeArena's map does not "
+                "know (kept in metadata, no subcategory)"
+            )
+        if self.not_in_taxonomy:
+            parts.append(
+                f"{sum(self.not_in_taxonomy.values())} seed(s) whose task type leads to a "
+                "subcategory this campaign's taxonomy does not have (kept in metadata, no "
+                "subcategory)"
+            )
+        return "; ".join(parts)
 
 
 def _str_field(
@@ -80,6 +148,8 @@ def _str_field(
     value = record.get(name)
     if value is None:
         return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and name == "cluster":
+        value = str(value)
     if not isinstance(value, str):
         errors.append(f"'{name}' must be a string")
         return ""
@@ -88,13 +158,28 @@ def _str_field(
     return value
 
 
-def _parse_seed_line(raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str]]:
-    try:
-        record = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return None, [f"invalid JSON ({exc.msg} at column {exc.colno})"]
-    if not isinstance(record, dict):
+def _first_task_type(value: Any) -> str | None:
+    """CodeArena's ``task_type``: a string, or a list whose first element counts (as
+    ``judge_models.py`` reads ``task_type[0]``)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _from(mapping: FieldMapping, target: str) -> str:
+    if mapping.is_identity(target):
+        return ""
+    return f"; read from {mapping.describe(target)}"
+
+
+def _parse_seed_record(
+    value: Any, vocab: Vocabulary, mapping: FieldMapping, task_types: TaskTypeTally
+) -> tuple[Seed | None, list[str]]:
+    if not isinstance(value, dict):
         return None, ["a seed must be a JSON object"]
+    record = mapping.apply(value)
     errors: list[str] = []
     seed_id = record.get("id")
     if (
@@ -102,13 +187,13 @@ def _parse_seed_line(raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str
         or not isinstance(seed_id, (str, int))
         or str(seed_id).strip() == ""
     ):
-        errors.append("missing 'id' (a non-empty string or integer)")
+        errors.append(f"missing 'id' (a non-empty string or integer{_from(mapping, 'id')})")
         seed_id = None
     elif len(str(seed_id)) > 200:
         errors.append("'id' is longer than 200 characters")
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
-        errors.append("missing 'text' (a non-empty string)")
+        errors.append(f"missing 'text' (a non-empty string{_from(mapping, 'text')})")
         text = ""
     title = _str_field(record, "title", errors, max_length=500)
     answer = _str_field(record, "answer", errors)
@@ -121,16 +206,20 @@ def _parse_seed_line(raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str
         except ValidationError:
             errors.append(f"'source_url' is not an http(s) URL: {source_url[:80]!r}")
     metadata = record.get("metadata") or {}
+    if isinstance(metadata, str) and metadata.lstrip().startswith("{"):
+        with contextlib.suppress(json.JSONDecodeError):
+            metadata = json.loads(metadata)  # a CSV cell holding a JSON object
     if not isinstance(metadata, dict):
         errors.append("'metadata' must be a JSON object")
         metadata = {}
-    unknown = sorted(set(record) - SEED_FIELDS)
-    if unknown:
+    extra = record.get("__extra__")
+    if extra:
         # Keep what the pool carries (e.g. scraper fields) rather than drop it.
-        metadata = {**metadata, **{k: record[k] for k in unknown}}
+        metadata = {**metadata, **extra}
     subcategory = None
     sub_name = _str_field(record, "subcategory", errors)
     cat_name = _str_field(record, "category", errors)
+    category = None
     if sub_name:
         subcategory = vocab.subcategory(sub_name)
         if subcategory is None:
@@ -144,6 +233,15 @@ def _parse_seed_line(raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str
                 f"subcategory {subcategory.name!r} belongs to {subcategory.category.name!r}, "
                 f"not {category.name!r}"
             )
+    raw_task_type = record.get("task_type")
+    if raw_task_type is not None:
+        task_type = _first_task_type(raw_task_type)
+        if task_type is None:
+            errors.append("'task_type' must be a non-empty string or a list of them")
+        else:
+            metadata = {**metadata, "task_type": raw_task_type}
+            if not sub_name and not errors:
+                subcategory = _classify(task_type, category, vocab, task_types)
     if errors:
         return None, errors
     return (
@@ -164,59 +262,133 @@ def _parse_seed_line(raw: str, vocab: Vocabulary) -> tuple[Seed | None, list[str
     )
 
 
-class SeedLines:
-    """Validates seed lines one at a time, with the rules every import shares (the command, an
-    upload's dry run and its import job): each line on its own (``_parse_seed_line``: the same
-    rules and messages everywhere) and ids unique within the file. Keeps only each id's first
-    line number, so memory grows with the ids, never with the seeds' text."""
+def _classify(task_type: str, category: Any, vocab: Vocabulary, task_types: TaskTypeTally) -> Any:
+    """The campaign's subcategory CodeArena's map gives ``task_type`` (its first pair), if the
+    taxonomy has that pair (and it agrees with a category the seed names); else None, noted."""
+    pair = levels_for(task_type)
+    if pair is None:
+        task_types.unknown[task_type] += 1
+        return None
+    sub = vocab.subcategory(pair[1])
+    if (
+        sub is None
+        or sub.category.name.casefold() != pair[0].casefold()
+        or (category is not None and sub.category_id != category.pk)
+    ):
+        task_types.not_in_taxonomy[task_type] += 1
+        return None
+    task_types.classified += 1
+    return sub
 
-    def __init__(self, vocab: Vocabulary) -> None:
+
+@dataclass
+class Parsed:
+    seed: Seed | None
+    errors: list[str]
+    repeated_of: int | None = None  # the line of the first record of this id (JSON-MIN)
+
+
+class SeedLines:
+    """Validates seed records one at a time, with the rules every import shares (the command,
+    an upload's check and its import job): each record mapped (``FieldMapping``) and checked on
+    its own (``_parse_seed_record``: the same rules and messages everywhere) and ids unique
+    within the file. Keeps only each id's first line number, so memory grows with the ids,
+    never with the seeds' text."""
+
+    def __init__(self, vocab: Vocabulary, mapping: FieldMapping | None = None) -> None:
         self.vocab = vocab
+        self.mapping = mapping or FieldMapping.build()
         self.first_line_of_id: dict[str, int] = {}
+        self.task_types = TaskTypeTally()
 
     def parse(self, lineno: int, raw: str) -> tuple[Seed | None, list[str]]:
-        """The unsaved seed of a non-blank line, or None and every reason the line is bad."""
-        # Without its line break, so a JSON error's column is on the line it names.
-        seed, errors = _parse_seed_line(raw.rstrip("\r\n"), self.vocab)
+        """The unsaved seed of a non-blank JSON line, or None and every reason it is bad."""
+        parsed = self.parse_row(jsonl_row(lineno, raw))
+        return parsed.seed, parsed.errors
+
+    def parse_row(self, row: Row) -> Parsed:
+        """The unsaved seed of a row, or None with every reason it is bad, or None and the line
+        of the first record of its id (a repeated task, for a preset that expects those)."""
+        if row.error is not None:
+            return Parsed(None, [row.error])
+        seed, errors = _parse_seed_record(row.record, self.vocab, self.mapping, self.task_types)
         if seed is None:
-            return None, errors
+            return Parsed(None, errors)
         earlier = self.first_line_of_id.get(seed.external_id)
         if earlier is not None:
-            return None, [f"duplicate id {seed.external_id!r} (first seen on line {earlier})"]
-        self.first_line_of_id[seed.external_id] = lineno
-        return seed, []
+            if self.mapping.preset.repeated_ids:
+                return Parsed(None, [], repeated_of=earlier)
+            return Parsed(
+                None, [f"duplicate id {seed.external_id!r} (first seen on line {earlier})"]
+            )
+        self.first_line_of_id[seed.external_id] = row.number
+        return Parsed(seed, [])
+
+    def row_id(self, row: Row) -> str:
+        """The seed id a (well-formed) row maps to."""
+        record = row.record if isinstance(row.record, dict) else {}
+        value = self.mapping.apply(record).get("id")
+        return str(value).strip() if value is not None else ""
+
+    def check_mapping(self) -> None:
+        """Once the whole file is read: an explicit ``target=source`` whose source no record
+        had is an error (a typo in the mapping, not a file of bad lines)."""
+        unseen = self.mapping.unseen()
+        if unseen:
+            raise ValidationFailed(
+                "The field mapping reads "
+                + ", ".join(repr(u) for u in unseen)
+                + ", but no record of the file has "
+                + ("that key" if len(unseen) == 1 else "those keys")
+                + "; check the names (a nested key is a dotted path such as data.question).",
+                details={"errors": {"fields": [f"{u}: in no record" for u in unseen]}},
+            )
 
 
 def seeds_import(
     *,
     campaign: Campaign,
-    lines: Iterable[str],
+    lines: Iterable[str] | None = None,
+    rows: Iterable[Row] | None = None,
+    mapping: FieldMapping | None = None,
+    file_format: dict[str, Any] | None = None,
     actor: Any = None,
     dry_run: bool = False,
     skip_bad_lines: bool = False,
     progress: Progress | None = None,
 ) -> SeedImportReport:
-    """Import seeds from JSON lines (see DESIGN.md for the record shape).
+    """Import seeds from JSON lines (``lines``, see DESIGN.md for the record shape) or from
+    the rows of a seed file in any format (``rows``, from ``seed_formats``), each record
+    mapped by ``mapping`` (default: the keys as DESIGN.md names them).
 
-    Every line is validated first. If any is bad, SeedImportError is raised naming each bad line
-    and nothing is written (unless ``skip_bad_lines``). Seeds whose id is already in the campaign
-    are skipped as already present; seeds whose content duplicates an existing or earlier seed
-    are reported and skipped. ``dry_run`` validates and reports without writing."""
+    Every record is validated first. If any is bad, SeedImportError is raised naming each bad
+    line once with all its reasons, and nothing is written (unless ``skip_bad_lines``). An
+    explicit mapping source no record has is a ValidationFailed. Seeds whose id is already in
+    the campaign are skipped as already present; seeds whose content duplicates an existing or
+    earlier seed are reported and skipped. ``dry_run`` validates and reports without writing.
+    ``progress`` is called once per row."""
+    if (lines is None) == (rows is None):
+        raise TypeError("seeds_import takes lines or rows")
     vocab = Vocabulary.for_campaign(campaign)
-    report = SeedImportReport(dry_run=dry_run)
+    report = SeedImportReport(dry_run=dry_run, format=file_format or {})
     parsed: list[tuple[int, Seed]] = []
-    parser = SeedLines(vocab)
+    parser = SeedLines(vocab, mapping)
+    report.task_types = parser.task_types
     first_line_of_id = parser.first_line_of_id
-    for lineno, raw in enumerate(lines, start=1):
-        report.lines = lineno
+    for row in rows if rows is not None else lines_rows(lines):
+        report.lines = row.index
         if progress:
             progress(1)
-        if not raw.strip():
+        if is_blank(row):
             continue
-        seed, errors = parser.parse(lineno, raw)
-        report.errors.extend(LineError(lineno, message) for message in errors)
-        if seed is not None:
-            parsed.append((lineno, seed))
+        result = parser.parse_row(row)
+        if result.errors:
+            report.errors.append(LineError(row.number, result.errors))
+        elif result.repeated_of is not None:
+            report.repeated.append((row.number, parser.row_id(row), result.repeated_of))
+        elif result.seed is not None:
+            parsed.append((row.number, result.seed))
+    parser.check_mapping()
     if report.errors and not skip_bad_lines:
         raise SeedImportError(report)
 
