@@ -450,7 +450,7 @@ SEARCH_FIELDS = {
 
 _WORD = re.compile(r'-?"[^"]+"|\S+')
 # The SQLite fallback adds a condition per word (SQLite refuses ~1,000 of them); no real search
-# needs more. The filter also caps ``q`` at SEARCH_MAX_CHARS characters.
+# needs more, on either database. The filter also caps ``q`` at SEARCH_MAX_CHARS characters.
 SEARCH_MAX_WORDS = 64
 SEARCH_MAX_CHARS = 1000
 
@@ -460,6 +460,12 @@ def search(qs: QuerySet[Any], *, kind: str, q: str) -> QuerySet[Any]:
     q = q.strip()
     if not q:
         return qs
+    words = _WORD.findall(q)
+    if len(words) > SEARCH_MAX_WORDS:
+        raise ValidationFailed(
+            f"Search for at most {SEARCH_MAX_WORDS} words at a time.",
+            details={"errors": {"q": [f"at most {SEARCH_MAX_WORDS} words"]}},
+        )
     if connection.vendor == "postgresql":
         query = SearchQuery(q, config="simple", search_type="websearch")
         seed_vector = SearchVector("title", "body", config="simple")
@@ -479,12 +485,6 @@ def search(qs: QuerySet[Any], *, kind: str, q: str) -> QuerySet[Any]:
         found = qs.alias(search=vector).filter(search=query)
         return found
     fields = SEARCH_FIELDS[kind]
-    words = _WORD.findall(q)
-    if len(words) > SEARCH_MAX_WORDS:
-        raise ValidationFailed(
-            f"Search for at most {SEARCH_MAX_WORDS} words at a time.",
-            details={"errors": {"q": [f"at most {SEARCH_MAX_WORDS} words"]}},
-        )
     for raw in words:
         negate = raw.startswith("-") and len(raw) > 1
         word = raw.lstrip("-").strip('"').strip()
