@@ -8,15 +8,18 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from core.http import REFUSALS, parse
+from core.parsers import StrictJSONParser
 
 from . import selectors, services
+from .auth import ClientAddressRateThrottle, lockout_body, lockout_minutes
 from .filters import AssignmentFilter
 from .models import Assignment, Rewrite, Role
 from .serializers import (
@@ -35,10 +38,32 @@ from .serializers import (
 
 
 class TokenView(ObtainAuthToken):
-    """Exchange a username and password for an API token; throttled per client address."""
+    """Exchange a username and password for an API token; throttled per client address (the one
+    the trusted proxies vouch for), and refused with 429 while the address or the account is
+    locked out after too many wrong passwords (django-axes; see annotation.auth)."""
 
-    throttle_classes = [ScopedRateThrottle]
+    throttle_classes = [ClientAddressRateThrottle]
     throttle_scope = "auth-token"
+    # ObtainAuthToken names DRF's own JSONParser; the API's limits hold here too (core.parsers).
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
+
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            response = super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes marks the (DRF) request it refused; the check never saw the password.
+            if getattr(request, "axes_locked_out", False):
+                return Response(
+                    lockout_body(),
+                    status=status.HTTP_429_TOO_MANY_REQUESTS,
+                    headers={
+                        "Retry-After": str(lockout_minutes() * 60),
+                        "Cache-Control": "private, no-store",
+                    },
+                )
+            raise
+        response["Cache-Control"] = "no-store"  # the body is a credential
+        return response
 
 
 class CampaignListView(ListAPIView):
@@ -107,6 +132,8 @@ class DraftSaveView(APIView):
         summary="Save my draft (optimistic versioning)",
     )
     def put(self, request: Request, pk: int) -> Response:
+        # Access first: a stranger gets the same 404 whatever the body holds.
+        selectors.assignment_for_annotator(user=request.user, assignment_id=pk)
         data = parse(DraftIn, request.data)
         checklist: dict[str, Any] = data.pop("checklist", None) or {}
         version = data.pop("version")
@@ -125,6 +152,7 @@ class RejectSeedView(APIView):
         request=RejectIn, responses=AssignmentOut, summary="Reject the seed as unsuitable"
     )
     def post(self, request: Request, pk: int) -> Response:
+        selectors.assignment_for_annotator(user=request.user, assignment_id=pk)
         data = parse(RejectIn, request.data)
         services.assignment_reject_seed(
             assignment_id=pk, actor=request.user, reason=data["reason"], note=data["note"]
@@ -147,6 +175,7 @@ class SkipSeedView(APIView):
         summary="Skip the seed: back to the pool for someone else, never offered to me again",
     )
     def post(self, request: Request, pk: int) -> Response:
+        selectors.assignment_for_annotator(user=request.user, assignment_id=pk)
         data = parse(SkipIn, request.data)
         services.assignment_skip(assignment_id=pk, actor=request.user, reason=data["reason"])
         return Response(AssignmentOut(_reload(request, pk)).data)

@@ -8,12 +8,13 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.http import NOT_ALLOWED_RESPONSE, NOT_FOUND_RESPONSE, parse
+from core.parsers import StrictJSONParser
 
 from . import selectors_campaigns as campaigns
 from .models import GuidelinesVersion, Role
@@ -37,7 +38,7 @@ NOT_CURATOR = NOT_ALLOWED_RESPONSE
 
 
 class CampaignCreateView(APIView):
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [StrictJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         request={"application/json": CampaignCreateIn, "multipart/form-data": CampaignCreateIn},

@@ -9,12 +9,13 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.http import NOT_ALLOWED_RESPONSE, NOT_FOUND_RESPONSE, parse
+from core.parsers import StrictJSONParser
 
 from . import jobs, selectors_seeds
 from .models import Role, SeedImport
@@ -120,7 +121,7 @@ class SeedImportDetailView(APIView):
 
 
 class SeedImportConfirmView(APIView):
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, FormParser, MultiPartParser]
 
     @extend_schema(
         request=SeedImportConfirmIn,

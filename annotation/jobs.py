@@ -9,6 +9,8 @@ from typing import Any
 from django.core.files import File
 from django.db import transaction
 
+from core.jobs import enqueue_on_commit
+
 from .models import Campaign, SeedImport
 from .services.seed_imports import seed_import_approve, seed_import_create
 from .tasks import check_seed_import, run_seed_import
@@ -35,7 +37,7 @@ def seed_import_start(
             skip_bad_lines=skip_bad_lines,
             options=options,
         )
-        check_seed_import.delay_on_commit(seed_import.pk)
+        enqueue_on_commit(check_seed_import, seed_import.pk)  # swept if the broker is down
     return seed_import
 
 
@@ -50,5 +52,5 @@ def seed_import_confirm(
         seed_import = seed_import_approve(
             import_id=import_id, actor=actor, skip_bad_lines=skip_bad_lines
         )
-        run_seed_import.delay_on_commit(seed_import.pk)
+        enqueue_on_commit(run_seed_import, seed_import.pk)  # swept if the broker is down
     return seed_import

@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from core.jobs import enqueue
+
 from .services.assignments import assignments_expire
 from .services.rewrites import rewrite_count_tokens, rewrites_count_missing_tokens
 from .services.seed_imports import seed_import_check, seed_import_run, seed_imports_stale
@@ -43,7 +45,7 @@ def resume_stale_seed_imports() -> int:
     returns how many."""
     checking, importing = seed_imports_stale()
     for import_id in checking:
-        check_seed_import.delay(import_id)
+        enqueue(check_seed_import, import_id)
     for import_id in importing:
-        run_seed_import.delay(import_id)
+        enqueue(run_seed_import, import_id)
     return len(checking) + len(importing)

@@ -7,7 +7,6 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.generics import GenericAPIView
@@ -18,6 +17,7 @@ from rest_framework.utils.urls import replace_query_param
 
 from annotation.selectors import annotator_named
 from core.http import REFUSALS, parse
+from core.openapi import AutoSchema
 
 from . import downloads, filters, selectors, services
 from .serializers import BULK_ACTIONS, PAGE_OUT, BrowseBulkIn, BrowseBulkOut, row_out
@@ -31,7 +31,7 @@ PAGE_PARAMETERS = [
     ),
     OpenApiParameter(
         "page_size",
-        OpenApiTypes.INT,
+        {"type": "integer", "minimum": 1, "maximum": selectors.MAX_PAGE_SIZE},
         description=f"Rows per page, 1 to {selectors.MAX_PAGE_SIZE} "
         f"(default {selectors.DEFAULT_PAGE_SIZE})",
     ),

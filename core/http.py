@@ -4,14 +4,16 @@
 as JSON (``{"detail", "code", ...details}``) and ``DomainErrorMiddleware`` renders it for the
 pages as an error page in the site's layout, with the same status and the same message."""
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, serializers, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -79,25 +81,136 @@ REFUSALS = {403: NOT_ALLOWED_RESPONSE, 404: NOT_FOUND_RESPONSE}
 
 
 class Pagination(PageNumberPagination):
+    """Pages of 50; ``page_size`` asks for more, capped at 500. A ``page_size`` that is not a
+    whole number of at least 1 is a 400 naming it (DRF would quietly use the default); a page
+    past the end or not a number is DRF's 404 "Invalid page."."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+    last_page_strings = ()  # the schema says a page is a number; "last" is not one
+
+    def get_page_size(self, request: Any) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
+            raise exceptions.ValidationError(
+                {
+                    self.page_size_query_param: [
+                        "a whole number of at least 1 (more than 500 count as 500)"
+                    ]
+                }
+            )
+        return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+                parameter["description"] = (
+                    f"Results per page (default {self.page_size}; more than "
+                    f"{self.max_page_size} count as {self.max_page_size})"
+                )
+        return parameters
+
+
+# What a JSON value must be for each kind of field: DRF would read 5 as "5" for a text field,
+# "5" and 5.0 as 5 for a number, 0 and "yes" as false for a flag. JSON says what it means, so a
+# JSON body is taken as typed (a form's values are all text and keep DRF's reading).
+_JSON_TYPES: list[tuple[type[serializers.Field[Any, Any, Any, Any]], tuple[type, ...], str]] = [
+    (serializers.BooleanField, (bool,), "true or false"),
+    (serializers.IntegerField, (int,), "a whole number"),
+    (serializers.FloatField, (int, float), "a number"),
+    (serializers.MultipleChoiceField, (list,), "a list"),
+    (serializers.CharField, (str,), "a string"),
+    (serializers.ChoiceField, (str,), "a string"),
+    (serializers.ListField, (list,), "a list"),
+]
+
+
+def _json_type_problem(field: Any, value: Any) -> str | None:
+    if value is None:
+        return None  # null: the field's own allow_null decides
+    for kind, types, wanted in _JSON_TYPES:
+        if isinstance(field, kind):
+            if isinstance(value, bool) and bool not in types:
+                return f"must be {wanted}"
+            return None if isinstance(value, types) else f"must be {wanted}"
+    return None
+
+
+def json_type_errors(serializer: serializers.Serializer[Any], data: Any) -> dict[str, Any]:
+    """The fields of a JSON object whose value has the wrong JSON type (a list's items too)."""
+    if not isinstance(data, dict):
+        return {}
+    errors: dict[str, Any] = {}
+    for name, field in serializer.fields.items():
+        if field.read_only or name not in data:
+            continue
+        value = data[name]
+        problem = _json_type_problem(field, value)
+        if problem:
+            errors[name] = [problem]
+        elif isinstance(field, serializers.ListField) and isinstance(value, list):
+            items = {
+                str(i): [p]
+                for i, item in enumerate(value)
+                if (p := _json_type_problem(field.child, item))
+            }
+            if items:
+                errors[name] = items
+    return errors
 
 
 def parse(serializer_class: type[serializers.Serializer[Any]], data: Any) -> dict[str, Any]:
     """Validate request data with an input serializer; a DRF ValidationError (400, each field
-    named) otherwise."""
+    named) otherwise. A JSON body must be an object, each value of its field's JSON type."""
     serializer = serializer_class(data=data)
+    if not hasattr(data, "getlist"):  # JSON (a form's QueryDict has getlist)
+        if not isinstance(data, dict):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["the body must be a JSON object"]}
+            )
+        errors = json_type_errors(serializer, data)
+        if errors:
+            raise exceptions.ValidationError(errors)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(value: Any) -> Any:
+    """``value`` with every lone surrogate (which no encoding can write) replaced by U+FFFD, in
+    keys and strings at any depth; ErrorDetail keeps its code. An error message that quotes its
+    input (DRF's '"x" is not a valid choice.') can then always be rendered."""
+    if isinstance(value, str):
+        if not _SURROGATE.search(value):
+            return value
+        cleaned = _SURROGATE.sub("\ufffd", value)
+        if isinstance(value, ErrorDetail):
+            return ErrorDetail(cleaned, code=value.code)
+        return cleaned
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encodable(v) for v in value]
+    return value
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Domain errors become ``{"detail", "code", ...details}`` with the status of ``STATUS_OF``;
-    DRF's own errors keep their status and gain a ``code``; validation errors name each field."""
+    DRF's own errors keep their status and gain a ``code``; validation errors name each field.
+    Whatever the input was, the body is encodable (see ``encodable``)."""
     if isinstance(exc, DomainError):
         return Response(
-            {"detail": exc.message, "code": exc.code, **exc.details}, status=status_for(exc)
+            encodable({"detail": exc.message, "code": exc.code, **exc.details}),
+            status=status_for(exc),
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
@@ -112,6 +225,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         }
     elif isinstance(response.data, dict) and "detail" in response.data:
         response.data["code"] = getattr(response.data["detail"], "code", "error")
+    response.data = encodable(response.data)
     return response
 
 
@@ -152,7 +266,10 @@ class DomainErrorMiddleware:
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    """handler404: Django's own 404s (unknown URLs) in the same layout."""
+    """handler404: Django's own 404s (unknown URLs) in the same layout; under /api/ the API's
+    JSON error (an id that is not a number, say, matches no URL)."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
     return error_page(request, status_code=404, message="There is no such page.", problems=[])
 
 

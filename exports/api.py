@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -67,9 +68,49 @@ class ReleaseDetailView(APIView):
         return Response(ReleaseOut(release, context={"request": request, "with_stats": True}).data)
 
 
+# The content type of each kind of release file, fixed here rather than guessed from the
+# machine's mime.types (which may not know .jsonl or .parquet).
+RELEASE_FILE_TYPES = {
+    ".jsonl": "application/x-ndjson",
+    ".json": "application/json",
+    ".md": "text/markdown; charset=utf-8",
+    ".parquet": "application/vnd.apache.parquet",
+    ".svg": "image/svg+xml",
+    ".zip": "application/zip",
+}
+NOT_DONE_RESPONSE = OpenApiResponse(description="The release is not done yet")
+
+
+def release_file_type(name: str) -> str:
+    return next(
+        (kind for suffix, kind in RELEASE_FILE_TYPES.items() if name.endswith(suffix)),
+        "application/octet-stream",
+    )
+
+
 class ReleaseFileView(APIView):
     @extend_schema(
-        responses={(200, "application/octet-stream"): bytes},
+        responses={
+            (200, "application/x-ndjson"): OpenApiResponse(
+                bytes, description="benchmark.jsonl, questions.jsonl, arena-hard-auto files"
+            ),
+            (200, "application/json"): OpenApiResponse(
+                # Two documents: stats.json (as in the release's detail) and manifest.json.
+                {"description": "stats.json or manifest.json"},
+                description="stats.json or manifest.json",
+            ),
+            (200, "text/markdown"): OpenApiResponse(bytes, description="README.md (the card)"),
+            (200, "application/vnd.apache.parquet"): OpenApiResponse(
+                bytes, description="benchmark.parquet"
+            ),
+            (200, "application/zip"): OpenApiResponse(
+                bytes, description="the whole release as one zip (as download.zip)"
+            ),
+            (200, "image/svg+xml"): OpenApiResponse(
+                OpenApiTypes.STR, description="figures/*.svg (the card's charts)"
+            ),
+            409: NOT_DONE_RESPONSE,
+        },
         summary="Download one file of a finished release",
     )
     def get(self, request: Request, pk: int, name: str) -> FileResponse:
@@ -79,12 +120,13 @@ class ReleaseFileView(APIView):
             path.open("rb"),
             as_attachment=True,
             filename=f"{release.campaign.slug}-{release.name}-{name.replace('/', '-')}",
+            content_type=release_file_type(name),
         )
 
 
 class ReleaseDownloadView(APIView):
     @extend_schema(
-        responses={(200, "application/zip"): bytes},
+        responses={(200, "application/zip"): bytes, 409: NOT_DONE_RESPONSE},
         summary="Download a finished release as one zip (curator)",
     )
     def get(self, request: Request, pk: int) -> FileResponse:

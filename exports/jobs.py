@@ -8,17 +8,19 @@ from dataclasses import asdict
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from annotation.models import Campaign, Role
 from core import access
 from core.errors import Conflict, ValidationFailed
+from core.jobs import enqueue_on_commit
 from core.transitions import EventKind, event_record
 from review.stats import releasable_queryset
 
 from .models import Release
 from .services.build import release_check
 from .services.selection import ReleaseParameters
-from .tasks import run_release
+from .tasks import record_enqueue_failure, run_release
 
 
 def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParameters) -> Release:
@@ -57,6 +59,7 @@ def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParamete
                     parameters=asdict(parameters),
                     created_by=actor,
                     message="waiting for a worker",
+                    enqueued_at=timezone.now(),
                 )
         except IntegrityError as exc:  # the same name, started at the same moment
             raise taken from exc
@@ -68,5 +71,6 @@ def release_start(*, campaign: Campaign, actor: Any, parameters: ReleaseParamete
             to_state=Release.Status.QUEUED,
             data=asdict(parameters),
         )
-        run_release.delay_on_commit(release.pk)
+        # The broker down: the release stays queued, noted, and the sweep enqueues it later.
+        enqueue_on_commit(run_release, release.pk, on_failure=record_enqueue_failure(release.pk))
     return release

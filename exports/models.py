@@ -63,12 +63,27 @@ class Release(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The job's own bookkeeping (see "Jobs" in exports/README.md): how many times a worker
+    # started building it (a takeover after a dead worker is one more), the Celery task that
+    # runs it, when a worker last reported progress, and when it was last handed to the broker.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["campaign", "-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["campaign", "name"], name="release_unique_name"),
             models.CheckConstraint(condition=Q(progress__lte=100), name="release_progress_lte_100"),
+        ]
+        # The sweep's query: unfinished releases.
+        indexes = [
+            models.Index(
+                fields=["status"],
+                condition=Q(status__in=["queued", "running"]),
+                name="release_unfinished",
+            )
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from review.serializers import AgreementOut, DistributionsOut, FunnelOut, TokenSummaryOut
 
 from .models import Release
-from .services.job import release_zip_name
+from .services.job import MAX_ATTEMPTS, release_zip_name
 from .services.selection import (
     CATEGORY_PATTERN,
     CODEARENA_META,
@@ -192,8 +192,17 @@ class ReleaseOut(serializers.Serializer):
     name = serializers.CharField()
     status = serializers.ChoiceField(choices=Release.Status.choices)
     progress = serializers.IntegerField(help_text="Percent done")
-    message = serializers.CharField()
-    error = serializers.CharField(allow_null=True)
+    message = serializers.CharField(
+        help_text="What the job is doing, or why it waits (e.g. 'enqueue failed, will retry')"
+    )
+    error = serializers.CharField(
+        allow_null=True, help_text="Why it failed (e.g. gave up after its attempts), once failed"
+    )
+    attempts = serializers.IntegerField(
+        help_text="How many times a worker started building it (more than one: a worker died "
+        "and the job was taken over); it fails after max_attempts"
+    )
+    max_attempts = serializers.IntegerField()
     parameters = ReleaseParametersOut()
     files = ReleaseFileOut(many=True)
     created_by = serializers.CharField(allow_null=True)
@@ -232,6 +241,8 @@ class ReleaseOut(serializers.Serializer):
             "progress": release.progress,
             "message": release.message,
             "error": release.error or None,
+            "attempts": release.attempts,
+            "max_attempts": MAX_ATTEMPTS,
             # Releases started before a parameter existed were built with its default.
             "parameters": {**asdict(ReleaseParameters()), **release.parameters},
             "files": files,

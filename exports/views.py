@@ -13,6 +13,7 @@ from review.stats import campaign_funnel
 
 from . import jobs, selectors, services
 from .serializers import ReleaseIn
+from .services.job import MAX_ATTEMPTS
 
 
 @login_required
@@ -58,6 +59,7 @@ def releases_page(request: HttpRequest, slug: str) -> HttpResponse:
             "models": selectors.response_models(campaign=campaign),
             "form_error": form_error,
             "field_errors": field_errors,
+            "max_attempts": MAX_ATTEMPTS,
             "form_data": request.POST if request.method == "POST" else {},
         },
         status=status,

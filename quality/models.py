@@ -137,3 +137,39 @@ class SimilarityFlag(models.Model):
 
     def __str__(self) -> str:
         return f"rewrite {self.rewrite_id} {self.kind} {self.other_id or ''} {self.score:.2f}"
+
+
+class RewriteCheck(models.Model):
+    """Whether the quality checks of a submitted rewrite ran: the record the sweep reads to
+    find a check that never ran (the broker was down at submit, its worker died) and to give up
+    after ``quality.services.checks.MAX_ATTEMPTS`` starts. No row yet: the check was enqueued
+    and has not started (the sweep treats it as pending once CHECK_STALE_AFTER passed)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    rewrite = models.OneToOneField(
+        Rewrite, primary_key=True, on_delete=models.CASCADE, related_name="quality_check"
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Runs started.")
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="Last sent by the sweep.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last finished (null: checked before this was recorded)."
+    )
+    error = models.TextField(blank=True, help_text="Why the last attempt or enqueue failed.")
+
+    class Meta:
+        ordering = ["rewrite"]
+        indexes = [
+            models.Index(
+                fields=["campaign"], condition=Q(status="pending"), name="rewrite_check_pending"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"rewrite {self.rewrite_id} check {self.status}"

@@ -5,7 +5,13 @@ from typing import Any
 from celery import shared_task
 from django.db import IntegrityError, OperationalError
 
-from .services.checks import rewrite_quality_check
+from core.jobs import broker_error_text, enqueue
+
+from .services.checks import (
+    rewrite_check_enqueue_failed,
+    rewrite_quality_check,
+    rewrites_unchecked,
+)
 
 
 @shared_task(
@@ -18,6 +24,25 @@ from .services.checks import rewrite_quality_check
 def check_rewrite_quality(rewrite_id: int) -> dict[str, Any]:
     """Decontamination, copied-seed and near-duplicate checks of a newly submitted rewrite."""
     return rewrite_quality_check(rewrite_id=rewrite_id)
+
+
+def record_enqueue_failure(rewrite_id: int) -> Any:
+    """The ``on_failure`` of enqueueing ``check_rewrite_quality(rewrite_id)``."""
+
+    def record(exc: Exception) -> None:
+        rewrite_check_enqueue_failed(rewrite_id=rewrite_id, error=broker_error_text(exc))
+
+    return record
+
+
+@shared_task(name="quality.tasks.requeue_unchecked_rewrites")
+def requeue_unchecked_rewrites() -> int:
+    """The sweep (beat, every 5 minutes): enqueue the checks of submitted rewrites that never
+    finished, fail those that used their attempts; returns how many were enqueued."""
+    ids = rewrites_unchecked()
+    for rewrite_id in ids:
+        enqueue(check_rewrite_quality, rewrite_id, on_failure=record_enqueue_failure(rewrite_id))
+    return len(ids)
 
 
 @shared_task(

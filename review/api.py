@@ -119,10 +119,12 @@ class ReturnView(APIView):
         request=ReturnIn, responses={201: ReturnOut}, summary="Return a rewrite to its author"
     )
     def post(self, request: Request, pk: int) -> Response:
+        # Access first, whatever the body: a stranger gets the same 404 ("No such rewrite.") for
+        # a rewrite of another campaign as for a missing one.
+        rewrite = selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
         data = parse(ReturnIn, request.data)
         annotator = None
         if data["annotator"]:
-            rewrite = selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
             annotator = annotator_named(campaign=rewrite.campaign, username=data["annotator"])
         new = services.rewrite_return(
             rewrite_id=pk, actor=request.user, note=data["note"], annotator=annotator

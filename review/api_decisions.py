@@ -37,6 +37,7 @@ class RewriteCloseView(APIView):
         summary="Close a rejected or no-consensus rewrite (curator): final, never released",
     )
     def post(self, request: Request, pk: int) -> Response:
+        selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
         data = parse(CloseIn, request.data)
         rewrite = services.rewrite_close(rewrite_id=pk, actor=request.user, note=data["note"])
         return _decided(request, rewrite)
@@ -61,6 +62,7 @@ class RewriteAdjudicateView(APIView):
         summary="Accept or reject a no-consensus rewrite with a reason (curator)",
     )
     def post(self, request: Request, pk: int) -> Response:
+        selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
         data = parse(AdjudicateIn, request.data)
         rewrite = services.rewrite_adjudicate(
             rewrite_id=pk, actor=request.user, decision=data["decision"], reason=data["reason"]
@@ -80,6 +82,7 @@ class RewriteReopenView(APIView):
         summary="Reopen a closed rewrite: back to rejected or no consensus (curator)",
     )
     def post(self, request: Request, pk: int) -> Response:
+        selectors.rewrite_for_curator(user=request.user, rewrite_id=pk)
         data = parse(ReopenIn, request.data)
         rewrite = services.rewrite_reopen(rewrite_id=pk, actor=request.user, note=data["note"])
         return _decided(request, rewrite)

@@ -52,6 +52,9 @@ class VoteOut(serializers.Serializer):
 
 class PanelVoteOut(VoteOut):
     status = serializers.ChoiceField(choices=Ballot.Status.choices)
+    decision = serializers.ChoiceField(
+        choices=Decision.choices, allow_blank=True, help_text="Empty while the ballot is pending"
+    )
 
 
 class TallyOut(serializers.Serializer):

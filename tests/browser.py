@@ -43,10 +43,35 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
+# Every page reports what its Content-Security-Policy blocked (an inline script or style, an
+# outside origin) as a console message the fixture collects.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline")
+    + " in " + e.documentURI + (e.sample ? " (" + e.sample + ")" : ""));
+});
+"""
+
+
+def watch_page(page: Any, script_errors: list[str]) -> None:
+    """Collect ``page``'s uncaught script errors and Content-Security-Policy violations."""
+    page.on("pageerror", lambda exc: script_errors.append(str(exc)))
+
+    def console(message: Any) -> None:
+        text = message.text
+        if message.type == "error" and (
+            text.startswith("CSP violation") or "Content Security Policy" in text
+        ):
+            script_errors.append(text)
+
+    page.on("console", console)
+
+
 @pytest.fixture
 def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
     """Factory: a fresh browser context (1366x768) logged in as ``username``. An uncaught
-    script error on any of its pages (a module that fails to load or throws) fails the test."""
+    script error on any of its pages (a module that fails to load or throws) or anything the
+    Content-Security-Policy blocked fails the test."""
     contexts = []
     script_errors: list[str] = []
 
@@ -54,7 +79,8 @@ def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
         context = chromium.new_context(viewport={"width": 1366, "height": 768})
         track_requests(context)
         contexts.append(context)
-        context.on("page", lambda p: p.on("pageerror", lambda exc: script_errors.append(str(exc))))
+        context.add_init_script(CSP_LISTENER)
+        context.on("page", lambda p: watch_page(p, script_errors))
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{live_server.url}/accounts/login/")
@@ -71,7 +97,7 @@ def new_page(chromium: Any, live_server: Any) -> Iterator[Any]:
         quiesce(context)
         context.close()
     wait_for_live_server_idle()
-    assert not script_errors, f"uncaught script errors in the page: {script_errors}"
+    assert not script_errors, f"script errors or CSP violations in the page: {script_errors}"
 
 
 def wait_for_live_server_idle(timeout: float = 10) -> None:

@@ -119,7 +119,9 @@ def test_annotator_logs_in_claims_writes_tags_and_submits(new_page, live_server)
     fill_everything(page, text)
     wait_state(page, "saved")
     tokens = count_tokens(text, "o200k_base")
-    page.wait_for_function(f"document.getElementById('token-count').textContent === '{tokens}'")
+    page.wait_for_function(
+        f"() => document.getElementById('token-count').textContent === '{tokens}'"
+    )
     assert page.locator("#missing li").count() == 0
     assert page.locator("#preview pre.highlight").count() == 1
     page.evaluate("window.scrollTo(0, 0)")
@@ -167,7 +169,9 @@ def test_hostile_seed_renders_inert(new_page, live_server):
     page.wait_for_url(re.compile(r"/assignments/\d+/$"))
     # The payloads also go through the live preview.
     page.fill("#rewrite-text", body)
-    page.wait_for_function("document.getElementById('preview').textContent.includes('a link')")
+    page.wait_for_function(
+        "() => document.getElementById('preview').textContent.includes('a link')"
+    )
     page.wait_for_timeout(500)
     assert dialogs == []
     assert page.evaluate("window.__xss") is None

@@ -50,7 +50,9 @@ class Worker:
     """``celery worker`` in a subprocess, consuming only its own queue so that parallel runs on
     one Redis do not take each other's tasks. Its output goes to a file, read on failure."""
 
-    def __init__(self, *, broker_url: str) -> None:
+    def __init__(
+        self, *, broker_url: str, pool: str = "solo", env: dict[str, str] | None = None
+    ) -> None:
         self.broker_url = broker_url
         self.queue = f"test-{uuid.uuid4().hex[:12]}"
         self.log_path = Path(tempfile.mkstemp(prefix="celery-worker-", suffix=".log")[1])
@@ -64,6 +66,7 @@ class Worker:
             # base.py set it for this process if ../shared/tiktoken exists; the worker needs it.
             "TIKTOKEN_CACHE_DIR": os.environ.get("TIKTOKEN_CACHE_DIR", ""),
             "CURATION_RELEASES_DIR": str(WORKER_RELEASES_DIR),
+            **(env or {}),
         }
         command = [
             sys.executable,
@@ -72,7 +75,7 @@ class Worker:
             "-A",
             "config.celery_app",
             "worker",
-            "--pool=solo",
+            f"--pool={pool}",
             "--concurrency=1",
             "--loglevel=INFO",
             "-Q",
@@ -87,6 +90,11 @@ class Worker:
             self.proc = subprocess.Popen(
                 command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
             )
+
+    def pool_children(self) -> list[int]:
+        """The pids of the worker's pool processes (prefork), which run the tasks."""
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -211,7 +219,8 @@ def test_worker_runs_the_lease_sweep_and_returns_its_result(worker, make_world):
         lease_expires_at=timezone.now() - timedelta(minutes=1)
     )
 
-    result = expire_assignments.delay()
+    # Results are ignored by default (nothing reads them); this call asks for its own.
+    result = expire_assignments.apply_async(ignore_result=False)
 
     assert result.get(timeout=WAIT_SECONDS) == 1
     worker.ran("annotation.tasks.expire_assignments", result.id)

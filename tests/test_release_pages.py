@@ -100,7 +100,7 @@ def test_curator_follows_a_release_job_in_the_browser(
 
     # A job waiting for a worker: the page polls its progress and shows the files when done.
     queued: list[int] = []
-    monkeypatch.setattr(tasks.run_release, "delay_on_commit", lambda pk: queued.append(pk))
+    monkeypatch.setattr(tasks.run_release, "apply_async", lambda args: queued.append(args[0]))
     release = release_start(
         campaign=world.campaign, actor=world.curator, parameters=ReleaseParameters(name="nightly")
     )

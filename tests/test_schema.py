@@ -177,3 +177,92 @@ def test_the_stats_serializer_drops_nothing_the_dashboard_computes(world, schema
     raw = json.loads(json.dumps(campaign_overview(world.campaign), cls=DjangoJSONEncoder))
     definitions = {k: _strict(v) for k, v in schema["components"]["schemas"].items()}
     jsonschema.validate(raw, {"$ref": "#/definitions/CampaignStatsOut", "definitions": definitions})
+
+
+def check_error(schema: dict[str, Any], method: str, template: str, response: Any) -> None:
+    """An error response: its status is documented for the operation, with the ``Error`` body."""
+    assert response.status_code >= 400
+    operation = schema["paths"][template][method]
+    documented = operation["responses"].get(str(response.status_code))
+    assert documented is not None, (method, template, response.status_code, "not documented")
+    assert documented["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    assert response["Content-Type"].startswith("application/json")
+    check(schema, method, template, response)
+
+
+def test_every_error_status_is_documented_with_its_body(world, make_world, schema):
+    world.add_seeds(3)
+    slug = world.campaign.slug
+    rewrite = world.submitted()
+    ballot = Ballot.objects.filter(rewrite=rewrite).order_by("pk").first()
+    reviewer = api_for(ballot.reviewer)
+    annotator = api_for(world.annotators[1])
+    stranger = api_for(make_world(slug="other").curator)
+    vote = "/api/v1/ballots/{id}/vote/"
+
+    # 400: a bad choice, malformed JSON, too deep, a NUL, a page size of 0.
+    url = f"{API}/ballots/{ballot.pk}/vote/"
+    check_error(schema, "post", vote, reviewer.post(url, {"decision": "maybe"}, format="json"))
+    for raw in ('{"decision": ', "[" * 3000, '{"decision": "valid", "comment": "\\u0000"}'):
+        check_error(schema, "post", vote, reviewer.post(url, raw, content_type="application/json"))
+    check_error(
+        schema,
+        "get",
+        "/api/v1/campaigns/",
+        reviewer.get(f"{API}/campaigns/", {"page_size": "0"}),
+    )
+    # 401: no token, or a wrong one.
+    check_error(schema, "get", "/api/v1/campaigns/", Client().get(f"{API}/campaigns/"))
+    bad_token = Client(HTTP_AUTHORIZATION="Token nope")
+    check_error(schema, "post", "/api/v1/auth/token/", bad_token.post(f"{API}/auth/token/"))
+    # 403: a member without the role; 404: a stranger, an unknown id, a page past the end.
+    stats = "/api/v1/campaigns/{slug}/stats/"
+    check_error(schema, "get", stats, annotator.get(f"{API}/campaigns/{slug}/stats/"))
+    check_error(schema, "get", stats, stranger.get(f"{API}/campaigns/{slug}/stats/"))
+    check_error(schema, "post", vote, stranger.post(url, {"decision": "valid"}, format="json"))
+    check_error(
+        schema,
+        "get",
+        "/api/v1/campaigns/{slug}/ballots/",
+        reviewer.get(f"{API}/campaigns/{slug}/ballots/", {"page": "99"}),
+    )
+    # 409: a second vote.
+    assert reviewer.post(url, {"decision": "valid"}, format="json").status_code == 200
+    check_error(schema, "post", vote, reviewer.post(url, {"decision": "valid"}, format="json"))
+    # 415: a body that is neither JSON nor a form.
+    check_error(
+        schema, "post", vote, reviewer.post(url, "decision=valid", content_type="text/plain")
+    )
+
+
+def test_release_files_are_served_with_their_documented_content_types(
+    world, schema, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.RELEASES_DIR = tmp_path
+    world.add_seeds(2)
+    cast_panel(world.submitted(), ["valid", "valid", "valid", "valid"])
+    curator = api_for(world.curator)
+    with django_capture_on_commit_callbacks(execute=True):
+        res = curator.post(
+            f"{API}/campaigns/{world.campaign.slug}/releases/", {"name": "v1"}, format="json"
+        )
+    release = curator.get(f"{API}/releases/{res.json()['id']}/").json()
+    assert release["status"] == "done", release
+    documented = schema["paths"]["/api/v1/releases/{id}/files/{name}"]["get"]["responses"]
+    media_types = set(documented["200"]["content"])
+    names = [f["name"] if isinstance(f, dict) else f for f in release["files"]]
+    served = set()
+    for name in names:
+        got = curator.get(f"{API}/releases/{release['id']}/files/{name}")
+        assert got.status_code == 200, name
+        content_type = got["Content-Type"].split(";")[0]
+        assert content_type in media_types, (name, content_type, media_types)
+        served.add(content_type)
+        if content_type == "application/json":
+            json.loads(b"".join(got.streaming_content))
+    # Every kind a release writes is there, and every documented kind is one it writes.
+    assert served == media_types, (served, media_types)
+    zipped = curator.get(f"{API}/releases/{release['id']}/download.zip")
+    assert zipped["Content-Type"] == "application/zip"

@@ -150,7 +150,7 @@ def test_submit_opens_panel_of_least_loaded_reviewers_not_the_author(
         r1 = world.submitted(annotator=author)
     assert r1.status == "submitted"
     # Token counting and the quality checks run after commit, not inside the transaction.
-    assert [c.func.__self__.name for c in callbacks] == [
+    assert [c.args[0].name for c in callbacks] == [  # core.jobs.enqueue(task, *args)
         "annotation.tasks.count_rewrite_tokens",
         "quality.tasks.check_rewrite_quality",
     ]

@@ -40,6 +40,9 @@ INSTALLED_APPS = [
     "django_filters",
     "allauth",
     "allauth.account",
+    "axes",
+    "csp",
+    "drf_spectacular_sidecar",
     "core",
     "annotation",
     "quality",
@@ -57,6 +60,7 @@ CURATION_OPERATOR_ROLES = ["curator"]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -66,6 +70,9 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "core.access.AccessScopeMiddleware",
     "core.http.DomainErrorMiddleware",
+    "core.cache.PrivateCacheMiddleware",
+    # Last: turns a login that django-axes refused into the lockout page (annotation.auth).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -97,8 +104,11 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every password check for a locked-out address or account (see "Password
+    # guessing" below), before any backend looks at the password.
+    "annotation.auth.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "annotation.auth.EmailCaseInsensitiveBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -114,7 +124,39 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_ADAPTER = "annotation.auth.ClosedSignupAccountAdapter"
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
+# Password reset finds the account whatever the case of the typed address.
+ACCOUNT_FORMS = {"reset_password": "annotation.auth.CaseInsensitiveResetPasswordForm"}
 LOGIN_REDIRECT_URL = "/"
+
+# --- Password guessing ------------------------------------------------------------------------
+# How many reverse proxies (each appending to X-Forwarded-For) stand in front of the app. 0: the
+# peer address is the client and X-Forwarded-For is ignored; N: the N-th address from the right
+# (written by the outermost trusted proxy). Throttles and lockouts count per this address
+# (core.clientip), so a client cannot pick its own by sending X-Forwarded-For.
+CURATION_TRUSTED_PROXY_COUNT = int(os.environ.get("CURATION_TRUSTED_PROXY_COUNT", "0"))
+# django-axes counts failed password checks everywhere a password is checked (the API token
+# endpoint, the allauth login form, /admin/login/) and locks out, for AXES_COOLOFF_TIME, both
+# the client address and the account (whatever the client address: rotating addresses does not
+# help) after AXES_FAILURE_LIMIT failures in that window; then even the right password is
+# refused. An operator lifts a lockout early with `manage.py axes_reset_username <name>`.
+AXES_ENABLED = env_bool("CURATION_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("CURATION_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("CURATION_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+# A failure while locked out does not restart the clock (a guesser cannot keep the account
+# locked forever with one request per cool-off); it is still refused.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A successful login does not wipe the failures counted against its address: otherwise anyone
+# with an account could log into it between guesses at someone else's password.
+AXES_RESET_ON_SUCCESS = False
+AXES_CLIENT_IP_CALLABLE = "core.clientip.client_ip"
+# "cura", "CURA" and "cura@x.invalid" count as one account.
+AXES_USERNAME_CALLABLE = "annotation.auth.lockout_username"
+AXES_LOCKOUT_CALLABLE = "annotation.auth.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # no start-up banner in every command's output
+# allauth's own login/reset rate limits use the same client address (annotation.auth adapter).
+ALLAUTH_TRUSTED_PROXY_COUNT = CURATION_TRUSTED_PROXY_COUNT
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -139,25 +181,61 @@ EMAIL_BACKEND = os.environ.get(
 )
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "curation@localhost")
 
+# --- Content-Security-Policy (django-csp) -------------------------------------------------------
+# Scripts and styles come only from our own static files: no inline <script>, <style>, event
+# handler or style attribute anywhere (templates link static/js and static/css). Images: ours
+# and data: URIs (Swagger UI's icons). Nothing may frame the site.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: DRF's browsable HTML API needs inline styles the Content-Security-Policy forbids;
+    # people read the API at /api/docs/.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "core.http.Pagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.openapi.AutoSchema",
+    # JSON with limits (depth, size, numbers, NUL and lone surrogates: core.parsers), forms and
+    # file uploads.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "core.http.api_exception_handler",
-    # Only the password-checking token endpoint is throttled (against password guessing).
+    # No OPTIONS self-description (undocumented, and it needs a serializer on every view): 405.
+    "DEFAULT_METADATA_CLASS": None,
+    # Only the password-checking token endpoint is throttled (against password guessing), per
+    # the client address the trusted proxies vouch for (never the raw X-Forwarded-For).
     "DEFAULT_THROTTLE_RATES": {"auth-token": os.environ.get("API_TOKEN_RATE", "20/min")},
+    "NUM_PROXIES": CURATION_TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CodeArena curation platform API",
     "DESCRIPTION": "Campaigns, seeds, assignments, rewrites, ballots and statistics.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from our own static files (drf-spectacular-sidecar): no CDN, works under the CSP.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name per set of states (every model has a "status").
     "ENUM_NAME_OVERRIDES": {
@@ -180,8 +258,48 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
+# Jobs survive a dead worker (see "Jobs and failures" in README.md and exports/README.md):
+# a task is acknowledged only once it finished, and a pool child killed mid-task (the OOM
+# killer, kill -9) puts its message back on the queue instead of acknowledging it. Every task
+# is idempotent, so a redelivered one resumes or restarts its job.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# One message at a time per worker process: a long release build never holds a second
+# message hostage (which would wait for it, or be redelivered while it runs).
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# The longest a job may run. The longest measured (bench/results): a seed file of 200,000
+# lines checked in 15 s and imported in 43 s (94 s re-uploaded); 2,000 rewrites decontaminated
+# in 1.4 s; a release build well under a minute. One hour leaves a wide margin: past the soft
+# limit a job fails with a message, the hard limit (a minute later) kills it. The broker's
+# visibility timeout, how long Redis waits before handing an unacknowledged message (its whole
+# worker died) to another worker, is sized above the hard limit (66 min), so a task still
+# running is never delivered twice; the sweeps recover releases and checks sooner.
+CURATION_JOB_TIME_LIMIT = int(os.environ.get("CURATION_JOB_TIME_LIMIT", "3600"))
+CELERY_TASK_SOFT_TIME_LIMIT = CURATION_JOB_TIME_LIMIT
+CELERY_TASK_TIME_LIMIT = CURATION_JOB_TIME_LIMIT + 60
+# Nothing reads task results (job state lives in the database); not subscribing to a result
+# also spares the web process the result store's 19 s reconnect loop when Redis is down.
+CELERY_TASK_IGNORE_RESULT = True
+# Redis unreachable: a request that enqueues a job gives up quickly (measured: 0.3 s when the
+# connection is refused, 5 s when Redis accepts and never answers; was a 19 s hang, then a
+# 500). The committed write stands, the job is recorded as pending and a sweep enqueues it
+# later (core/jobs.py).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 300,
+    "socket_connect_timeout": 2,
+    "socket_timeout": 5,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+CELERY_REDIS_SOCKET_TIMEOUT = 5
+# A worker keeps retrying its broker connection when Redis goes away (and at startup).
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -200,6 +318,14 @@ CELERY_BEAT_SCHEDULE = {
     },
     "resume-stale-seed-imports": {
         "task": "annotation.tasks.resume_stale_seed_imports",
+        "schedule": timedelta(minutes=5),
+    },
+    "requeue-stale-releases": {
+        "task": "exports.tasks.requeue_stale_releases",
+        "schedule": timedelta(minutes=2),
+    },
+    "requeue-unchecked-rewrites": {
+        "task": "quality.tasks.requeue_unchecked_rewrites",
         "schedule": timedelta(minutes=5),
     },
 }

@@ -2,6 +2,8 @@
 
 import os
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env_bool, env_list
 
@@ -19,6 +21,35 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Email (password resets, invitations) goes out over SMTP (EMAIL_HOST, EMAIL_PORT,
+# EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL from the environment),
+# never to the console: a reset link in the server log is an account takeover for whoever reads
+# the log. DJANGO_EMAIL_BACKEND may name another real backend (or Django's dummy backend, which
+# drops every email), never one that writes messages out locally.
+_LOCAL_EMAIL_BACKENDS = {
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+}
+EMAIL_BACKEND = (
+    os.environ.get("DJANGO_EMAIL_BACKEND") or "django.core.mail.backends.smtp.EmailBackend"
+)
+if EMAIL_BACKEND in _LOCAL_EMAIL_BACKENDS:
+    raise ImproperlyConfigured(
+        f"DJANGO_EMAIL_BACKEND={EMAIL_BACKEND} would write password-reset links where the server"
+        " keeps them; production sends email over SMTP (set EMAIL_HOST)."
+    )
+if EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend" and not EMAIL_HOST:  # noqa: F405
+    raise ImproperlyConfigured(
+        "Production sends email (password resets, invitations) over SMTP: set EMAIL_HOST (and"
+        " EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD), or DJANGO_EMAIL_BACKEND="
+        "django.core.mail.backends.dummy.EmailBackend to send none."
+    )
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_SSL:
+    EMAIL_USE_TLS = False
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 
 if os.environ.get("REDIS_CACHE_URL") or os.environ.get("CELERY_BROKER_URL"):
     CACHES = {

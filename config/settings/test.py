@@ -14,6 +14,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Test hook (tests/test_job_resilience.py): seconds a release build sleeps at each progress
+# report, so that a test can kill its worker mid-build. Only these settings read it.
+CURATION_JOB_TEST_DELAY = float(os.environ.get("CURATION_JOB_TEST_DELAY", "0"))
 
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -10,6 +10,7 @@ from annotation.models import Rewrite, Role, Seed
 from annotation.tasks import count_rewrite_tokens
 from core import access
 from core.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
+from core.jobs import enqueue_on_commit
 from core.transitions import EventKind, transition
 
 CLOSABLE: frozenset[str] = frozenset({Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS})
@@ -150,7 +151,7 @@ def rewrite_adjudicate(*, rewrite_id: int, actor: Any, decision: str, reason: st
             "rewrite. Reload the page."
         ) from None
     if decision == Rewrite.Status.ACCEPTED and rewrite.question_tokens is None:
-        count_rewrite_tokens.delay_on_commit(rewrite.pk)
+        enqueue_on_commit(count_rewrite_tokens, rewrite.pk)  # swept if the broker is down
     return rewrite
 
 

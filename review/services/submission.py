@@ -13,8 +13,9 @@ from annotation.services import (
 )
 from annotation.tasks import count_rewrite_tokens
 from core.errors import ValidationFailed
+from core.jobs import enqueue_on_commit
 from core.transitions import EventKind, transition
-from quality.tasks import check_rewrite_quality
+from quality.tasks import check_rewrite_quality, record_enqueue_failure
 
 from .panels import panel_fill
 
@@ -70,6 +71,8 @@ def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
         data={"assignment": assignment.pk, "rewrite": draft.pk},
     )
     panel_fill(rewrite_id=draft.pk)
-    count_rewrite_tokens.delay_on_commit(draft.pk)
-    check_rewrite_quality.delay_on_commit(draft.pk)
+    # Once committed, whatever the broker says: a refused check is recorded as pending and
+    # enqueued by the quality sweep, uncounted tokens by the token sweep.
+    enqueue_on_commit(count_rewrite_tokens, draft.pk)
+    enqueue_on_commit(check_rewrite_quality, draft.pk, on_failure=record_enqueue_failure(draft.pk))
     return draft
