@@ -42,7 +42,15 @@ def campaign_cli(tmp_path, django_capture_on_commit_callbacks):
     for name, role in [("cur", "curator"), ("a1", "annotator"), ("a2", "annotator")] + [
         (f"r{i}", "reviewer") for i in range(1, 5)
     ]:
-        run("add_member", "cli", name, "--role", role, "--password-stdin", stdin=f"pw-{name}\n")
+        run(
+            "add_member",
+            "cli",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin=f"Curation-{name}-7319\n",
+        )
     seeds = tmp_path / "seeds.jsonl"
     seeds.write_text(
         "".join(
@@ -91,7 +99,7 @@ def finish(campaign, decisions_for, callbacks_fixture):
 def test_walkthrough(campaign_cli, tmp_path, django_capture_on_commit_callbacks):
     campaign = campaign_cli
     user = get_user_model().objects.get(username="a1")
-    assert user.check_password("pw-a1")
+    assert user.check_password("Curation-a1-7319")
     assert Membership.objects.filter(campaign=campaign).count() == 7
     out = run("sample_seeds", "cli", "--size", "20", "--seed", "7")
     assert "Sampled 20 seeds now, 20 in all over 4 subcategories" in out
@@ -214,6 +222,18 @@ def test_add_member_requires_a_password_on_stdin_when_asked(db):
     run("create_campaign", "c", "--name", "C")
     with pytest.raises(CommandError, match="no password"):
         run("add_member", "c", "u", "--role", "annotator", "--password-stdin", stdin="")
+
+
+def test_add_member_refuses_a_bad_username_or_a_weak_password(db):
+    run("create_campaign", "c", "--name", "C")
+    with pytest.raises(CommandError, match="Bad username"):
+        run("add_member", "c", "no spaces/please", "--role", "annotator")
+    for weak, why in [("x", "too short"), ("password", "too common"), ("12345678901", "numeric")]:
+        with pytest.raises(CommandError, match=f"Password refused: .*{why}"):
+            run("add_member", "c", "u", "--role", "annotator", "--password-stdin", stdin=weak)
+    assert not get_user_model().objects.filter(username="u").exists()
+    run("add_member", "c", "u", "--role", "annotator", "--password-stdin", stdin="Tidy-Lamp-8841")
+    assert get_user_model().objects.get(username="u").check_password("Tidy-Lamp-8841")
 
 
 def test_demo_command_is_rerunnable():

@@ -1,6 +1,9 @@
 import sys
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from annotation.management.base import CampaignCommand
@@ -29,12 +32,24 @@ class Command(CampaignCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         campaign = self.campaign(opts["slug"])
+        username = opts["username"].strip()
+        user_model = get_user_model()
+        # The same rules as the admin and the sign-up forms: a valid username, and a password
+        # that passes AUTH_PASSWORD_VALIDATORS (length, common, numeric, like the username).
+        try:
+            user_model._meta.get_field(user_model.USERNAME_FIELD).run_validators(username)
+        except ValidationError as exc:
+            raise CommandError(f"Bad username {username!r}: {' '.join(exc.messages)}") from None
         password = None
         if opts["password_stdin"]:
             password = sys.stdin.readline().rstrip("\r\n")
             if not password:
                 raise CommandError("--password-stdin was given but standard input had no password.")
-        user = user_ensure(username=opts["username"], email=opts["email"], password=password)
+            try:
+                validate_password(password, user=user_model(username=username, email=opts["email"]))
+            except ValidationError as exc:
+                raise CommandError(f"Password refused: {' '.join(exc.messages)}") from None
+        user = user_ensure(username=username, email=opts["email"], password=password)
         before = pending_ballots(user=user, campaign=campaign)
         membership_add(campaign=campaign, user=user, role=opts["role"])
         opened = pending_ballots(user=user, campaign=campaign) - before
