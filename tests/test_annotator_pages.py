@@ -189,3 +189,18 @@ def test_an_unknown_url_is_a_404_page_in_the_layout(world):
     # And a page for an object that does not exist: the same layout, 404.
     res = client.get("/assignments/999999/")
     assert res.status_code == 404 and LAYOUT in res.content.decode()
+
+
+def test_the_annotate_page_never_says_saved_before_its_script_has_run(world):
+    """Without the script (it failed to load, or is blocked) the state says nothing is saved;
+    the script replaces it once it has read the draft."""
+    world.add_seeds(1)
+    assignment = world.claim()
+    client = Client()
+    client.force_login(assignment.annotator)
+    html = client.get(f"/assignments/{assignment.pk}/").content.decode()
+    state = html[
+        html.index('id="save-state"') : html.index("</span>", html.index('id="save-state"'))
+    ]
+    assert 'data-state="loading"' in state and "nothing is saved" in state
+    assert "Saved" not in state

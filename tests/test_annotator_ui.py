@@ -110,6 +110,9 @@ def test_annotator_logs_in_claims_writes_tags_and_submits(new_page, live_server)
     # The subcategory is pre-filled from the seed, and the seed is rendered with its code.
     assert page.input_value("#subcategory") == seed.subcategory.name
     assert page.locator("#seed-body").inner_text().strip() != ""
+    # An untouched draft does not claim to be saved.
+    wait_state(page, "saved")
+    assert page.locator("#save-state").inner_text() == "Nothing to save yet"
 
     text = (
         "Given two sorted Python lists `a` and `b`, write a function `merge(a, b)` that returns "

@@ -9,7 +9,7 @@
 import { $ } from "./dom.js";
 import { content, fill, read, updateMissing } from "./form.js";
 import { forgetLocally, openStore, storedCopy } from "./store.js";
-import { bindAutosave, changed, save, showUnsaved } from "./autosave.js";
+import { bindAutosave, changed, save, setState, showUnsaved } from "./autosave.js";
 import { bindConflict, showConflict } from "./conflict.js";
 import { preview, schedulePreview } from "./preview.js";
 import { bindTags, loadVocabulary } from "./tags.js";
@@ -77,6 +77,10 @@ if (config.editable && stored && stored.draft && content(page, stored.draft) !==
   }
 } else if (config.editable) {
   forgetLocally(page);
+}
+// The server renders "not loaded" so a page whose script failed never claims to be saved.
+if (config.editable && page.el.state.dataset.state === "loading") {
+  setState(page, "saved", page.version ? "Saved" : "Nothing to save yet");
 }
 updateMissing(page);
 preview(page);
