@@ -97,6 +97,7 @@ api_v1 = [
 # Django's own 404 and 403 (an unknown URL, say) in the site's layout, like domain errors.
 handler404 = "core.http.page_not_found"
 handler403 = "core.http.permission_denied"
+handler500 = "core.http.server_error"
 
 urlpatterns = [
     path("", annotation_views.home, name="home"),

@@ -5,10 +5,12 @@ as JSON (``{"detail", "code", ...details}``) and ``DomainErrorMiddleware`` rende
 pages as an error page in the site's layout, with the same status and the same message."""
 
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from drf_spectacular.utils import OpenApiResponse
@@ -281,3 +283,31 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
         else ("You are not allowed to do this.")
     )
     return error_page(request, status_code=403, message=message, problems=[])
+
+
+# The database went away (a PostgreSQL restart, a failover): a 503 the client may retry, not a
+# 500 that looks like a bug. Django calls handler500 for every exception no view or middleware
+# handled, with the exception still in sys.exc_info().
+DATABASE_UNAVAILABLE = "The database is unavailable for a moment; try again in a few seconds."
+RETRY_AFTER_SECONDS = 5
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: JSON under /api/, a plain page elsewhere (no template, no database: the
+    error may be the database itself); 503 with Retry-After when the database is down."""
+    exc = sys.exc_info()[1]
+    unavailable = isinstance(exc, OperationalError | InterfaceError)
+    status_code = 503 if unavailable else 500
+    message = DATABASE_UNAVAILABLE if unavailable else "Something went wrong on our side."
+    response: HttpResponse
+    if request.path.startswith("/api/"):
+        code = "unavailable" if unavailable else "server_error"
+        response = JsonResponse({"detail": message, "code": code}, status=status_code)
+    else:
+        response = HttpResponse(
+            f"<!doctype html><title>{status_code}</title><h1>{message}</h1>",
+            status=status_code,
+        )
+    if unavailable:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

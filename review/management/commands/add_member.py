@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
+from django.db.models import Field
 
 from annotation.management.base import CampaignCommand
 from annotation.models import Role
@@ -36,8 +37,10 @@ class Command(CampaignCommand):
         user_model = get_user_model()
         # The same rules as the admin and the sign-up forms: a valid username, and a password
         # that passes AUTH_PASSWORD_VALIDATORS (length, common, numeric, like the username).
+        username_field = user_model._meta.get_field(user_model.USERNAME_FIELD)
+        assert isinstance(username_field, Field)  # a concrete column, never a relation
         try:
-            user_model._meta.get_field(user_model.USERNAME_FIELD).run_validators(username)
+            username_field.run_validators(username)
         except ValidationError as exc:
             raise CommandError(f"Bad username {username!r}: {' '.join(exc.messages)}") from None
         password = None
