@@ -15,6 +15,14 @@ the line of a JSON-lines file, the row of a CSV/TSV file as a spreadsheet number
 is row 1), the element of a JSON array or the row of a Parquet file (from 1): ``Detected.unit``
 says which. Invalid UTF-8 stops the read with a ValidationFailed naming the byte offset and line.
 
+Limits (settings): a line, or a JSON array's element, longer than
+``CURATION_IMPORT_MAX_LINE_BYTES`` is a bad row (its rest skipped unread into memory; in CSV/TSV,
+where a row may span lines, it stops the read); a ``.gz`` larger than
+``CURATION_IMPORT_MAX_DECOMPRESSED_BYTES`` once decompressed stops the read. Each record is
+checked (``record_problems``) before any mapping: a NUL character or a lone UTF-16 surrogate in a
+value or key, nesting deeper than 64 levels, an integer beyond 64 bits (however many digits),
+NaN or Infinity make it a bad row naming the place (``metadata.tags.0``), never a traceback.
+
 ``FieldMapping`` turns a record into a seed record: each target (DESIGN's seed keys and
 ``task_type``) is read from a source, a key or a dotted path (``data.question``,
 ``messages.0.content``); a preset (``PRESETS``) gives the defaults, explicit fields override
@@ -31,6 +39,7 @@ import gzip
 import importlib
 import io
 import json
+import math
 import re
 import shutil
 import tempfile
@@ -40,7 +49,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
 
+from django.conf import settings
+
 from core.errors import ValidationFailed
+from core.parsers import DEFAULT_MAX_DEPTH, INT_LIMIT, MAX_INT_DIGITS, string_problem
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
 FORMAT_NAMES = {
@@ -310,6 +322,33 @@ class _Counting(io.RawIOBase):
         return n
 
 
+class _Capped(io.RawIOBase):
+    """A decompressed stream that stops, with a message, past ``limit`` bytes."""
+
+    def __init__(self, fh: IO[bytes], limit: int, name: str) -> None:
+        self.fh = fh
+        self.limit = limit
+        self.name = name
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.fh.read(min(len(buffer), self.limit + 1 - self.count) or 1)
+        n = len(data)
+        self.count += n
+        if self.count > self.limit:
+            raise ValidationFailed(
+                f"{self.name} decompresses to more than {_size(self.limit)} "
+                "(CURATION_IMPORT_MAX_DECOMPRESSED_BYTES); nothing was imported. Split it into "
+                "smaller files.",
+                details={"errors": {"file": [f"larger than {_size(self.limit)} decompressed"]}},
+            )
+        buffer[:n] = data
+        return n
+
+
 class SeedFile:
     """The rows of an open seed file, read once (``rows``); ``fraction`` is the share of the
     file read so far (for progress bars)."""
@@ -334,14 +373,48 @@ class SeedFile:
     def _binary(self) -> IO[bytes]:
         raw = io.BufferedReader(self._counter, buffer_size=HEAD)
         if self.detected.gzip:
-            return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+            unpacked = gzip.GzipFile(fileobj=raw, mode="rb")
+            capped = _Capped(unpacked, max_decompressed_bytes(), self.name)  # type: ignore[arg-type]
+            return io.BufferedReader(capped, buffer_size=CHUNK)
         return raw
 
-    def _lines(self) -> Iterator[str]:
-        """Decoded lines (with their line breaks), strict UTF-8, the BOM left out."""
-        offset = 0
+    def _raw_lines(self) -> Iterator[bytes | None]:
+        """The file's lines as bytes, each read with a bounded ``readline``: a line longer than
+        the cap is None (its rest read and dropped a chunk at a time, never held whole)."""
+        limit = max_line_bytes()
         stream = self._binary()
-        for lineno, raw in enumerate(stream, start=1):
+        while True:
+            raw = stream.readline(limit + 2)  # the cap, plus room for a line break
+            if not raw:
+                return
+            if len(raw) > limit and len(raw.rstrip(b"\r\n")) > limit:
+                skipped = len(raw)
+                while not raw.endswith(b"\n"):
+                    raw = stream.readline(CHUNK)
+                    if not raw:
+                        break
+                    skipped += len(raw)
+                self._consumed += skipped
+                yield None
+                continue
+            yield raw
+
+    def _lines(self, *, too_long: str = "") -> Iterator[str | None]:
+        """Decoded lines (with their line breaks), strict UTF-8, the BOM left out; a line over
+        the cap is None, or stops the read naming ``too_long`` (e.g. "CSV") when given."""
+        offset = 0
+        for lineno, raw in enumerate(self._raw_lines(), start=1):
+            if raw is None:
+                if too_long:
+                    limit = _size(max_line_bytes())
+                    raise ValidationFailed(
+                        f"{self.name}: {too_long} line {lineno} is longer than {limit} "
+                        "(CURATION_IMPORT_MAX_LINE_BYTES); nothing was imported.",
+                        details={"errors": {"file": [f"line {lineno}: longer than {limit}"]}},
+                    )
+                offset = self._consumed
+                yield None
+                continue
             if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw, offset = raw[3:], 3
             try:
@@ -371,6 +444,9 @@ class SeedFile:
     def _jsonl(self) -> Iterator[Row]:
         started = False
         for lineno, text in enumerate(self._lines(), start=1):
+            if text is None:
+                yield too_long_row(lineno)
+                continue
             if not started and text.strip():
                 started = True
                 if text.strip() == "{":
@@ -418,7 +494,8 @@ class SeedFile:
                 return
 
     def _json_array(self) -> Iterator[Row]:
-        decoder = json.JSONDecoder()
+        decoder = _DECODER
+        limit = max_line_bytes()
         chunks = self._text_chunks()
         buf = ""
         pos = 0
@@ -484,24 +561,32 @@ class SeedFile:
                 value, end = decoder.raw_decode(buf, pos)
             except json.JSONDecodeError as exc:
                 if not eof:
+                    if len(buf) - pos > limit:
+                        raise bad(
+                            f"element {number + 1} is longer than {_size(limit)} "
+                            "(CURATION_IMPORT_MAX_LINE_BYTES)"
+                        ) from exc
                     fill(want)  # the element may go on in the next chunk
-                    want *= 2
+                    want = min(want * 2, limit + 1)
                     continue
                 raise bad(f"element {number + 1}: {exc.msg}") from exc
+            except RecursionError as exc:
+                raise bad(f"element {number + 1} is nested absurdly deep") from exc
             if end == len(buf) and not eof and isinstance(value, (int, float)):
                 fill(want)  # a number may go on in the next chunk
                 continue
             want = CHUNK
             number += 1
             line += buf.count("\n", pos, end)
+            too_long = end - pos > limit
             pos = end
             after_element = True
-            yield Row(number, value)
+            yield too_long_row(number) if too_long else checked(Row(number, value))
 
     def _delimited(self, delimiter: str) -> Iterator[Row]:
-        lines = self._lines()
-        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         kind = "TSV" if delimiter == "\t" else "CSV"
+        lines = self._lines(too_long=kind)
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)  # type: ignore[arg-type]
         try:
             header = next(reader)
         except StopIteration:
@@ -543,7 +628,7 @@ class SeedFile:
                 continue
             # An empty cell is no value.
             record = {n: c for n, c in zip(names, cells, strict=False) if c != ""}
-            yield Row(row_number, record, index=row_number - 1)
+            yield checked(Row(row_number, record, index=row_number - 1))
 
     def _parquet(self) -> Iterator[Row]:
         # Imported here (only Parquet needs it), by name: pyarrow ships no type information.
@@ -563,7 +648,9 @@ class SeedFile:
             for batch in parquet.iter_batches(batch_size=PARQUET_BATCH):
                 for record in batch.to_pylist():
                     number += 1
-                    yield Row(number, {k: jsonable(v) for k, v in record.items() if v is not None})
+                    yield checked(
+                        Row(number, {k: jsonable(v) for k, v in record.items() if v is not None})
+                    )
                 self._parquet_done = min(number / total, 1.0)
 
     @contextmanager
@@ -578,15 +665,119 @@ class SeedFile:
             yield tmp
 
 
+def max_line_bytes() -> int:
+    return int(getattr(settings, "CURATION_IMPORT_MAX_LINE_BYTES", 1024 * 1024))
+
+
+def max_decompressed_bytes() -> int:
+    return int(getattr(settings, "CURATION_IMPORT_MAX_DECOMPRESSED_BYTES", 4 * 1024**3))
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale:,} {unit}"
+    return f"{n:,} bytes"
+
+
+class _TooLong:
+    """An integer literal too long to convert (``int`` would refuse past 4,300 digits)."""
+
+
+_TOO_LONG = _TooLong()
+
+
+def _parse_int(digits: str) -> int | _TooLong:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        return _TOO_LONG
+    return int(digits)
+
+
+def _parse_constant(name: str) -> Any:
+    return float(name)  # NaN, Infinity: refused by ``record_problems``, with a place
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_constant=_parse_constant)
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` that never crashes on odd input: a long integer becomes a marker that
+    ``record_problems`` names; raises JSONDecodeError, or RecursionError when nested absurdly
+    deep."""
+    return _DECODER.decode(text)
+
+
+def record_problems(value: Any, *, depth_limit: int = DEFAULT_MAX_DEPTH) -> list[str]:
+    """Why a decoded record cannot be stored (each problem with its place, e.g.
+    ``metadata.tags.0``), walked without recursion; messages never repeat the input."""
+    problems: list[str] = []
+    stack: list[tuple[Any, str, int]] = [(value, "", 1)]
+    while stack and len(problems) < 10:
+        item, path, depth = stack.pop()
+        shown = path if len(path) <= 80 else f"{path[:40]}...{path[-37:]}"
+        where = f"'{shown}' " if path else ""
+        if isinstance(item, dict | list) and depth > depth_limit:
+            problems.append(f"{where}nested deeper than {depth_limit} levels")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    key = str(key)
+                problem = string_problem(key)
+                if problem:
+                    problems.append(f"a key in {where or 'the record '}{problem}")
+                    continue
+                stack.append((child, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(item, list):
+            stack.extend(
+                (child, f"{path}.{i}" if path else str(i), depth + 1)
+                for i, child in reversed(list(enumerate(item)))
+            )
+        elif isinstance(item, str):
+            problem = string_problem(item)
+            if problem:
+                problems.append(f"{where}{problem}")
+        elif item is _TOO_LONG or (
+            isinstance(item, int) and not isinstance(item, bool) and abs(item) >= INT_LIMIT
+        ):
+            problems.append(f"{where}holds a number too large (64 bits at most)")
+        elif isinstance(item, float) and not math.isfinite(item):
+            problems.append(f"{where}holds NaN or Infinity, which JSON storage refuses")
+    return problems
+
+
+def checked(row: Row) -> Row:
+    """The row, or a bad row naming every problem of its record (``record_problems``)."""
+    if row.error is not None or row.record is _BLANK:
+        return row
+    problems = record_problems(row.record)
+    if problems:
+        return Row(row.number, error="; ".join(problems), index=row.index)
+    return row
+
+
+def too_long_row(lineno: int, *, index: int = 0) -> Row:
+    return Row(
+        lineno,
+        error=f"longer than {_size(max_line_bytes())} (CURATION_IMPORT_MAX_LINE_BYTES); "
+        "the line was skipped unread",
+        index=index,
+    )
+
+
 def jsonl_row(lineno: int, text: str) -> Row:
-    """A JSON line as a row: its value, nothing for a blank line, or the JSON error."""
+    """A JSON line as a row: its value, nothing for a blank line, or why it is bad (invalid
+    JSON, or a value ``record_problems`` refuses)."""
     stripped = text.rstrip("\r\n")
     if not stripped.strip():
         return Row(lineno, record=_BLANK)
+    if len(stripped) > max_line_bytes():
+        return too_long_row(lineno)
     try:
-        return Row(lineno, json.loads(stripped))
+        return checked(Row(lineno, loads(stripped)))
     except json.JSONDecodeError as exc:
         return Row(lineno, error=f"invalid JSON ({exc.msg} at column {exc.colno})")
+    except RecursionError:
+        return Row(lineno, error=f"nested deeper than {DEFAULT_MAX_DEPTH} levels")
 
 
 class _Blank:

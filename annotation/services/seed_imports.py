@@ -45,7 +45,7 @@ from .seed_formats import (
     is_blank,
     open_seed_file,
 )
-from .seeds import SeedLines
+from .seeds import SeedLines, max_reported_errors
 
 # Lists in a report keep this many entries (the counts next to them are complete).
 REPORT_CAP = 1000
@@ -88,7 +88,7 @@ class SeedFileTally:
 
     def bad_line(self, lineno: int, messages: list[str]) -> None:
         self.bad_lines += 1
-        if len(self.errors) < REPORT_CAP:
+        if len(self.errors) < max_reported_errors():
             self.errors.append(
                 {"line": lineno, "message": "; ".join(messages), "reasons": list(messages)}
             )

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
@@ -21,7 +22,15 @@ from ..sampling import sampling_quotas
 from ..selectors_seeds import dealing_inputs, sampling_counts
 from ..vocabulary import Vocabulary
 from .assignments import deal_preview
-from .seed_formats import FieldMapping, Row, is_blank, jsonl_row, lines_rows
+from .seed_formats import (
+    FieldMapping,
+    Row,
+    is_blank,
+    jsonl_row,
+    lines_rows,
+    loads,
+    record_problems,
+)
 
 Progress = Callable[[int], None]
 
@@ -58,7 +67,9 @@ class SeedImportReport:
     duplicate_content: list[tuple[int, str]] = field(default_factory=list)
     # (line, id, first line): the same task again (a Label Studio JSON-MIN export)
     repeated: list[tuple[int, str, int]] = field(default_factory=list)
+    # the first CURATION_IMPORT_MAX_REPORTED_ERRORS bad lines; ``bad_lines`` counts them all
     errors: list[LineError] = field(default_factory=list)
+    bad_lines: int = 0
     task_types: "TaskTypeTally" = field(default_factory=lambda: TaskTypeTally())
     format: dict[str, Any] = field(default_factory=dict)
     dry_run: bool = False
@@ -75,8 +86,8 @@ class SeedImportReport:
         why = []
         if not self.lines or (not self.errors and not self.seeds and not self.repeated):
             why.append("the file has no records")
-        if self.errors:
-            why.append(f"{len(self.errors)} of {self.lines} {self.unit}s are bad")
+        if self.bad_lines:
+            why.append(f"{self.bad_lines} of {self.lines} {self.unit}s are bad")
         if self.duplicate_content:
             why.append(f"{len(self.duplicate_content)} seed(s) repeat the content of others")
         return "; ".join(why) or "no record is a seed"
@@ -85,6 +96,22 @@ class SeedImportReport:
     def unit(self) -> str:
         return str(self.format.get("unit", "line"))
 
+    def bad_line(self, error: "LineError") -> None:
+        """Count a bad line; list it while fewer than the cap are listed (memory stays bounded
+        however many bad lines a file has)."""
+        self.bad_lines += 1
+        if len(self.errors) < max_reported_errors():
+            self.errors.append(error)
+
+    @property
+    def unlisted(self) -> int:
+        """Bad lines counted but not listed (past the cap)."""
+        return self.bad_lines - len(self.errors)
+
+
+def max_reported_errors() -> int:
+    return int(getattr(settings, "CURATION_IMPORT_MAX_REPORTED_ERRORS", 1000))
+
 
 class SeedImportError(ValidationFailed):
     """The file has bad lines; nothing was imported. ``report.errors`` names each line."""
@@ -92,7 +119,8 @@ class SeedImportError(ValidationFailed):
     def __init__(self, report: SeedImportReport) -> None:
         self.report = report
         super().__init__(
-            f"{len(report.errors)} bad {report.unit}(s) of {report.lines}; nothing was imported.",
+            f"{report.bad_lines} bad {report.unit}(s) of {report.lines}; nothing was imported."
+            + (f" The first {len(report.errors)} are listed." if report.unlisted else ""),
             details={"errors": [str(e) for e in report.errors]},
         )
 
@@ -207,8 +235,12 @@ def _parse_seed_record(
             errors.append(f"'source_url' is not an http(s) URL: {source_url[:80]!r}")
     metadata = record.get("metadata") or {}
     if isinstance(metadata, str) and metadata.lstrip().startswith("{"):
-        with contextlib.suppress(json.JSONDecodeError):
-            metadata = json.loads(metadata)  # a CSV cell holding a JSON object
+        with contextlib.suppress(json.JSONDecodeError, RecursionError):
+            decoded = loads(metadata)  # a CSV cell holding a JSON object
+            problems = record_problems(decoded)
+            if problems:
+                return None, [f"'metadata': {p}" for p in problems]
+            metadata = decoded
     if not isinstance(metadata, dict):
         errors.append("'metadata' must be a JSON object")
         metadata = {}
@@ -383,13 +415,13 @@ def seeds_import(
             continue
         result = parser.parse_row(row)
         if result.errors:
-            report.errors.append(LineError(row.number, result.errors))
+            report.bad_line(LineError(row.number, result.errors))
         elif result.repeated_of is not None:
             report.repeated.append((row.number, parser.row_id(row), result.repeated_of))
         elif result.seed is not None:
             parsed.append((row.number, result.seed))
     parser.check_mapping()
-    if report.errors and not skip_bad_lines:
+    if report.bad_lines and not skip_bad_lines:
         raise SeedImportError(report)
 
     with transaction.atomic():
@@ -430,7 +462,7 @@ def seeds_import(
                 "created": report.created,
                 "already_present": len(report.already_present),
                 "duplicate_content": len(report.duplicate_content),
-                "skipped_bad_lines": len(report.errors),
+                "skipped_bad_lines": report.bad_lines,
             },
         )
     return report

@@ -360,5 +360,16 @@ REFERENCES_DIR = os.environ.get(
 # The largest file a curator may upload (seeds, reference sets, answers), counted after
 # decompression for .gz files, so a small compressed file cannot fill the server's memory.
 UPLOAD_MAX_BYTES = int(os.environ.get("CURATION_UPLOAD_MAX_MB", "512")) * 1024 * 1024
+# Seed and response imports read a stream: one line (one JSON-array element) at most this long,
+# a .gz at most this much once decompressed, and the first N bad lines listed (all counted).
+CURATION_IMPORT_MAX_LINE_BYTES = int(
+    os.environ.get("CURATION_IMPORT_MAX_LINE_BYTES", str(1024 * 1024))
+)
+CURATION_IMPORT_MAX_DECOMPRESSED_BYTES = int(
+    os.environ.get("CURATION_IMPORT_MAX_DECOMPRESSED_BYTES", str(4 * 1024**3))
+)
+CURATION_IMPORT_MAX_REPORTED_ERRORS = int(
+    os.environ.get("CURATION_IMPORT_MAX_REPORTED_ERRORS", "1000")
+)
 # How long an invitation link stays valid.
 INVITATION_DAYS = int(os.environ.get("CURATION_INVITATION_DAYS", "14"))

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from annotation.models import Campaign, Rewrite, Role, Seed
+from annotation.services.seed_formats import loads, record_problems
 from annotation.tokens import count_tokens
 from core import access
 from core.errors import ValidationFailed
@@ -34,16 +35,23 @@ class ResponseImportReport:
     lines: int = 0
     imported: int = 0
     replaced: int = 0
+    # the first CURATION_IMPORT_MAX_REPORTED_ERRORS bad lines; ``bad_lines`` counts them all
     errors: list[str] = field(default_factory=list)
+    bad_lines: int = 0
     dry_run: bool = False
+
+    def bad(self, message: str) -> None:
+        self.bad_lines += 1
+        if len(self.errors) < int(getattr(settings, "CURATION_IMPORT_MAX_REPORTED_ERRORS", 1000)):
+            self.errors.append(message)
 
 
 class ResponseImportError(ValidationFailed):
     def __init__(self, report: ResponseImportReport) -> None:
         shown = report.errors[:MAX_REPORTED]
-        more = len(report.errors) - len(shown)
+        more = max(report.bad_lines, len(report.errors)) - len(shown)
         super().__init__(
-            f"{len(report.errors)} bad line(s), nothing imported:\n"
+            f"{max(report.bad_lines, len(report.errors))} bad line(s), nothing imported:\n"
             + "\n".join(shown)
             + (f"\n... and {more} more" if more else ""),
             details={"lines": report.errors},
@@ -111,12 +119,19 @@ def responses_import(
             continue
         where = f"line {number}"
         try:
-            record = json.loads(raw)
+            record = loads(raw)
         except json.JSONDecodeError as exc:
-            report.errors.append(f"{where}: not valid JSON ({exc.msg})")
+            report.bad(f"{where}: not valid JSON ({exc.msg})")
+            continue
+        except RecursionError:
+            report.bad(f"{where}: nested deeper than 64 levels")
             continue
         if not isinstance(record, dict):
-            report.errors.append(f"{where}: expected a JSON object")
+            report.bad(f"{where}: expected a JSON object")
+            continue
+        problems = record_problems(record)
+        if problems:
+            report.bad(f"{where}: " + "; ".join(problems))
             continue
         seed_pk = None
         if record.get("seed_id") is not None:
@@ -128,32 +143,30 @@ def responses_import(
                 None,
             )
             if sample_key is None:
-                report.errors.append(f"{where}: no seed_id, id, uid or question_id")
+                report.bad(f"{where}: no seed_id, id, uid or question_id")
                 continue
             key = sample_key
             seed_pk = by_sample.get(key, by_external.get(key))
         if seed_pk is None:
-            report.errors.append(
-                f"{where}: {key!r} is neither a seed id nor a sample id of {campaign.slug}"
-            )
+            report.bad(f"{where}: {key!r} is neither a seed id nor a sample id of {campaign.slug}")
             continue
         text = _response_text(record)
         if text is None or not text.strip():
-            report.errors.append(
+            report.bad(
                 f"{where}: no response text (looked for {', '.join(TEXT_FIELDS)}, or an "
                 "assistant message)"
             )
             continue
         if "\x00" in text:
-            report.errors.append(f"{where}: the response contains a NUL character")
+            report.bad(f"{where}: the response contains a NUL character")
             continue
         if seed_pk in found:
-            report.errors.append(
+            report.bad(
                 f"{where}: a second response for {key!r} (first at line {found[seed_pk][1]})"
             )
             continue
         found[seed_pk] = (text, number)
-    if report.errors:
+    if report.bad_lines:
         raise ResponseImportError(report)
     if dry_run:
         report.imported = len(found)

@@ -130,8 +130,10 @@ class Command(CampaignCommand):
                 bar.close()
                 for error in exc.report.errors:
                     self.stderr.write(f"{_where(path, unit, error.line)}: {error.message}")
+                if exc.report.unlisted:
+                    self.stderr.write(f"... and {exc.report.unlisted} more bad {unit}(s).")
                 raise CommandError(
-                    f"{len(exc.report.errors)} bad {unit}(s) of {exc.report.lines} in {path}; "
+                    f"{exc.report.bad_lines} bad {unit}(s) of {exc.report.lines} in {path}; "
                     "nothing was imported. Fix them, or pass --skip-bad-lines to import the "
                     "good ones."
                 ) from exc
@@ -139,6 +141,8 @@ class Command(CampaignCommand):
                 bar.close()
         for error in report.errors:
             self.stderr.write(f"{_where(path, unit, error.line)}: skipped: {error.message}")
+        if report.unlisted:
+            self.stderr.write(f"... and {report.unlisted} more bad {unit}(s) skipped.")
         for lineno, other in report.duplicate_content:
             self.stderr.write(
                 f"{_where(path, unit, lineno)}: skipped: same content as seed {other!r}"
@@ -173,7 +177,7 @@ class Command(CampaignCommand):
                 f"{path.name} ({seed_file.detected.describe()}): {report.lines} {unit}s, "
                 f"{verb} {report.created} seeds, {len(report.already_present)} already present, "
                 f"{len(report.duplicate_content)} duplicate content{repeated}, "
-                f"{len(report.errors)} bad {unit}(s) skipped."
+                f"{report.bad_lines} bad {unit}(s) skipped."
             )
         )
 

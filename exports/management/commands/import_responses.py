@@ -39,7 +39,8 @@ class Command(CampaignCommand):
             for error in exc.report.errors:
                 self.stderr.write(f"{path}: {error}")
             raise CommandError(
-                f"{len(exc.report.errors)} bad line(s) in {path}; nothing was imported."
+                f"{max(exc.report.bad_lines, len(exc.report.errors))} bad line(s) in {path}; "
+                "nothing was imported."
             ) from exc
         verb = "would import" if report.dry_run else "imported"
         self.stdout.write(
