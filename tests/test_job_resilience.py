@@ -57,11 +57,19 @@ def broker_down() -> Iterator[str]:
     url = f"redis://127.0.0.1:{closed_port()}/0"
     keys = ("task_always_eager", "broker_url", "result_backend")
     saved = {key: celery_app.conf[key] for key in keys}
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (CI sets
+    # it), so the environment must point at the dead broker too.
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = url
     celery_app.conf.update(task_always_eager=False, broker_url=url, result_backend=url)
     _drop_cached_connections()
     try:
         yield url
     finally:
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
         celery_app.conf.update(saved)
         _drop_cached_connections()
 
