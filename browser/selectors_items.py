@@ -9,6 +9,7 @@ flags, and one query for the events of the seed and everything hanging off it.""
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch, Q
 
 from annotation.models import (
@@ -138,6 +139,10 @@ class RevisionHistory:
     # The note the curator gave when this revision was returned (the next one's feedback).
     return_note: str | None
     actions: tuple[str, ...]
+    # Whether the quality checks (decontamination, similarity) ran: "" for a draft, else
+    # done / pending (not run yet: its flags may be incomplete) / failed, with the error.
+    check_state: str = ""
+    check_error: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,7 @@ def _seed(campaign: Campaign, seed_id: int) -> Seed:
 def _rewrites(seed: Seed) -> list[Rewrite]:
     return list(
         Rewrite.objects.filter(seed=seed)
-        .select_related("author", "subcategory__category")
+        .select_related("author", "subcategory__category", "quality_check")
         .prefetch_related(
             language_links_prefetch(),
             Prefetch(
@@ -199,6 +204,16 @@ def _rewrites(seed: Seed) -> list[Rewrite]:
         )
         .order_by("assignment_id", "revision", "id")
     )
+
+
+def _check_state(rewrite: Rewrite) -> tuple[str, str]:
+    if rewrite.status == Rewrite.Status.DRAFT:
+        return "", ""
+    try:
+        check = rewrite.quality_check  # joined by _rewrites: no query
+    except ObjectDoesNotExist:
+        return "pending", ""  # enqueued at submit and not started yet
+    return check.status, check.error
 
 
 def _revision(
@@ -214,7 +229,10 @@ def _revision(
     )
     nxt = next_of.get(rewrite.pk)
     feedback = nxt.feedback if nxt is not None and isinstance(nxt.feedback, dict) else None
+    check_state, check_error = _check_state(rewrite)
     return RevisionHistory(
+        check_state=check_state,
+        check_error=check_error,
         rewrite=rewrite,
         previous=previous,
         diff=text_diff(previous.text, rewrite.text) if previous is not None else None,

@@ -185,6 +185,17 @@ class ItemRevisionOut(serializers.Serializer):
     votes_hidden = serializers.BooleanField(
         help_text="You sit on this panel and have not voted: the other votes stay hidden"
     )
+    quality_check = serializers.ChoiceField(
+        choices=[
+            ("", "Not submitted"),
+            ("pending", "Pending"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+        ],
+        help_text="Whether decontamination and similarity checks ran on it; while pending its "
+        "flags may be incomplete",
+    )
+    quality_check_error = serializers.CharField(help_text="Why the last check failed, if it did")
     votes = ItemVoteOut(many=True)
     actions = serializers.ListField(
         child=serializers.ChoiceField(choices=_choices(REVISION_ACTIONS)),
@@ -225,6 +236,8 @@ class ItemRevisionOut(serializers.Serializer):
             "flags": [ItemSimilarityOut(f).data for f in history.flags],
             "tally": history.tally,
             "votes_hidden": history.votes_hidden,
+            "quality_check": history.check_state,
+            "quality_check_error": history.check_error,
             "votes": [ItemVoteOut(v).data for v in history.votes],
             "actions": list(history.actions),
         }

@@ -16,6 +16,7 @@ from annotation.models import Rewrite, Role
 from annotation.services import DraftInput, assignment_skip, draft_save
 from browser.selectors_items import EVENT_LABELS
 from core.transitions import EventKind
+from quality.models import RewriteCheck
 from quality.services import reference_set_load
 from review.services import ballot_cast, membership_add, rewrite_return, rewrite_submit
 
@@ -402,3 +403,31 @@ def test_a_draft_left_with_a_skip_and_the_next_annotators_work_are_told_apart(wo
     assert (skip["text"], skip["by"]) == ("", "camp-ann2")
     page = client_for(world.curator).get(item_url("camp", rewrite.seed_id)).content.decode()
     assert "skipped (no reason given)" in page
+
+
+def test_a_revision_whose_quality_check_has_not_run_says_its_flags_may_be_incomplete(
+    world, django_capture_on_commit_callbacks
+):
+    world.add_seeds(2)
+    # Submitted without running the on-commit check (a broker outage, say): pending.
+    pending = world.submitted(world.annotators[0])
+    # Submitted with the check run: done.
+    with django_capture_on_commit_callbacks(execute=True):
+        checked = world.submitted(world.annotators[1])
+    assert RewriteCheck.objects.get(rewrite=checked).status == "done"
+    client = api_for(world.curator)
+    body = client.get(item_url("camp", pending.seed_id, api=True)).json()
+    assert [r["quality_check"] for r in body["revisions"]] == ["pending"]
+    body = client.get(item_url("camp", checked.seed_id, api=True)).json()
+    assert [r["quality_check"] for r in body["revisions"]] == ["done"]
+    page = Client()
+    page.force_login(world.curator)
+    html = page.get(item_url("camp", pending.seed_id)).content.decode()
+    assert 'data-role="check-pending"' in html and "flags may be incomplete" in html
+    html = page.get(item_url("camp", checked.seed_id)).content.decode()
+    assert 'data-role="check-pending"' not in html
+    RewriteCheck.objects.filter(rewrite=checked).update(
+        status="failed", error="worker died 8 times"
+    )
+    html = page.get(item_url("camp", checked.seed_id)).content.decode()
+    assert 'data-role="check-failed"' in html and "worker died 8 times" in html
