@@ -434,7 +434,9 @@ def item_history(*, user: Any, slug: str, seed_id: int) -> ItemHistory:
     events = [
         e
         for e in events
-        if not (e.object_type == "ballot" and e.object_id in blind and e.kind == "ballot.cast")
+        if not (
+            e.object_type == "ballot" and e.object_id in blind and e.kind == EventKind.BALLOT_CAST
+        )
     ]
     return ItemHistory(
         campaign=campaign,
