@@ -9,7 +9,6 @@ flags, and one query for the events of the seed and everything hanging off it.""
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Prefetch, Q
 
 from annotation.models import (
@@ -27,6 +26,7 @@ from core.diff import TextDiff, text_diff
 from core.errors import NotFound
 from core.transitions import EventKind
 from quality.models import ContaminationHit, SimilarityFlag
+from quality.selectors import check_state as quality_check_state
 from quality.selectors import contamination_hits, quality_flags_prefetch, similarity_flags
 from review.models import Ballot, VoteReason
 
@@ -206,16 +206,6 @@ def _rewrites(seed: Seed) -> list[Rewrite]:
     )
 
 
-def _check_state(rewrite: Rewrite) -> tuple[str, str]:
-    if rewrite.status == Rewrite.Status.DRAFT:
-        return "", ""
-    try:
-        check = rewrite.quality_check  # joined by _rewrites: no query
-    except ObjectDoesNotExist:
-        return "pending", ""  # enqueued at submit and not started yet
-    return check.status, check.error
-
-
 def _revision(
     rewrite: Rewrite, *, by_id: dict[int, Rewrite], next_of: dict[int, Rewrite], viewer_id: Any
 ) -> RevisionHistory:
@@ -229,7 +219,7 @@ def _revision(
     )
     nxt = next_of.get(rewrite.pk)
     feedback = nxt.feedback if nxt is not None and isinstance(nxt.feedback, dict) else None
-    check_state, check_error = _check_state(rewrite)
+    check_state, check_error = quality_check_state(rewrite)
     return RevisionHistory(
         check_state=check_state,
         check_error=check_error,

@@ -8,7 +8,7 @@ from annotation.models import Assignment, Difficulty, RejectReason, Rewrite, See
 from annotation.selectors import rewrite_language_names
 from annotation.serializers import ChecklistSerializer, FeedbackOut, SeedOut
 from quality.models import SimilarityFlag
-from quality.serializers import ContaminationHitOut
+from quality.serializers import ContaminationHitOut, QualityCheckField
 from review.models import Ballot, Decision, VoteReason
 from review.serializers import TextDiffOut
 
@@ -185,16 +185,7 @@ class ItemRevisionOut(serializers.Serializer):
     votes_hidden = serializers.BooleanField(
         help_text="You sit on this panel and have not voted: the other votes stay hidden"
     )
-    quality_check = serializers.ChoiceField(
-        choices=[
-            ("", "Not submitted"),
-            ("pending", "Pending"),
-            ("done", "Done"),
-            ("failed", "Failed"),
-        ],
-        help_text="Whether decontamination and similarity checks ran on it; while pending its "
-        "flags may be incomplete",
-    )
+    quality_check = QualityCheckField()
     quality_check_error = serializers.CharField(help_text="Why the last check failed, if it did")
     votes = ItemVoteOut(many=True)
     actions = serializers.ListField(

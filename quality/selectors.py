@@ -1,6 +1,7 @@
 """Reads of the quality app: reference sets and the quality flags of rewrites. Other apps read
 flags only through these (never by relation name)."""
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from annotation.models import Campaign, Rewrite
@@ -41,6 +42,20 @@ def quality_flags_prefetch(prefix: str = "") -> list[Prefetch]:
             ),
         ),
     ]
+
+
+def check_state(rewrite: Rewrite) -> tuple[str, str]:
+    """Whether a rewrite's quality checks (decontamination, similarity) ran, and why the last
+    attempt failed: ("", "") for a draft, else ("done" | "pending" | "failed", error). Pending:
+    enqueued and not finished, so its flags may be incomplete. Load rewrites with
+    ``select_related("quality_check")`` (or ``"<prefix>quality_check"``) for no extra query."""
+    if rewrite.status == Rewrite.Status.DRAFT:
+        return "", ""
+    try:
+        check = rewrite.quality_check
+    except ObjectDoesNotExist:
+        return "pending", ""  # enqueued at submit and not started yet
+    return check.status, check.error
 
 
 def contamination_hits(rewrite: Rewrite) -> list[ContaminationHit]:

@@ -28,6 +28,26 @@ class ContaminationHitOut(serializers.Serializer):
         }
 
 
+QUALITY_CHECK_STATES = [
+    ("", "Not submitted"),
+    ("pending", "Pending"),
+    ("done", "Done"),
+    ("failed", "Failed"),
+]
+
+
+class QualityCheckField(serializers.ChoiceField):
+    """Whether a rewrite's quality checks ran (quality.selectors.check_state)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "help_text",
+            "Whether decontamination and similarity checks ran on it; while pending its flags "
+            "may be incomplete",
+        )
+        super().__init__(choices=QUALITY_CHECK_STATES, **kwargs)
+
+
 class SimilarityFlagOut(serializers.Serializer):
     """Copies its seed, or nearly duplicates another seed's rewrite."""
 

@@ -20,6 +20,8 @@ def _ballots_base() -> QuerySet[Ballot]:
         "rewrite__author",
         # A revision 2 or later shows its reviewers the diff to the one before.
         "rewrite__previous",
+        # Whether its quality checks ran (flags may still be missing): quality.check_state.
+        "rewrite__quality_check",
     ).prefetch_related(
         Prefetch(
             "rewrite__language_links",
@@ -72,7 +74,7 @@ def rewrites_for_curator(
     campaign = campaign_for_member(user=user, slug=slug, role=Role.CURATOR)
     qs = (
         Rewrite.objects.filter(campaign=campaign)
-        .select_related("campaign", "author", "seed", "subcategory__category")
+        .select_related("campaign", "author", "seed", "subcategory__category", "quality_check")
         .prefetch_related(
             language_links_prefetch(),
             Prefetch(

@@ -11,8 +11,8 @@ from annotation.serializers import (
     rewrite_tags,
 )
 from core.diff import TextDiff, text_diff
-from quality.selectors import contamination_hits, similarity_flags
-from quality.serializers import ContaminationHitOut, SimilarityFlagOut
+from quality.selectors import check_state, contamination_hits, similarity_flags
+from quality.serializers import ContaminationHitOut, QualityCheckField, SimilarityFlagOut
 
 from .models import Ballot, Decision, VoteReason
 
@@ -101,6 +101,12 @@ def contamination_out(rewrite: Rewrite) -> list[dict[str, Any]]:
     return cast(
         list[dict[str, Any]], ContaminationHitOut(contamination_hits(rewrite), many=True).data
     )
+
+
+def quality_check_out(rewrite: Rewrite) -> dict[str, str]:
+    """Whether its quality checks ran (load with ``select_related("quality_check")``)."""
+    state, error = check_state(rewrite)
+    return {"quality_check": state, "quality_check_error": error}
 
 
 def flags_out(rewrite: Rewrite) -> list[dict[str, Any]]:
@@ -203,6 +209,8 @@ class BallotOut(serializers.Serializer):
     seed = SeedOut()
     contamination = ContaminationHitOut(many=True)
     flags = SimilarityFlagOut(many=True)
+    quality_check = QualityCheckField()
+    quality_check_error = serializers.CharField(help_text="Why the last check failed, if it did")
     my_vote = VoteOut(allow_null=True)
     revision_context = RevisionContextOut(
         allow_null=True,
@@ -224,6 +232,7 @@ class BallotOut(serializers.Serializer):
             "seed": SeedOut(ballot.rewrite.seed).data,
             "contamination": contamination_out(ballot.rewrite),
             "flags": flags_out(ballot.rewrite),
+            **quality_check_out(ballot.rewrite),
             "my_vote": vote_out(ballot, with_reviewer=False)
             if ballot.status == Ballot.Status.CAST
             else None,
@@ -251,6 +260,8 @@ class CuratorRewriteOut(RewriteOut):
     feedback = FeedbackOut(allow_null=True)
     contamination = ContaminationHitOut(many=True)
     flags = SimilarityFlagOut(many=True)
+    quality_check = QualityCheckField()
+    quality_check_error = serializers.CharField(help_text="Why the last check failed, if it did")
     tally = CuratorTallyOut()
     votes = PanelVoteOut(many=True)
 
@@ -273,6 +284,7 @@ class CuratorRewriteOut(RewriteOut):
             "feedback": rewrite.feedback or None,
             "contamination": contamination_out(rewrite),
             "flags": flags_out(rewrite),
+            **quality_check_out(rewrite),
             "tally": {
                 "valid": sum(1 for b in ballots if b.decision == Decision.VALID),
                 "invalid": sum(1 for b in ballots if b.decision == Decision.INVALID),

@@ -24,7 +24,14 @@ from quality.selectors import contamination_hits, similarity_flags
 
 from . import dashboard, selectors, services
 from .models import Ballot, Decision, VoteReason
-from .serializers import VoteIn, contamination_out, flags_out, revision_context, rewrite_out
+from .serializers import (
+    VoteIn,
+    contamination_out,
+    flags_out,
+    quality_check_out,
+    revision_context,
+    rewrite_out,
+)
 
 QUEUE_LIMIT = 200  # "Next ballot" walks the whole queue; the list shows its oldest part
 
@@ -127,6 +134,7 @@ def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
         "guidelines_html": render_markdown(ballot.campaign.guidelines),
         "contamination": contamination_out(rewrite),
         "flags": flags_out(rewrite),
+        **quality_check_out(rewrite),
         # Revision 2 or later: what changed since the revision before and the curator's note
         # when it was returned; never that revision's voters or their votes.
         "revision_context": revision_context(rewrite),

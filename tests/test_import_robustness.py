@@ -267,3 +267,50 @@ def test_responses_import_names_odd_lines_and_caps_the_list(world):
         responses_import(campaign=world.campaign, lines=["[]"] * 10_000, model="m1")
     assert exc.value.report.bad_lines == 10_000 and len(exc.value.report.errors) == 3
     assert exc.value.message.startswith("10000 bad line(s)")
+
+
+def test_responses_upload_caps_a_huge_line_in_bounded_memory(world):
+    """An answers upload reads each line with a bounded readline: a 20 MB line in a gzip is a
+    named bad line, never held in memory, and the rest of the file is still checked."""
+    import tracemalloc
+
+    from exports.services.responses import ResponseImportError, responses_upload
+
+    huge = b'{"seed_id": "r1", "response": "' + b"x" * 20_000_000 + b'"}\n'
+    body = gzip.compress(b'{"seed_id": "r1", "response": "ok"}\n' + huge + b"\xff\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(ResponseImportError) as exc:
+            responses_upload(
+                campaign=world.campaign,
+                actor=world.curator,
+                model="m1",
+                stream=io.BytesIO(body),
+                file_name="answers.jsonl.gz",
+            )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    errors = exc.value.report.errors
+    assert errors[0] == "line 2: longer than 1,048,576 bytes (CURATION_IMPORT_MAX_LINE_BYTES)"
+    assert errors[1].startswith("line 3: not UTF-8")
+    assert peak < 8_000_000, peak
+
+
+def test_responses_upload_over_the_size_cap_is_named(world):
+    from exports.services.responses import ResponseImportError, responses_upload
+
+    with (
+        override_settings(UPLOAD_MAX_BYTES=1000, CURATION_IMPORT_MAX_LINE_BYTES=100),
+        pytest.raises(ResponseImportError) as exc,
+    ):
+        responses_upload(
+            campaign=world.campaign,
+            actor=world.curator,
+            model="m1",
+            stream=io.BytesIO(b'{"seed_id": "r1", "response": "ok"}\n' * 100),
+            file_name="answers.jsonl",
+        )
+    assert exc.value.report.errors == [
+        "answers.jsonl: larger than 1,000 bytes (decompressed; CURATION_UPLOAD_MAX_MB)"
+    ]

@@ -129,6 +129,17 @@ def test_submit_with_the_broker_down_succeeds_and_the_check_is_swept_later(
     assert check.status == "pending" and check.attempts == 0
     assert check.error.startswith("enqueue failed: ") and "127.0.0.1" in check.error
     assert rewrite.question_tokens is None
+    # Reviewers and curators see that its flags may be incomplete (vote page, ballot and
+    # rewrite APIs).
+    ballot = rewrite.ballots.first()
+    reviewer = api_for(ballot.reviewer)
+    shown = reviewer.get(f"/api/v1/ballots/{ballot.pk}/").json()
+    assert (shown["quality_check"], shown["flags"]) == ("pending", [])
+    assert shown["quality_check_error"].startswith("enqueue failed: ")
+    page = page_for(ballot.reviewer).get(f"/ballots/{ballot.pk}/").content.decode()
+    assert 'id="quality-check-state"' in page and "Quality checks still running" in page
+    rows = api_for(world.curator).get("/api/v1/campaigns/camp/rewrites/").json()["results"]
+    assert [r["quality_check"] for r in rows] == ["pending"]
 
     # The broker is back. Before the deadline the sweep leaves the check alone; after it, the
     # sweep enqueues it (eager here: it runs) and the token sweep counts the tokens.
@@ -144,6 +155,10 @@ def test_submit_with_the_broker_down_succeeds_and_the_check_is_swept_later(
     assert check.checked_at is not None and check.enqueued_at is not None
     assert ContaminationHit.objects.filter(rewrite=rewrite).count() == 1
     assert requeue_unchecked_rewrites() == 0  # done: never again
+    shown = reviewer.get(f"/api/v1/ballots/{ballot.pk}/").json()
+    assert (shown["quality_check"], len(shown["contamination"])) == ("done", 1)
+    page = page_for(ballot.reviewer).get(f"/ballots/{ballot.pk}/").content.decode()
+    assert 'id="quality-check-state"' not in page and "Overlaps a public benchmark" in page
     assert count_missing_tokens() == 1
     rewrite.refresh_from_db()
     assert rewrite.question_tokens and rewrite.question_tokens > 5

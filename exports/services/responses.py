@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from annotation.models import Campaign, Rewrite, Role, Seed
-from annotation.services.seed_formats import loads, record_problems
+from annotation.services.seed_formats import loads, max_line_bytes, record_problems
 from annotation.tokens import count_tokens
 from core import access
 from core.errors import ValidationFailed
@@ -28,6 +28,7 @@ from .formats import seed_sample_id
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 TEXT_FIELDS = ("response", "answer", "output", "completion", "text")
 MAX_REPORTED = 50
+_SKIP_CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -204,30 +205,55 @@ def responses_import(
 
 def _upload_lines(stream: IO[bytes], file_name: str) -> list[str]:
     """The lines of an uploaded answers file (gzip-compressed when its name ends in .gz),
-    decoded as UTF-8. Raises ResponseImportError naming every line that is not UTF-8, or the
-    file when it cannot be decompressed."""
+    decoded as UTF-8, each read with a bounded ``readline``: a line longer than
+    ``CURATION_IMPORT_MAX_LINE_BYTES`` is a bad line (its rest read and dropped a chunk at a
+    time, never held whole), and the whole file at most ``UPLOAD_MAX_BYTES`` once decompressed.
+    Raises ResponseImportError naming every bad line (the first
+    ``CURATION_IMPORT_MAX_REPORTED_ERRORS``, all counted), or the file when it cannot be
+    decompressed or is too large."""
     report = ResponseImportReport()
-    raw: Iterable[bytes] = stream
+    raw: IO[bytes] = stream
     if file_name.endswith(".gz"):
-        raw = gzip.GzipFile(fileobj=stream, mode="rb")
+        raw = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[assignment]
+    limit = max_line_bytes()
     lines: list[str] = []
     read = 0
+    number = 0
     try:
-        for number, line in enumerate(raw, start=1):
-            read += len(line)
-            if read > settings.UPLOAD_MAX_BYTES:
-                limit = settings.UPLOAD_MAX_BYTES // (1024 * 1024)
-                report.errors.append(f"{file_name}: larger than {limit} MB (decompressed)")
+        while True:
+            line = raw.readline(limit + 2)  # the cap, plus room for a line break
+            if not line:
                 break
+            number += 1
+            read += len(line)
+            too_long = len(line) > limit and len(line.rstrip(b"\r\n")) > limit
+            while too_long and not line.endswith(b"\n") and read <= settings.UPLOAD_MAX_BYTES:
+                line = raw.readline(_SKIP_CHUNK)
+                if not line:
+                    break
+                read += len(line)
+            if read > settings.UPLOAD_MAX_BYTES:
+                cap = settings.UPLOAD_MAX_BYTES
+                size = f"{cap // 2**20} MB" if cap >= 2**20 else f"{cap:,} bytes"
+                report.bad(
+                    f"{file_name}: larger than {size} (decompressed; CURATION_UPLOAD_MAX_MB)"
+                )
+                break
+            if too_long:
+                report.bad(
+                    f"line {number}: longer than {limit:,} bytes (CURATION_IMPORT_MAX_LINE_BYTES)"
+                )
+                lines.append("")
+                continue
             try:
                 lines.append(line.decode("utf-8"))
             except UnicodeDecodeError as exc:
-                report.errors.append(
+                report.bad(
                     f"line {number}: not UTF-8 ({exc.reason} at byte {exc.start + 1} of the line)"
                 )
                 lines.append("")
     except (OSError, EOFError, zlib.error) as exc:
-        report.errors.append(f"{file_name}: cannot read ({exc})")
+        report.bad(f"{file_name}: cannot read ({exc})")
     report.lines = len(lines)
     if report.errors:
         raise ResponseImportError(report)
