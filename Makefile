@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export TIKTOKEN_CACHE_DIR ?= $(abspath ../shared/tiktoken)
 
-.PHONY: install demo serve test check lint bench worker beat clean
+.PHONY: install build demo serve test check lint bench soak worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,19 @@ demo: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## Production-like: the static files and the database schema, with the settings of the
+## environment (config.settings.production; README "Production" lists the variables).
+build: install
+	DJANGO_SETTINGS_MODULE=config.settings.production $(BIN)/python manage.py check --deploy --fail-level WARNING
+	DJANGO_SETTINGS_MODULE=config.settings.production $(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	DJANGO_SETTINGS_MODULE=config.settings.production $(BIN)/python manage.py migrate --noinput
+
+## Serve production-like from the environment: gunicorn, a Celery worker and beat on
+## PostgreSQL and Redis (the Procfile, run by honcho). Ctrl-C stops all three.
+serve: build
+	PATH="$(abspath $(BIN)):$$PATH" DJANGO_SETTINGS_MODULE=config.settings.production \
+		$(BIN)/honcho start -f Procfile
 
 ## Install and run the whole test suite, after the static checks: migrations, lint, the
 ## layering contracts (import-linter), the OpenAPI schema and the types (mypy).
@@ -49,11 +62,13 @@ bench: install
 	$(BIN)/python bench/seed_import.py
 	$(BIN)/python bench/browser.py
 
+## A worker and beat beside `make demo`'s runserver (local settings; DATABASE_URL and
+## CELERY_BROKER_URL from the environment). `make serve` runs the production processes.
 worker: install
-	$(BIN)/celery -A config.celery_app worker --loglevel=INFO
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config.celery_app worker --loglevel=INFO
 
 beat: install
-	$(BIN)/celery -A config.celery_app beat --loglevel=INFO
+	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config.celery_app beat --loglevel=INFO
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

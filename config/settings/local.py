@@ -9,3 +9,9 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 # A development-only key; production.py refuses to start without DJANGO_SECRET_KEY.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "local-development-only-not-secret")
 ALLOWED_HOSTS = ["*"]
+
+# whitenoise serves static files straight from the app folders (no collectstatic needed), and
+# picks up edits.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -51,10 +51,38 @@ if EMAIL_USE_SSL:
     EMAIL_USE_TLS = False
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 
-if os.environ.get("REDIS_CACHE_URL") or os.environ.get("CELERY_BROKER_URL"):
+# The cache (allauth's rate limits, the dashboard's short-lived figures) has its own Redis URL,
+# never the broker's database: flushing one must not drop the other's data. Unset: each
+# process keeps its own in-memory cache.
+if os.environ.get("REDIS_CACHE_URL"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ.get("REDIS_CACHE_URL", os.environ.get("CELERY_BROKER_URL")),
+            "LOCATION": os.environ["REDIS_CACHE_URL"],
+            "TIMEOUT": 300,
         }
     }
+
+# Static files come from the app server (whitenoise), compressed with hashed names.
+STORAGES = {  # noqa: F405
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# Logs are JSON lines unless told otherwise (a log shipper reads one object per line).
+CURATION_LOG_FORMAT = "text" if os.environ.get("CURATION_LOG_FORMAT") == "text" else "json"
+LOGGING = {  # noqa: F405
+    **LOGGING,  # noqa: F405
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": CURATION_LOG_FORMAT,
+        }
+    },
+}
+
+# Error reporting to Sentry (or any Sentry-compatible service) when SENTRY_DSN is set.
+from config.sentry import sentry_init  # noqa: E402
+
+sentry_init()

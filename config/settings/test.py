@@ -23,3 +23,6 @@ from pathlib import Path  # noqa: E402
 
 # Uploads of a test run go to a folder of their own, not the project's media/.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="codearena-test-media-"))
+# whitenoise looks for collected static files here (none: tests read them where they are).
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="codearena-test-static-"))
+WHITENOISE_USE_FINDERS = True
