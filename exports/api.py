@@ -1,7 +1,7 @@
 """Release API: start a release job, follow its progress, download its files (curators only).
 Each view parses input, calls one selector or service, renders."""
 
-from typing import Any
+from typing import IO, Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
@@ -81,6 +81,17 @@ RELEASE_FILE_TYPES = {
 NOT_DONE_RESPONSE = OpenApiResponse(description="The release is not done yet")
 
 
+class ReleaseFileResponse(FileResponse):
+    """A release file sent in 64 KiB chunks as it is read from the releases storage (a local
+    file, or an S3 object's HTTP body), with its size as Content-Length."""
+
+    block_size = 64 * 1024
+
+    def __init__(self, stream: IO[bytes], *, size: int, filename: str, content_type: str):
+        super().__init__(stream, as_attachment=True, filename=filename, content_type=content_type)
+        self["Content-Length"] = str(size)
+
+
 def release_file_type(name: str) -> str:
     return next(
         (kind for suffix, kind in RELEASE_FILE_TYPES.items() if name.endswith(suffix)),
@@ -115,10 +126,10 @@ class ReleaseFileView(APIView):
     )
     def get(self, request: Request, pk: int, name: str) -> FileResponse:
         release = selectors.release_for_curator(user=request.user, release_id=pk)
-        path = services.release_file_path(release=release, name=name)
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
+        stream, size = services.release_file_open(release=release, name=name)
+        return ReleaseFileResponse(
+            stream,
+            size=size,
             filename=f"{release.campaign.slug}-{release.name}-{name.replace('/', '-')}",
             content_type=release_file_type(name),
         )
@@ -131,10 +142,10 @@ class ReleaseDownloadView(APIView):
     )
     def get(self, request: Request, pk: int) -> FileResponse:
         release = selectors.release_for_curator(user=request.user, release_id=pk)
-        path = services.release_zip_path(release=release)
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
+        stream, size = services.release_zip_open(release=release)
+        return ReleaseFileResponse(
+            stream,
+            size=size,
             filename=services.release_zip_name(release),
             content_type="application/zip",
         )

@@ -2,8 +2,14 @@
 
 from .build import ExportResult, release_build, release_check
 from .formats import ARENA_HARD_BASELINES, ARENA_HARD_CATEGORY, sample_id, seed_sample_id
-from .job import release_dir, release_file_path, release_run, release_zip_name, release_zip_path
-from .publishing import release_files_publish
+from .job import (
+    release_file_open,
+    release_run,
+    release_storage_prefix,
+    release_zip_name,
+    release_zip_open,
+)
+from .publishing import release_files_publish, release_files_store
 from .responses import ResponseImportError, responses_import
 from .selection import (
     CODEARENA_META,
@@ -26,12 +32,13 @@ __all__ = [
     "ResponseImportError",
     "release_build",
     "release_check",
-    "release_dir",
-    "release_file_path",
+    "release_file_open",
     "release_files_publish",
+    "release_files_store",
     "release_run",
+    "release_storage_prefix",
     "release_zip_name",
-    "release_zip_path",
+    "release_zip_open",
     "responses_import",
     "sample_id",
     "seed_sample_id",

@@ -1,5 +1,6 @@
 """Building a release: token counts, a last decontamination of the accepted rewrites,
-selection, every file prepared in memory, then published (``publishing``).
+selection, every file prepared in memory, then published in a local folder and, for a release
+job, saved into the releases storage (``publishing``).
 
 One service, ``release_build``, is used by ``export_benchmark`` and by the release job
 (``queue.release_start`` -> Celery -> ``job.release_run``). The same database and parameters
@@ -43,7 +44,7 @@ from .formats import (
     release_zip,
     sample_id,
 )
-from .publishing import release_files_publish
+from .publishing import release_files_publish, release_files_store
 from .selection import ReleaseParameters, select_rewrites
 
 Progress = Callable[[int, str], None]
@@ -283,6 +284,7 @@ def release_build(
     parameters: ReleaseParameters | None = None,
     actor: Any = None,
     progress: Progress | None = None,
+    store_as: str = "",
 ) -> ExportResult:
     """Write all release files for the campaign's accepted, uncontaminated rewrites (one per
     seed: only the latest revision can be accepted) into ``out_dir``: ``benchmark.jsonl``,
@@ -290,6 +292,8 @@ def release_build(
     file and one answer file per included model), ``stats.json``, ``README.md``,
     ``figures/*.svg``, ``manifest.json`` (every file above with its sha256 and size) and
     ``<campaign>-<release>.zip`` (all of them; the one file the manifest does not list).
+    With ``store_as`` (the job's ``<campaign>/<release>``) every file is then also saved into
+    the releases storage (``storages["releases"]``) under ``<store_as>/<name>``.
 
     Before selecting, missing token counts are made and the accepted rewrites are checked again
     against every reference set, so a lost background task can never let a contaminated rewrite
@@ -456,13 +460,20 @@ def release_build(
     say(80, "written dataset card, figures, manifest and zip")
 
     written = release_files_publish(Path(out_dir), files)
-    say(100, f"published {len(written)} files")
+    if store_as:
+        say(85, f"published {len(written)} files")
+        release_files_store(source=Path(out_dir), names=written, prefix=store_as)
+        say(100, f"stored {len(written)} files")
+        where = {"stored_as": store_as}
+    else:
+        say(100, f"published {len(written)} files")
+        where = {"out_dir": str(out_dir)}
     event_record(
         campaign=campaign,
         actor=actor,
         kind=EventKind.RELEASE_BUILT,
         obj=campaign,
-        data={"out_dir": str(out_dir), "total": len(records), **stats["parameters"]},
+        data={**where, "total": len(records), **stats["parameters"]},
     )
     return ExportResult(
         out_dir=Path(out_dir),

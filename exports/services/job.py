@@ -8,21 +8,31 @@ its own task id on a running release, builds it again from the start (a build wr
 files from scratch, so the result is byte-identical); a release whose worker went quiet
 (no progress for RUNNING_STALE_AFTER) or whose message never reached a worker (queued for
 QUEUED_STALE_AFTER) is enqueued again by the sweep (``releases_requeue_stale``); after
-MAX_ATTEMPTS starts it is failed with the reason instead of being tried forever."""
+MAX_ATTEMPTS starts it is failed with the reason instead of being tried forever.
 
+Where the files go: a build writes them in a temporary folder of the worker, saves each into
+the releases storage (``storages["releases"]``: RELEASES_DIR, or an S3 bucket) under
+``<campaign>/<release>/<name>``, and only then moves the release to done; nothing serves the
+files of a release that is not done, so nobody downloads a half-stored release."""
+
+import shutil
+import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import DomainError, InvalidTransition, NotFound
+from core.storage import storage_stream
 from core.transitions import EventKind, transition
 
 from ..models import Release, ReleaseSample
@@ -41,8 +51,23 @@ QUEUED_STALE_AFTER = timedelta(minutes=10)
 MAX_ATTEMPTS = 3
 
 
-def release_dir(release: Release) -> Path:
-    return Path(settings.RELEASES_DIR) / release.campaign.slug / release.name
+def _staging_root() -> Path:
+    """The folder of this machine's temporary folders for building releases, without those
+    older than the job's time limit (CURATION_JOB_TIME_LIMIT): their builds are over, and a
+    worker killed mid-build (e.g. by the OOM killer) never removes its own."""
+    root = Path(tempfile.gettempdir()) / "codearena-release-staging"
+    root.mkdir(exist_ok=True)
+    limit = int(getattr(settings, "CURATION_JOB_TIME_LIMIT", 3600))
+    for leftover in root.iterdir():
+        with suppress(FileNotFoundError):
+            if time.time() - leftover.stat().st_mtime > limit + 60:
+                shutil.rmtree(leftover, ignore_errors=True)
+    return root
+
+
+def release_storage_prefix(release: Release) -> str:
+    """Where a release's files live in the releases storage: ``<campaign>/<release>``."""
+    return f"{release.campaign.slug}/{release.name}"
 
 
 def _release_progress(release_id: int, percent: int, message: str) -> None:
@@ -173,13 +198,16 @@ def release_run(*, release_id: int, task_id: str = "") -> Release:
     own = Q(task_id=task_id, attempts=attempt)
     params = {k: v for k, v in release.parameters.items() if k in ReleaseParameters.__annotations__}
     try:
-        result = release_build(
-            campaign=release.campaign,
-            out_dir=release_dir(release),
-            parameters=ReleaseParameters(**params),
-            actor=release.created_by,
-            progress=lambda pct, msg: _release_progress(release_id, pct, msg),
-        )
+        # Built in a folder of this worker, then stored; the folder goes once it is stored.
+        with tempfile.TemporaryDirectory(prefix=f"{release_id}-", dir=_staging_root()) as staging:
+            result = release_build(
+                campaign=release.campaign,
+                out_dir=Path(staging) / release.name,
+                parameters=ReleaseParameters(**params),
+                actor=release.created_by,
+                progress=lambda pct, msg: _release_progress(release_id, pct, msg),
+                store_as=release_storage_prefix(release),
+            )
     except Exception as exc:
         if isinstance(exc, DomainError):
             message = exc.message
@@ -260,21 +288,26 @@ def release_zip_name(release: Release) -> str:
     return f"{release.campaign.slug}-{release.name}.zip"
 
 
-def release_zip_path(*, release: Release) -> Path:
-    """The zip of a finished release (every file of it under one folder). Raises NotFound for a
-    release built before releases had one, InvalidTransition while it is not done."""
-    return release_file_path(release=release, name=release_zip_name(release))
+def release_zip_open(*, release: Release) -> tuple[IO[bytes], int]:
+    """The zip of a finished release (every file of it under one folder), opened for reading
+    in chunks, and its size. Raises NotFound for a release built before releases had one,
+    InvalidTransition while it is not done."""
+    return release_file_open(release=release, name=release_zip_name(release))
 
 
-def release_file_path(*, release: Release, name: str) -> Path:
-    """The path of one file of a finished release. Raises NotFound for a name the release did
-    not write (which also rules out any path outside the release folder) and
-    InvalidTransition while the release is not done."""
+def release_file_open(*, release: Release, name: str) -> tuple[IO[bytes], int]:
+    """One file of a finished release, opened from the releases storage for reading in chunks
+    (an S3 object is streamed, never read whole), and its size; the caller closes it. Raises
+    NotFound for a name the release did not write (which also rules out any name outside the
+    release's folder) or a file missing from the storage, and InvalidTransition while the
+    release is not done."""
     if release.status != Release.Status.DONE:
         raise InvalidTransition(f"Release {release.name!r} is {release.status}; wait until done.")
     if name not in release.files:
         raise NotFound(f"Release {release.name!r} has no file {name!r}.")
-    path = release_dir(release) / name
-    if not path.is_file():
-        raise NotFound(f"The file {name!r} of release {release.name!r} is missing on disk.")
-    return path
+    try:
+        return storage_stream(storages["releases"], f"{release_storage_prefix(release)}/{name}")
+    except FileNotFoundError:
+        raise NotFound(
+            f"The file {name!r} of release {release.name!r} is missing from its storage."
+        ) from None

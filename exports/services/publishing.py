@@ -1,12 +1,17 @@
 """Publishing release files: written and fsynced in a staging folder, then swapped into place,
-so no reader ever sees a partial file or a mix of two releases."""
+so no reader ever sees a partial file or a mix of two releases; then, for a release job, saved
+into the releases storage (``storages["releases"]``: a local folder or an S3 bucket)."""
 
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from django.core.files import File
+from django.core.files.storage import Storage, storages
 
 from .formats import file_meta
 
@@ -55,3 +60,42 @@ def release_files_publish(out_dir: Path, files: dict[str, bytes]) -> dict[str, d
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return {rel: file_meta(data) for rel, data in files.items()}
+
+
+def _stored_names(storage: Storage, folder: str) -> Iterator[str]:
+    """Every file under ``folder`` of ``storage`` (recursively), as storage names."""
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        yield f"{folder}/{name}"
+    for sub in folders:
+        yield from _stored_names(storage, f"{folder}/{sub}")
+
+
+def release_files_store(
+    *, source: Path, names: Iterable[str], prefix: str, storage: Storage | None = None
+) -> list[str]:
+    """Save the files ``names`` (paths relative to the local folder ``source``) into
+    ``storage`` (default: ``storages["releases"]``) as ``<prefix>/<name>``, each read from disk
+    in chunks, replacing a file of the same name (a release built again by a redelivered job);
+    then delete what an earlier attempt stored under ``prefix`` and this one did not write.
+    Returns the storage names. The release must not be readable (done) until this returns:
+    nothing serves the files of a release that is not done."""
+    storage = storage or storages["releases"]
+    prefix = prefix.strip("/")
+    stored = []
+    for name in names:
+        key = f"{prefix}/{name}"
+        with open(Path(source) / name, "rb") as fh:
+            saved = storage.save(key, File(fh, name=key))
+        if saved != key:  # a storage configured to rename instead of overwrite
+            raise RuntimeError(
+                f"The releases storage saved {key!r} as {saved!r}: it must overwrite files "
+                "(file_overwrite / allow_overwrite)."
+            )
+        stored.append(key)
+    for leftover in set(_stored_names(storage, prefix)) - set(stored):
+        storage.delete(leftover)
+    return stored
