@@ -6,26 +6,44 @@ no cookies) is sent."""
 import os
 from typing import TYPE_CHECKING, Any
 
+from core import logs
+
 if TYPE_CHECKING:
     from sentry_sdk._types import Event
 
+# Headers whose value is a credential or a person's address; sentry-sdk filters most of these
+# itself without send_default_pii, this is the second lock.
+_SECRET_HEADERS = {
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-csrftoken",
+    "x-api-key",
+    "x-forwarded-for",
+    "x-real-ip",
+}
+
 
 def _scrub(event: "Event", hint: dict[str, Any]) -> "Event | None":
-    """Drop what could hold a secret or user text before an event leaves the process."""
+    """Drop what could hold a secret or user text before an event leaves the process, and tag
+    the event with the ids of its log context (request id, task id, campaign, user id), so
+    the report and the log lines find each other."""
     request: Any = event.get("request")
     if isinstance(request, dict):
-        for key in ("data", "cookies", "query_string"):
+        for key in ("data", "cookies", "query_string", "env"):
             request.pop(key, None)
         headers = request.get("headers")
         if isinstance(headers, dict):
             for name in list(headers):
-                if name.lower() in {
-                    "authorization",
-                    "cookie",
-                    "x-csrftoken",
-                    "proxy-authorization",
-                }:
+                if name.lower() in _SECRET_HEADERS:
                     headers[name] = "[removed]"
+    user: Any = event.get("user")
+    if isinstance(user, dict):
+        event["user"] = {"id": user["id"]} if "id" in user else {}
+    tags: Any = event.setdefault("tags", {})
+    if isinstance(tags, dict):
+        for name, value in logs.context().items():
+            tags.setdefault(name, str(value))
     return event
 
 
@@ -55,5 +73,6 @@ def sentry_init() -> bool:
         include_local_variables=False,
         traces_sample_rate=float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
         before_send=_scrub,
+        before_send_transaction=_scrub,  # traces (SENTRY_TRACES_SAMPLE_RATE) carry a request too
     )
     return True

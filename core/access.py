@@ -24,6 +24,7 @@ from django.apps import apps
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from . import logs
 from .errors import NotAllowed, NotFound
 
 RolesByCampaign = dict[int, frozenset[str]]
@@ -108,7 +109,8 @@ def require(
     Raises NotFound(``missing``) when the object does not exist, the actor is not a member of
     its campaign, or (with ``owner_id``) the object is someone else's and the actor lacks
     ``or_role``; NotAllowed when ``role`` is given and the actor holds neither it nor
-    ``or_role``."""
+    ``or_role``. When the check passes, the campaign's slug and the actor's id join the log
+    context (``core.logs.bind``)."""
     held = roles(actor, campaign)
     if campaign is None or not held:
         raise NotFound(missing)
@@ -117,6 +119,10 @@ def require(
         raise NotAllowed(f"This needs the {role} role in campaign {campaign.slug!r}.")
     if owner_id is not None and owner_id != getattr(actor, "pk", None) and not privileged:
         raise NotFound(missing)
+    # From here on the request's (or task's) log lines name the campaign, also for objects
+    # addressed by id (/api/v1/ballots/5/). vars(): a slug deferred by ``only()`` is not worth
+    # a query.
+    logs.bind(campaign=vars(campaign).get("slug"), user_id=getattr(actor, "pk", None))
     return held
 
 

@@ -8,8 +8,15 @@ line of defence: if another transaction moved the row first, nothing is written 
 ``InvalidTransition`` rolls the whole operation back.
 
 Events are rows of the model named by ``settings.CURATION_EVENT_MODEL`` (core sits below the app
-that defines campaigns and their audit log, as ``AUTH_USER_MODEL`` sits below auth)."""
+that defines campaigns and their audit log, as ``AUTH_USER_MODEL`` sits below auth).
 
+Every event is also logged at INFO on ``curation.events`` once its transaction commits (a
+rolled-back change is never logged as done): its kind, object type and id(s), from and to
+state, campaign id and actor id; a bulk step logs one line with the count and the first ids.
+Of the event's ``data`` only numbers are logged: the rest may be a person's text (a note, a
+comment, an email address, an error quoting input)."""
+
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -19,9 +26,13 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import logs
 from .errors import InvalidTransition
 
 Transitions = Mapping[str, frozenset[str]]
+
+events_logger = logging.getLogger("curation.events")
+LOGGED_IDS = 5  # a bulk step's line names its first few ids
 
 
 class EventKind(models.TextChoices):
@@ -107,7 +118,7 @@ def event_record(
     """Append one audit row for something that is not a status change (an import, a campaign
     setting) or that creates an object in its first state. Call inside the transaction of the
     change it records."""
-    return _event_model().objects.create(
+    event = _event_model().objects.create(
         campaign_id=_campaign_id(campaign),
         actor=_actor(actor),
         kind=EventKind(kind).value,
@@ -117,6 +128,57 @@ def event_record(
         to_state=to_state,
         data=data or {},
     )
+    _log_on_commit(
+        kind=event.kind,
+        object_type=event.object_type,
+        ids=[obj.pk],
+        from_state=from_state,
+        to_state=to_state,
+        campaign_id=event.campaign_id,
+        actor_id=event.actor_id,
+        data=data or {},
+    )
+    return event
+
+
+def _numbers(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The numeric entries of an event's data (ids, counts, versions): safe to log."""
+    return {k: v for k, v in data.items() if isinstance(v, int | float)}
+
+
+def _log_on_commit(
+    *,
+    kind: str,
+    object_type: str,
+    ids: Sequence[int],
+    from_state: str,
+    to_state: str,
+    campaign_id: int,
+    actor_id: int | None,
+    data: Mapping[str, Any],
+) -> None:
+    """Log the event(s) once the transaction commits, with the context of now (the request or
+    task that made the change), whenever the callback runs."""
+    fields: dict[str, Any] = {
+        **logs.context(),
+        "kind": kind,
+        "object_type": object_type,
+        "from_state": from_state,
+        "to_state": to_state,
+        "campaign_id": campaign_id,
+        "actor_id": actor_id,
+    }
+    arrow = f"{from_state or '-'}->{to_state or '-'}"
+    if len(ids) == 1:
+        fields["object_id"] = ids[0]
+        if numbers := _numbers(data):
+            fields["data"] = numbers
+        message, args = "%s %s %s %s", (kind, object_type, ids[0], arrow)
+    else:
+        fields["count"] = len(ids)
+        fields["object_ids"] = list(ids[:LOGGED_IDS])
+        message, args = "%s %s x%d %s", (kind, object_type, len(ids), arrow)
+    transaction.on_commit(lambda: events_logger.info(message, *args, extra=fields), robust=True)
 
 
 def _require_atomic() -> None:
@@ -282,7 +344,8 @@ def _events_bulk(
     object_type: str,
     rows: list[tuple[int, str, str, dict[str, Any]]],
 ) -> None:
-    """Append one Event per (object id, from state, to state, data) row, in bulk."""
+    """Append one Event per (object id, from state, to state, data) row, in bulk, and log them
+    in one line per (from state, to state) after commit."""
     event_model = _event_model()
     event_model.objects.bulk_create(
         [
@@ -300,3 +363,17 @@ def _events_bulk(
         ],
         batch_size=1000,
     )
+    moves: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}
+    for pk, from_state, to_state, data in rows:
+        moves.setdefault((from_state, to_state), []).append((pk, data))
+    for (from_state, to_state), moved in moves.items():
+        _log_on_commit(
+            kind=EventKind(kind).value,
+            object_type=object_type,
+            ids=[pk for pk, _data in moved],
+            from_state=from_state,
+            to_state=to_state,
+            campaign_id=_campaign_id(campaign),
+            actor_id=getattr(_actor(actor), "pk", None),
+            data=moved[0][1],
+        )

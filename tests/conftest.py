@@ -155,6 +155,16 @@ def api_for(user: Any) -> APIClient:
     return client
 
 
+def jobs(callbacks: list[Callable[[], Any]]) -> list[Any]:
+    """The on-commit callbacks that send a background job (``core.jobs.enqueue``), without the
+    ones that log the transaction's events (``core.transitions``)."""
+    from functools import partial
+
+    from core.jobs import enqueue
+
+    return [c for c in callbacks if isinstance(c, partial) and c.func is enqueue]
+
+
 def cast_panel(rewrite: Any, decisions: list[str], comments: list[str] | None = None) -> None:
     """Cast a whole panel's votes in ballot order through the service ('invalid' gets the reason
     'unclear')."""

@@ -117,7 +117,10 @@ class Worker:
 
     def ran(self, task: str, task_id: str = "") -> None:
         """Wait until the worker's log shows that it, not this process, ran ``task``."""
-        done = re.compile(rf"Task {re.escape(task)}\[{re.escape(task_id) or '[^]]+'}\] succeeded")
+        # The task's end line (config.celery_app), in the text format.
+        done = re.compile(
+            rf"task ended {re.escape(task)} SUCCESS .*task_id={re.escape(task_id) or '[^ ]+'}"
+        )
         self.wait_for(f"the worker to run {task}", lambda: done.search(self.output()))
 
     def stop(self) -> None:

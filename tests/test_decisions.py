@@ -27,7 +27,7 @@ from review.services import (
 )
 from review.stats import accepted_rewrites, agreement, campaign_funnel
 
-from .conftest import api_for, cast_panel
+from .conftest import api_for, cast_panel, jobs
 from .test_schema import check
 
 API = "/api/v1"
@@ -175,7 +175,7 @@ def test_adjudicated_acceptance_counts_missing_tokens_after_commit(
         rewrite_adjudicate(
             rewrite_id=split.pk, actor=world.curator, decision="accepted", reason="Fine."
         )
-    assert len(callbacks) == 1
+    assert len(jobs(callbacks)) == 1
     split.refresh_from_db()
     assert split.question_tokens and split.question_tokens > 0
 

@@ -389,7 +389,7 @@ def assert_redelivered(worker: Worker, task: str, killed: int) -> None:
     assert f"pid:{killed} exited with 'signal 9 (SIGKILL)'" in log, log
     received = re.findall(rf"Task {re.escape(task)}\[([0-9a-f-]+)\] received", log)
     assert len(received) == 2 and received[0] == received[1], log
-    assert re.search(rf"Task {re.escape(task)}\[{received[0]}\] succeeded", log), log
+    assert re.search(rf"task ended {re.escape(task)} SUCCESS .*task_id={received[0]}", log), log
 
 
 def test_worker_killed_mid_release_redelivers_and_builds_it_once(

@@ -39,7 +39,7 @@ from quality.services import (
 )
 from review.stats import campaign_funnel
 
-from .conftest import BENCHMARK_KEYS, api_for, cast_panel, require
+from .conftest import BENCHMARK_KEYS, api_for, cast_panel, jobs, require
 
 REFERENCES = Path(__file__).resolve().parents[2] / "shared" / "data" / "references"
 ARENA_HARD = (
@@ -781,7 +781,7 @@ def test_release_job_reports_progress_while_it_runs(
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         res = curator.post(url, {"name": "nightly"}, format="json")
     assert res.status_code == 202 and res.json()["status"] == "queued"
-    assert res.json()["files"] == [] and len(callbacks) == 1
+    assert res.json()["files"] == [] and len(jobs(callbacks)) == 1
     seen = []
     real = releases._release_progress
 
@@ -790,7 +790,7 @@ def test_release_job_reports_progress_while_it_runs(
         seen.append(curator.get(f"/api/v1/releases/{release_id}/").json())
 
     monkeypatch.setattr(releases, "_release_progress", watch)
-    callbacks[0]()
+    jobs(callbacks)[0]()
     assert [s["status"] for s in seen] == ["running"] * len(seen) and len(seen) >= 5
     assert [s["progress"] for s in seen] == sorted(s["progress"] for s in seen)
     assert seen[-1]["progress"] == 100 and seen[0]["files"] == []
@@ -822,7 +822,7 @@ def test_a_failing_release_job_is_marked_failed_with_its_reason(
         path = tmp_path / f"ref{rewrite.pk}.jsonl"
         path.write_text(json.dumps({"task_id": "x", "prompt": reference_text}) + "\n")
         reference_set_load(name=f"leak{rewrite.pk}", paths=[path])
-    callbacks[0]()
+    jobs(callbacks)[0]()
     release.refresh_from_db()
     assert release.status == Release.Status.FAILED
     assert "Only 6 accepted, uncontaminated rewrites" in release.error

@@ -25,7 +25,7 @@ from core.errors import (
 from review.models import Ballot
 from review.services import ballot_cast, panels_fill_waiting, rewrite_return, rewrite_submit
 from review.stats import campaign_funnel
-from tests.conftest import cast_panel
+from tests.conftest import cast_panel, jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -150,7 +150,7 @@ def test_submit_opens_panel_of_least_loaded_reviewers_not_the_author(
         r1 = world.submitted(annotator=author)
     assert r1.status == "submitted"
     # Token counting and the quality checks run after commit, not inside the transaction.
-    assert [c.args[0].name for c in callbacks] == [  # core.jobs.enqueue(task, *args)
+    assert [c.args[0].name for c in jobs(callbacks)] == [  # core.jobs.enqueue(task, *args)
         "annotation.tasks.count_rewrite_tokens",
         "quality.tasks.check_rewrite_quality",
     ]
