@@ -1,12 +1,20 @@
+from csp.constants import NONCE
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerSplitView,
+)
 
 from annotation import api as annotation_api
 from annotation import views as annotation_views
 from annotation import workspace_urls as annotation_workspace
 from browser import workspace_urls as browser_workspace
+from core import health as core_health
 from core import http as core_http
+from core import version as core_version
 from core import workspace as core_workspace
 from exports import api as exports_api
 from exports import views as exports_views
@@ -28,6 +36,7 @@ WORKSPACES = [
 core_workspace.register([entry for workspace in WORKSPACES for entry in workspace.nav])
 
 api_v1 = [
+    path("version/", core_version.VersionView.as_view(), name="version"),
     path("auth/token/", annotation_api.TokenView.as_view(), name="api-token"),
     path("campaigns/", annotation_api.CampaignListView.as_view(), name="campaign-list"),
     path(
@@ -94,12 +103,30 @@ api_v1 = [
     ),
 ]
 
+# Redoc writes its styles into <style> elements, which the strict policy refuses. On its page
+# only, the policy admits those carrying the response's nonce (static/js/redoc-init.js hands it
+# to Redoc), plus the two that its bundle inserts before any script can set the nonce, by the
+# hash of their content: empty, then perfect-scrollbar's CSS (drf-spectacular-sidecar's Redoc;
+# tests/test_csp.py fails in Chromium if an upgrade changes them). Its search index is built
+# in a Web Worker made from a blob: URL. Still no 'unsafe-inline' and no inline script.
+REDOC_POLICY = {
+    "style-src": [
+        NONCE,
+        "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='",
+        "'sha256-QMIg+bpjm3JdElJ388KYke01izlUW0UoNOeKjpMxdgc='",
+    ],
+    "worker-src": ["'self'", "blob:"],
+}
+
 # Django's own 404 and 403 (an unknown URL, say) in the site's layout, like domain errors.
 handler404 = "core.http.page_not_found"
 handler403 = "core.http.permission_denied"
 handler500 = "core.http.server_error"
 
 urlpatterns = [
+    # For load balancers and orchestrators: JSON, no authentication (core.health).
+    path("healthz", core_health.healthz, name="healthz"),
+    path("readyz", core_health.readyz, name="readyz"),
     path("", annotation_views.home, name="home"),
     path("campaigns/<slug:slug>/queue/", annotation_views.queue_page, name="queue"),
     path("campaigns/<slug:slug>/next/", annotation_views.claim_next_page, name="claim-next"),
@@ -139,5 +166,15 @@ urlpatterns = [
             url_name="schema", template_name="drf_spectacular/swagger_ui_csp.html"
         ),
         name="api-docs",
+    ),
+    # Redoc, also from our own static files, started by a script file of ours.
+    path(
+        "api/redoc/",
+        csp_update(REDOC_POLICY)(
+            SpectacularRedocView.as_view(
+                url_name="schema", template_name="drf_spectacular/redoc_csp.html"
+            )
+        ),
+        name="api-redoc",
     ),
 ]

@@ -244,6 +244,51 @@ def test_api_docs_load_only_our_own_static_files(world):
     assert "/api/schema/" in r.content.decode()
 
 
+def assert_strict_but_redoc_styles(header: str, html: str) -> None:
+    """The strict policy, except what Redoc needs on its page alone (config/urls.py
+    REDOC_POLICY): <style> elements carrying this response's nonce or one of two known hashes
+    (never 'unsafe-inline'), and its search worker from a blob: URL."""
+    from config.urls import REDOC_POLICY
+
+    policy = directives(header)
+    style = policy.pop("style-src")
+    nonces = [word for word in style if word.startswith("'nonce-")]
+    assert len(nonces) == 1 and re.fullmatch(r"'nonce-[A-Za-z0-9+/=]{16,}'", nonces[0]), style
+    assert f'data-nonce="{nonces[0][7:-1]}"' in html
+    hashes = REDOC_POLICY["style-src"][1:]
+    assert style == ["'self'", *nonces, *hashes] and all(h.startswith("'sha256-") for h in hashes)
+    assert policy.pop("worker-src") == ["'self'", "blob:"]
+    rest = "; ".join(" ".join([name, *values]) for name, values in policy.items())
+    assert_strict(rest + "; style-src 'self'")
+
+
+@pytest.mark.django_db
+def test_api_reference_redoc_loads_only_our_own_static_files():
+    r = Client().get("/api/redoc/")
+    assert r.status_code == 200
+    html = r.content.decode()
+    problems, loaded = inline_problems(html)
+    assert problems == []
+    assert external(loaded) == []
+    assert "cdn" not in html.lower() and "fonts.googleapis" not in html.lower()
+    assert_strict_but_redoc_styles(r["Content-Security-Policy"], html)
+    # Each response has its own nonce.
+    again = Client().get("/api/redoc/")["Content-Security-Policy"]
+    assert again != r["Content-Security-Policy"]
+    # Redoc's bundle comes from drf-spectacular-sidecar through our static files; a script
+    # file of ours starts it on our schema.
+    from django.contrib.staticfiles import finders
+
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert [src for src in scripts if "redoc.standalone.js" in src]
+    assert scripts[-1].endswith("/js/redoc-init.js")
+    for src in scripts:
+        assert src.startswith("/static/") and finders.find(src.removeprefix("/static/")), src
+    assert 'data-spec-url="/api/schema/"' in html
+    # No other page admits a nonce.
+    assert "nonce" not in Client().get("/accounts/login/")["Content-Security-Policy"]
+
+
 # --- real Chromium: no violation on any page of any role ------------------------------------------
 
 
@@ -268,6 +313,21 @@ def test_no_csp_violation_on_any_page_of_any_role_in_chromium(new_page, live_ser
                 assert page.eval_on_selector(
                     "#preview table td.align-right", "td => getComputedStyle(td).textAlign"
                 ) in {"right", "end"}
+    # (the new_page fixture fails the test on any CSP violation or script error it saw)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redoc_renders_the_schema_without_csp_violation_in_chromium(new_page, live_server):
+    world, *_ = make_site()
+    page = new_page(world.curator.username, "pw-" + world.curator.username)
+    response = page.goto(f"{live_server.url}/api/redoc/")
+    assert response is not None and response.status == 200
+    # Redoc rendered the schema: its title and the operations' menu are on the page.
+    page.wait_for_selector(".api-info h1")
+    assert "CodeArena curation platform API" in page.inner_text(".api-info h1")
+    assert page.locator("[role=menuitem]").count() > 20
+    page.wait_for_load_state("networkidle")
+    screenshot(page, "api-redoc")
     # (the new_page fixture fails the test on any CSP violation or script error it saw)
 
 
