@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export TIKTOKEN_CACHE_DIR ?= $(abspath ../shared/tiktoken)
 
-.PHONY: install build demo serve test check lint bench soak worker beat clean
+.PHONY: install build demo serve test check lint bench scaleout soak worker beat clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,18 @@ bench: install
 
 ## A worker and beat beside `make demo`'s runserver (local settings; DATABASE_URL and
 ## CELERY_BROKER_URL from the environment). `make serve` runs the production processes.
+## Scale-out check (run by CI after `make test`): two gunicorn instances, two Celery workers
+## and beat on PostgreSQL and Redis, started as README "Production" says, under a bounded
+## concurrent scenario; then every invariant is checked. Needs DATABASE_URL (PostgreSQL; the
+## database is recreated) and CELERY_BROKER_URL.
+scaleout: install
+	$(BIN)/python ops/scaleout.py
+
+## The same with faults (kill -9 of web servers and workers, mid-job) over a longer run;
+## results in bench/results/soak.json.
+soak: install
+	$(BIN)/python ops/scaleout.py --faults --duration $${SOAK_SECONDS:-600} --results bench/results/soak.json
+
 worker: install
 	DJANGO_SETTINGS_MODULE=$${DJANGO_SETTINGS_MODULE:-config.settings.local} $(BIN)/celery -A config.celery_app worker --loglevel=INFO
 

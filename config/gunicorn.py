@@ -38,3 +38,9 @@ preload_app = True
 # The worker heartbeat files live in memory, not on a possibly slow disk.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 proc_name = "codearena-curation"
+# gunicorn 27's control socket defaults to one path per user (~/.gunicorn/gunicorn.ctl): two
+# instances on one machine would fight over it, and nothing here uses it. GUNICORN_CONTROL_SOCKET
+# names a path to turn it on.
+control_socket_disable = not os.environ.get("GUNICORN_CONTROL_SOCKET")
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]

@@ -262,7 +262,23 @@ SPECTACULAR_SETTINGS = {
         "VoteDecisionEnum": "review.models.Decision",
         "VoteReasonEnum": "review.models.VoteReason",
     },
+    # Redoc (/api/redoc/) from our own static files too.
+    "REDOC_DIST": "SIDECAR",
 }
+
+# --- Health endpoints (core.health) ------------------------------------------------------------
+# /readyz answers within this many seconds whatever hangs (its checks run at the same time; one
+# still running by then is reported as timed out), and waits this long for a Celery worker to
+# answer a ping.
+CURATION_HEALTH_CHECK_TIMEOUT = float(os.environ.get("CURATION_HEALTH_CHECK_TIMEOUT", "2"))
+CURATION_HEALTH_WORKER_PING_TIMEOUT = float(
+    os.environ.get("CURATION_HEALTH_WORKER_PING_TIMEOUT", "1")
+)
+# The version (written once, in config/__init__.py), for core: the page footer and
+# /api/v1/version/.
+from config import __version__  # noqa: E402
+
+CURATION_VERSION = __version__
 
 # Celery: without a broker URL tasks run eagerly in the calling process (the embedded default).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
@@ -343,9 +359,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Logs ------------------------------------------------------------------------------------
 # One line per request (request id, user id, campaign, method, path, status, duration), one per
-# service transition (its Event kind and ids) and per Celery task start / end / retry /
-# failure (task id): JSON lines with CURATION_LOG_FORMAT=json (production's default), readable
-# text otherwise. Never a password, token, secret or seed text (core.logs).
+# service transition (its Event kind and ids, core.transitions) and per Celery task start / end
+# / retry / failure (task id, config.celery_app): JSON lines with CURATION_LOG_FORMAT=json
+# (production's default), readable text otherwise; Celery's worker and beat use this too.
+# Never a password, token, secret or seed text (core.logs). DJANGO_LOG_LEVEL sets the level.
 CURATION_LOG_FORMAT = os.environ.get("CURATION_LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
@@ -367,6 +384,11 @@ LOGGING = {
         # Request lines come from core.logs; Django's own access/5xx lines would repeat them.
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
+        # SQL with its parameters (passwords' hashes, seed text) never, even at DEBUG.
+        "django.db.backends": {"level": "INFO"},
+        # Task lines come from config.celery_app. Celery's own would repeat them with the
+        # task's arguments, return value and full exception text (which can quote input).
+        "celery.app.trace": {"level": "CRITICAL"},
     },
 }
 
@@ -409,13 +431,17 @@ CURATION_IMPORT_MAX_REPORTED_ERRORS = int(
 # - "staticfiles": whitenoise's compressed, hashed files, built by `collectstatic` (the install
 #   step of `make serve` and the Dockerfile); in DEBUG Django serves them from static/.
 # - "default": uploads waiting to be checked and imported (seed files);
-# - "releases": the files of finished releases, keyed <campaign>/<release>/<file>.
+# - "releases": the files of finished releases, keyed <campaign>/<release>/<file>. A release job
+#   builds its files in a local temporary folder, saves each into this store (overwriting what
+#   an earlier attempt left) and only then marks the release done; downloads stream from it.
 # Locally both are folders (MEDIA_ROOT, RELEASES_DIR) that the web server and the worker must
-# share. With CURATION_S3_BUCKET set they live in S3-compatible object storage
-# (django-storages; AWS_S3_ENDPOINT_URL for MinIO, Ceph, R2...), so web servers and workers
-# on different machines share nothing but the bucket: uploads under uploads/, releases under
-# releases/. Credentials come from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
-# environment variables (or the instance's role), never from these settings.
+# share; each follows its setting when a test or command moves it. With CURATION_S3_BUCKET set
+# they live in S3-compatible object storage (django-storages; AWS_S3_ENDPOINT_URL for MinIO,
+# Ceph, R2...), so web servers and workers on different machines share nothing but the bucket:
+# uploads under uploads/, releases under releases/. Credentials come from the usual
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables (or the instance's role),
+# never from these settings. Downloads read the object's HTTP body as it arrives (never the
+# whole file in memory); tests/test_storage_s3.py runs all of it against moto's S3 server.
 CURATION_S3_BUCKET = os.environ.get("CURATION_S3_BUCKET", "")
 if CURATION_S3_BUCKET:
     _s3 = {
@@ -424,25 +450,27 @@ if CURATION_S3_BUCKET:
         "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
         "default_acl": None,
         "querystring_auth": True,
-        "file_overwrite": True,
-        # A file read through the storage API spills to a temporary file past 8 MB instead
-        # of being held in memory.
+        # A file read through the storage API (a seed file being checked) spills to a
+        # temporary file past 8 MB instead of being held in memory.
         "max_memory_size": 8 * 1024 * 1024,
     }
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {**_s3, "location": "uploads"},
+        # Two uploads of "seeds.jsonl" in a month get two keys (a suffix), as on disk.
+        "OPTIONS": {**_s3, "location": "uploads", "file_overwrite": False},
     }
     _releases_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {**_s3, "location": "releases"},
+        # A release built again (a redelivered job) replaces its files under the same keys.
+        "OPTIONS": {**_s3, "location": "releases", "file_overwrite": True},
     }
 else:
     # No location: Django's FileSystemStorage follows MEDIA_ROOT (tests move it).
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    # A folder that follows RELEASES_DIR; files are written whole and overwritten.
     _releases_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(RELEASES_DIR)},
+        "BACKEND": "core.storage.SettingFolderStorage",
+        "OPTIONS": {"setting": "RELEASES_DIR"},
     }
 STORAGES = {
     "default": _default_storage,
