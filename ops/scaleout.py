@@ -735,6 +735,9 @@ class Deployment:
         from celery import Celery
 
         if not hasattr(self, "_celery"):
+            # Celery prefers the CELERY_BROKER_URL environment variable to the broker it is
+            # given (CI sets it to the suite's Redis database): point it at the cluster's.
+            os.environ["CELERY_BROKER_URL"] = self.broker_url
             self._celery = Celery("scaleout-control", broker=self.broker_url)
         return self._celery
 
