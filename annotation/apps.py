@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class AnnotationConfig(AppConfig):
     name = "annotation"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core import labels
+
+        from .models import Assignment, Difficulty, RejectReason, Rewrite, Role, Seed, SeedImport
+
+        labels.register("role", Role)
+        labels.register("seed_status", Seed.Status)
+        labels.register("seed_import_status", SeedImport.Status)
+        labels.register("reject_reason", RejectReason)
+        labels.register("assignment_status", Assignment.Status)
+        labels.register("difficulty", Difficulty)
+        labels.register("rewrite_status", Rewrite.Status)

@@ -26,11 +26,10 @@ class CampaignMembership:
 def campaigns_for_user(*, user: Any) -> list[CampaignMembership]:
     """The campaigns ``user`` belongs to, each with the user's roles (one query)."""
     by_campaign: dict[int, CampaignMembership] = {}
-    for m in (
-        Membership.objects.filter(user_id=user.pk)
-        .select_related("campaign")
-        .order_by("campaign__slug", "role")
-    ):
+    memberships = Membership.objects.filter(user_id=user.pk)
+    if (only := access.only_campaign_id()) is not None:  # a curator viewing as this user
+        memberships = memberships.filter(campaign_id=only)
+    for m in memberships.select_related("campaign").order_by("campaign__slug", "role"):
         entry = by_campaign.setdefault(m.campaign_id, CampaignMembership(m.campaign, []))
         entry.roles.append(m.role)
     return list(by_campaign.values())

@@ -18,7 +18,7 @@ from core.errors import NotAllowed, NotFound
 
 from . import selectors, services
 from .models import Assignment, Difficulty, RejectReason, Rewrite, Role
-from .rendering import render_markdown
+from .rendering import render_markdown, render_seed
 from .serializers import EMPTY_DRAFT, DraftOut
 from .services.rewrites import CHECKLIST_ITEMS
 from .vocabulary import Vocabulary
@@ -179,8 +179,8 @@ def annotate_page(request: HttpRequest, pk: int) -> HttpResponse:
             "seed": seed,
             "rewrite": rewrite,
             "feedback": rewrite.feedback if rewrite else None,
-            "seed_html": render_markdown(seed.body),
-            "answer_html": render_markdown(seed.answer),
+            "seed_html": render_seed(seed.body),
+            "answer_html": render_seed(seed.answer),
             "preview_html": render_markdown(draft["text"]),
             "guidelines_html": render_markdown(campaign.guidelines),
             "subcategories": subcategories,
@@ -272,7 +272,7 @@ def my_rewrite_page(request: HttpRequest, pk: int) -> HttpResponse:
             "rewrite": rewrite,
             "seed": rewrite.seed,
             "rewrite_html": render_markdown(rewrite.text),
-            "seed_html": render_markdown(rewrite.seed.body),
+            "seed_html": render_seed(rewrite.seed.body),
             "languages": selectors.rewrite_language_names(rewrite),
             "outcome": selectors.rewrite_outcome(rewrite),
             "feedback": selectors.feedback_received(rewrite),

@@ -85,6 +85,8 @@ EVENT_LABELS: dict[str, str] = {
     EventKind.RELEASE_DONE: "Release finished",
     EventKind.RELEASE_FAILED: "Release failed",
     EventKind.RELEASE_BUILT: "Release built",
+    EventKind.VIEW_AS_STARTED: "A curator started viewing as this member",
+    EventKind.VIEW_AS_ENDED: "A curator stopped viewing as this member",
 }
 
 # The states of the objects an item's events are about, in words.

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from annotation.rendering import render_markdown
+from annotation.rendering import render_markdown, render_seed
 from annotation.selectors import rewrite_language_names
 
 from .selectors_items import RevisionHistory, campaign_annotators, item_history, state_label
@@ -30,8 +30,8 @@ def item_page(request: HttpRequest, slug: str, seed_id: int) -> HttpResponse:
             "campaign": item.campaign,
             "item": item,
             "seed": item.seed,
-            "seed_html": render_markdown(item.seed.body),
-            "answer_html": render_markdown(item.seed.answer) if item.seed.answer else "",
+            "seed_html": render_seed(item.seed.body),
+            "answer_html": render_seed(item.seed.answer),
             "assignments": [(a, item.assignment_actions.get(a.pk, ())) for a in item.assignments],
             "revisions": revisions,
             "annotators": campaign_annotators(campaign=item.campaign) if needs_annotators else [],

@@ -15,6 +15,7 @@ from browser import workspace_urls as browser_workspace
 from core import health as core_health
 from core import http as core_http
 from core import version as core_version
+from core import view_as as core_view_as
 from core import workspace as core_workspace
 from exports import api as exports_api
 from exports import views as exports_views
@@ -150,6 +151,9 @@ urlpatterns = [
         name="reassign-page",
     ),
     *[route for workspace in WORKSPACES for route in workspace.pages],
+    # A curator views the campaign as one of its members, read-only (core.view_as).
+    path("campaigns/<slug:slug>/view-as/", core_view_as.start_page, name="view-as-start"),
+    path("view-as/stop/", core_view_as.stop_page, name="view-as-stop"),
     path("admin/", admin.site.urls),
     # No self-service email addresses: an account's email comes from its invitation (or an
     # operator), and invitations and "add by email" trust it, so nobody may claim another

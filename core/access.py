@@ -13,11 +13,18 @@ The roles come from the membership model named by ``settings.CURATION_MEMBERSHIP
 it). Inside a request (``AccessScopeMiddleware``) a user's roles in every campaign are read once,
 in one query, and reused by the selector and the service that follow; outside one (commands,
 Celery tasks, tests calling services) every check reads the database, so a membership removed a
-moment ago always counts. Services that change memberships call ``forget``."""
+moment ago always counts. Services that change memberships call ``forget``.
+
+A curator may *view as* a member of their campaign (``core.view_as``): for that request the
+page sees the member as ``request.user``, and ``viewing`` narrows every check of this module to
+that one campaign, so the member's other campaigns look like missing ones (404) to whoever is
+looking, operator or not. The middleware refuses every unsafe request while viewing (except
+stopping it and logging out): the view is read-only."""
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from django.apps import apps
@@ -31,6 +38,30 @@ RolesByCampaign = dict[int, frozenset[str]]
 T = TypeVar("T")
 
 _scope: ContextVar[dict[int, RolesByCampaign] | None] = ContextVar("access_scope", default=None)
+
+
+@dataclass(frozen=True)
+class Viewing:
+    """A curator (``viewer``) looking at ``campaign`` as ``member`` sees it: read-only."""
+
+    viewer: Any
+    member: Any
+    campaign: Any
+
+
+_viewing: ContextVar[Viewing | None] = ContextVar("access_viewing", default=None)
+
+
+def viewing() -> Viewing | None:
+    """The view-as of the current request, if any."""
+    return _viewing.get()
+
+
+def only_campaign_id() -> int | None:
+    """The one campaign visible in this request (a view-as), or None: no narrowing. Selectors
+    that list a user's campaigns without a campaign to check filter by it."""
+    current = _viewing.get()
+    return None if current is None else current.campaign.pk
 
 
 class CampaignLike(Protocol):
@@ -50,7 +81,7 @@ def roles_by_campaign(user: Any) -> RolesByCampaign:
         return {}
     cache = _scope.get()
     if cache is not None and user_id in cache:
-        return cache[user_id]
+        return _narrowed(cache[user_id])
     found: dict[int, set[str]] = {}
     for campaign_id, role in (
         _membership_model().objects.filter(user_id=user_id).values_list("campaign_id", "role")
@@ -59,7 +90,15 @@ def roles_by_campaign(user: Any) -> RolesByCampaign:
     result = {campaign_id: frozenset(roles) for campaign_id, roles in found.items()}
     if cache is not None:
         cache[user_id] = result
-    return result
+    return _narrowed(result)
+
+
+def _narrowed(result: RolesByCampaign) -> RolesByCampaign:
+    """Only the viewed campaign's entry while viewing as a member."""
+    only = only_campaign_id()
+    if only is None:
+        return result
+    return {only: result[only]} if only in result else {}
 
 
 def is_operator(user: Any) -> bool:
@@ -78,7 +117,8 @@ def roles(user: Any, campaign: CampaignLike | None) -> frozenset[str]:
     if campaign is None:
         return frozenset()
     held = roles_by_campaign(user).get(campaign.pk, frozenset())
-    if is_operator(user):
+    only = only_campaign_id()
+    if is_operator(user) and (only is None or only == campaign.pk):
         held = held | frozenset(settings.CURATION_OPERATOR_ROLES)
     return held
 
@@ -161,12 +201,41 @@ def scope() -> Iterator[None]:
         _scope.reset(token)
 
 
+@contextmanager
+def viewing_as(current: Viewing) -> Iterator[None]:
+    """Narrow every check in the block to ``current.campaign`` (one view-as request)."""
+    token = _viewing.set(current)
+    try:
+        yield
+    finally:
+        _viewing.reset(token)
+
+
 class AccessScopeMiddleware:
-    """Opens an access scope per request, so roles are read once per request."""
+    """Opens an access scope per request, so roles are read once per request; and, while a
+    curator views as a member (``core.view_as``), serves safe requests as that member within
+    that campaign and refuses the unsafe ones."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        from . import view_as  # core.view_as builds on this module
+
         self.get_response = get_response
+        self.view_as = view_as
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with scope():
-            return self.get_response(request)
+            current = self.view_as.current(request)
+            if current is None:
+                return self.get_response(request)
+            if self.view_as.passes_through(request, current):
+                return self.get_response(request)  # stop viewing, log out: as themselves
+            request.view_as = current  # type: ignore[attr-defined]  # the banner reads it
+            request.user = current.member
+            try:
+                with viewing_as(current):
+                    if request.method not in ("GET", "HEAD"):
+                        return self.view_as.refused(request, current)
+                    return self.get_response(request)
+            finally:
+                # The request's log line names who was looking, not whom they looked as.
+                request.user = current.viewer

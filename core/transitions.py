@@ -91,6 +91,9 @@ class EventKind(models.TextChoices):
     RELEASE_DONE = "release.done"
     RELEASE_FAILED = "release.failed"
     RELEASE_BUILT = "release.built"
+    # A curator looked at the campaign as one of its members would (core.view_as): read-only.
+    VIEW_AS_STARTED = "view_as.started"
+    VIEW_AS_ENDED = "view_as.ended"
 
 
 def _event_model() -> Any:

@@ -286,6 +286,38 @@ def _arena_hard_section(stats: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+# What became of the submitted revisions, in the card's words: (funnel key, singular, plural).
+# Accepted and rejected are always named; the others only when they happened, so the card never
+# says "0 had no consensus" of a split that a curator returned for revision.
+REVIEW_OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("accepted", "was accepted", "were accepted"),
+    ("rejected", "was rejected", "were rejected"),
+    (
+        "returned",
+        "was returned to its author for a new revision",
+        "were returned to their authors for a new revision",
+    ),
+    (
+        "no_consensus",
+        "is without consensus, for a curator to decide",
+        "are without consensus, for a curator to decide",
+    ),
+    ("closed", "was closed by a curator", "were closed by a curator"),
+    ("waiting_for_votes", "is still waiting for votes", "are still waiting for votes"),
+)
+
+
+def _review_outcomes(funnel: dict[str, Any]) -> str:
+    """The submitted revisions' outcomes in words: "5 were accepted, 1 was rejected and 1 was
+    returned to its author for a new revision"."""
+    parts = [
+        f"{funnel.get(key, 0)} {_verb(funnel.get(key, 0), singular, plural)}"
+        for key, singular, plural in REVIEW_OUTCOMES
+        if key in ("accepted", "rejected") or funnel.get(key, 0)
+    ]
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 def _how_it_was_made(*, campaign: Campaign, stats: dict[str, Any]) -> str:
     """The card's account of the curation, each count with its noun in the right number."""
     total = stats["total"]
@@ -294,7 +326,6 @@ def _how_it_was_made(*, campaign: Campaign, stats: dict[str, Any]) -> str:
     kappa = stats["agreement"]["fleiss_kappa"]
     panels = stats["agreement"]["panels"]
     skipped = funnel.get("skipped", 0)
-    accepted = funnel["accepted"]
     lines = [
         f"- **Seeds:** {_n(funnel['seeds'], 'seed question')} "
         f"{_verb(funnel['seeds'], 'was', 'were')} pooled, and {funnel['sampled']} of them "
@@ -308,23 +339,35 @@ def _how_it_was_made(*, campaign: Campaign, stats: dict[str, Any]) -> str:
             if skipped
             else "."
         ),
-        f"- **Review:** a panel of {_n(campaign.panel_size, 'reviewer')} voted on each "
-        f"submitted rewrite. {accepted} {_verb(accepted, 'was', 'were')} accepted, "
-        f"{funnel['rejected']} rejected, and {funnel['no_consensus']} had no consensus "
-        "at the end. Fleiss' kappa over "
-        f"{_n(panels, 'complete panel')} was {'–' if kappa is None else kappa}.",
+        f"- **Review:** a panel of {_n(campaign.panel_size, 'reviewer')} voted on each of the "
+        f"{_n(funnel['submitted'], 'submitted revision')}: {_review_outcomes(funnel)}. "
+        f"Fleiss' kappa over {_n(panels, 'complete panel')} was "
+        f"{'–' if kappa is None else kappa}.",
     ]
     curator_accepted = funnel.get("curator_accepted", 0)
     curator_rejected = funnel.get("curator_rejected", 0)
     closed = funnel.get("closed", 0)
     if curator_accepted or curator_rejected or closed:
+        # Only what a curator did: no "accepting 0 rewrites" when they only closed one.
+        rejected = curator_rejected if curator_accepted else _n(curator_rejected, "rewrite")
+        settled = [
+            f"accepting {_n(curator_accepted, 'rewrite')}" if curator_accepted else "",
+            f"rejecting {rejected}" if curator_rejected else "",
+        ]
+        settled_text = " and ".join(part for part in settled if part)
+        did = [
+            f"settled panels without consensus, {settled_text}, each with a written reason"
+            if settled_text
+            else "",
+            f"closed {_n(closed, 'rewrite')} for good (never released)" if closed else "",
+        ]
+        released_by_curator = funnel.get("released_curator_decided", 0)
         lines.append(
-            "- **Curator decisions:** a curator settled panels without consensus, accepting "
-            f"{_n(curator_accepted, 'rewrite')} and rejecting {curator_rejected}, each with a "
-            f"written reason, and closed {_n(closed, 'rewrite')} for good (never released). "
-            f"{funnel.get('released_curator_decided', 0)} of the {_n(total, 'released sample')} "
-            f"{_verb(funnel.get('released_curator_decided', 0), 'was', 'were')} accepted by a "
-            "curator rather than by a panel's quorum."
+            "- **Curator decisions:** a curator "
+            + ", and ".join(part for part in did if part)
+            + f". {released_by_curator} of the {_n(total, 'released sample')} "
+            f"{_verb(released_by_curator, 'was', 'were')} accepted by a curator rather than by a "
+            "panel's quorum."
         )
     contaminated = quality["contaminated_excluded"]
     eligible = stats["parameters"]["eligible"]

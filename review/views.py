@@ -14,12 +14,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.models import Role
-from annotation.rendering import render_markdown
+from annotation.rendering import render_markdown, render_seed
 from annotation.selectors import annotator_named, assignment_for_curator, campaign_for_member
 from annotation.services import assignment_reassign
 from core.charts import chart_table_csv
 from core.errors import DomainError, ValidationFailed
 from core.http import error_message, status_for
+from core.labels import label
 from quality.selectors import contamination_hits, similarity_flags
 
 from . import dashboard, selectors, services
@@ -106,11 +107,12 @@ def vote_page(request: HttpRequest, pk: int) -> HttpResponse:
             problem = exc.message
         else:
             decided = (
-                f" The panel decided: {result.outcome.value.replace('_', ' ')}."
+                f" The panel decided: {label(result.outcome, 'rewrite_status').lower()}."
                 if result.outcome
                 else ""
             )
-            messages.success(request, f"Your vote is recorded: {result.ballot.decision}.{decided}")
+            vote = label(result.ballot.decision, Decision).lower()
+            messages.success(request, f"Your vote is recorded: {vote}.{decided}")
             return redirect("vote-page", pk=pk)
         ballot = selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
     context = _vote_context(request, ballot)
@@ -129,8 +131,8 @@ def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
         "tags": rewrite_out(rewrite),
         "seed": rewrite.seed,
         "rewrite_html": render_markdown(rewrite.text),
-        "seed_html": render_markdown(rewrite.seed.body),
-        "answer_html": render_markdown(rewrite.seed.answer),
+        "seed_html": render_seed(rewrite.seed.body),
+        "answer_html": render_seed(rewrite.seed.answer),
         "guidelines_html": render_markdown(ballot.campaign.guidelines),
         "contamination": contamination_out(rewrite),
         "flags": flags_out(rewrite),

@@ -21,6 +21,7 @@ from annotation.models import Campaign, Role
 from annotation.selectors import campaign_for_member
 from core.errors import Conflict, DomainError, InvalidTransition, ValidationFailed
 from core.http import error_problems, status_for
+from core.labels import label
 
 from . import selectors_people
 from .selectors_people import InvitationExpired, member_named
@@ -42,10 +43,14 @@ FORM_FIELDS: dict[str, list[str]] = {
 }
 
 
+def _role_word(role: str) -> str:
+    return label(role, "role").lower()
+
+
 def _add(request: HttpRequest, campaign: Campaign, form: dict[str, str]) -> str:
     user = selectors_people.user_by_username_or_email(value=form["username_or_email"])
     membership_add(campaign=campaign, user=user, role=form["role"], actor=request.user)
-    return f"{user.get_username()} is a {form['role']} of {campaign.name}."
+    return f"{user.get_username()} is a {_role_word(form['role'])} of {campaign.name}."
 
 
 def _invite(request: HttpRequest, campaign: Campaign, form: dict[str, str]) -> str:
@@ -57,8 +62,8 @@ def _invite(request: HttpRequest, campaign: Campaign, form: dict[str, str]) -> s
         base_url=request.build_absolute_uri("/"),
     )
     return (
-        f"Invitation sent to {sent.invitation.email} as {sent.invitation.role}; its link is "
-        "also listed under Pending invitations, to copy."
+        f"Invitation sent to {sent.invitation.email} as {_role_word(sent.invitation.role)}; its "
+        "link is also listed under Pending invitations, to copy."
     )
 
 
@@ -71,7 +76,10 @@ def _role(request: HttpRequest, campaign: Campaign, form: dict[str, str]) -> str
         to_role=form["to_role"],
         actor=request.user,
     )
-    return f"{user.get_username()} is now a {form['to_role']} (no longer a {form['from_role']})."
+    return (
+        f"{user.get_username()} is now a {_role_word(form['to_role'])} "
+        f"(no longer a {_role_word(form['from_role'])})."
+    )
 
 
 def _remove(request: HttpRequest, campaign: Campaign, form: dict[str, str]) -> str:
@@ -87,8 +95,10 @@ def _remove(request: HttpRequest, campaign: Campaign, form: dict[str, str]) -> s
     moved = membership_remove(
         campaign=campaign, user=user, role=form["role"], actor=request.user, reassign_to=reassign_to
     )
-    work = ", ".join(f"{n} {what.replace('_', ' ')}" for what, n in moved.items() if n)
-    return f"{user.get_username()} is no longer a {form['role']}." + (f" ({work})" if work else "")
+    work = ", ".join(f"{n} {label(what).lower()}" for what, n in moved.items() if n)
+    return f"{user.get_username()} is no longer a {_role_word(form['role'])}." + (
+        f" ({work})" if work else ""
+    )
 
 
 def _revoke(request: HttpRequest, campaign: Campaign, form: dict[str, str]) -> str:
@@ -105,7 +115,7 @@ def _revoke(request: HttpRequest, campaign: Campaign, form: dict[str, str]) -> s
             details={"errors": {"invitation": ["not an invitation of this campaign"]}},
         )
     invitation = invitation_revoke(invitation_id=invitation_id, actor=request.user)
-    return f"The invitation of {invitation.email} as {invitation.role} is revoked."
+    return f"The invitation of {invitation.email} as {_role_word(invitation.role)} is revoked."
 
 
 ACTIONS: dict[str, Callable[[HttpRequest, Campaign, dict[str, str]], str]] = {

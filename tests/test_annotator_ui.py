@@ -113,6 +113,10 @@ def test_annotator_logs_in_claims_writes_tags_and_submits(new_page, live_server)
     # An untouched draft does not claim to be saved.
     wait_state(page, "saved")
     assert page.locator("#save-state").inner_text() == "Nothing to save yet"
+    # Typing and taking it back before the autosave leaves nothing saved, and says so.
+    page.locator("#rewrite-text").press("x")
+    page.locator("#rewrite-text").press("Backspace")
+    assert page.locator("#save-state").inner_text() == "Nothing to save yet"
 
     text = (
         "Given two sorted Python lists `a` and `b`, write a function `merge(a, b)` that returns "

@@ -236,20 +236,6 @@ def test_add_member_refuses_a_bad_username_or_a_weak_password(db):
     assert get_user_model().objects.get(username="u").check_password("Tidy-Lamp-8841")
 
 
-def test_demo_command_is_rerunnable():
-    out = run("demo")
-    assert "reviewer4" in out and "password: demo-reviewer4" in out
-    campaign = Campaign.objects.get(slug="demo")
-    assert campaign.seeds.count() >= 40
-    assert campaign.seeds.filter(status="sampled").count() == campaign.seeds.count()
-    assert campaign.subcategories.count() == 40
-    roles = sorted(Membership.objects.filter(campaign=campaign).values_list("role", flat=True))
-    assert roles.count("annotator") == 4 and roles.count("reviewer") == 4
-    run("demo")
-    assert Campaign.objects.get(slug="demo").seeds.count() == campaign.seeds.count()
-    assert get_user_model().objects.get(username="annotator1").check_password("demo-annotator1")
-
-
 def claimed_in_the_past(monkeypatch, claim, hours: float = 48):
     """Run ``claim`` with the clock set ``hours`` back, so the lease it takes has run out now."""
     from django.utils import timezone

@@ -76,7 +76,7 @@ def test_skip_with_a_reason_then_submit_and_see_the_confirmation(new_page, live_
     assert "Outside my expertise: I do not know <CSS> grid." in page.inner_text("table.list")
     screenshot(page, "my-work-skipped")
     page.click("#tab-all")
-    page.click(f"#rewrite-{rewrite.pk} h3 a")
+    page.click(f"#rewrite-{rewrite.pk} h2 a")
     page.wait_for_url(re.compile(rf"/rewrites/{rewrite.pk}/view/$"))
     assert page.locator("textarea").count() == 0
     assert "orders(id, customer_id, created_at)" in page.inner_text("#rewrite-body")

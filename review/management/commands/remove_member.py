@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from annotation.management.base import CampaignCommand
 from annotation.models import Role
 from core.errors import NotFound
+from core.labels import label
 from review.services import membership_remove
 
 
@@ -38,10 +39,11 @@ class Command(CampaignCommand):
         moved = membership_remove(
             campaign=campaign, user=user, role=opts["role"], reassign_to=target
         )
-        done = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in moved.items() if v)
+        done = ", ".join(f"{label(k).lower()}: {v}" for k, v in moved.items() if v)
+        role = label(opts["role"], "role").lower()
         self.stdout.write(
             self.style.SUCCESS(
-                f"{user.get_username()} is no longer {opts['role']} in {campaign.slug!r}."
+                f"{user.get_username()} is no longer {role} in {campaign.slug!r}."
                 + (f" {done}." if done else "")
             )
         )

@@ -29,7 +29,8 @@ export function changed(page) {
   updateMissing(page);
   if (content(page, read(page)) === page.lastSaved) {
     if (!page.saving && !page.conflict && !page.offline) {
-      setState(page, "saved", "Saved");
+      // Back to what the server holds: "Saved" only if the server holds a draft at all.
+      setState(page, "saved", page.version ? "Saved" : "Nothing to save yet");
       forgetLocally(page);
     }
     return;
