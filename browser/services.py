@@ -64,7 +64,7 @@ def rewrites_return(
     result = BulkResult(action="return")
     locked = {
         r.pk: r
-        for r in Rewrite.objects.select_for_update(of=("self",))
+        for r in Rewrite.objects.select_for_update(no_key=True, of=("self",))
         .filter(campaign=campaign, pk__in=wanted)
         .annotate(
             author_annotates=Exists(
@@ -133,7 +133,7 @@ def assignments_reassign(
         )
     locked = {
         a.pk: a
-        for a in Assignment.objects.select_for_update()
+        for a in Assignment.objects.select_for_update(no_key=True)
         .filter(campaign=campaign, pk__in=wanted)
         .order_by("pk")
     }
@@ -185,7 +185,7 @@ def assignments_put_back(
     # Locked first, as the lease sweep does, so a claim or a first save cannot slip in between.
     locked = {
         a.pk: a
-        for a in Assignment.objects.select_for_update(of=("self",))
+        for a in Assignment.objects.select_for_update(no_key=True, of=("self",))
         .filter(campaign=campaign, pk__in=wanted)
         .annotate(written=Exists(Rewrite.objects.filter(assignment_id=OuterRef("pk"))))
         .order_by("pk")

@@ -103,7 +103,7 @@ def seeds_assign(
         )
     users = [m.user for m in annotators]
     seeds = list(
-        Seed.objects.select_for_update(skip_locked=True, of=("self",))
+        Seed.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
         .filter(campaign=campaign, status=Seed.Status.SAMPLED)
         .select_related("subcategory")
         .order_by("sample_rank", "id")
@@ -179,7 +179,7 @@ def active_count(*, campaign: Campaign, annotator_id: int) -> int:
 def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
     if campaign.max_active_assignments is not None:
         # Serialise this annotator's claims so two at once cannot both pass the cap.
-        Membership.objects.select_for_update().filter(
+        Membership.objects.select_for_update(no_key=True).filter(
             campaign=campaign, user_id=actor.pk, role=Role.ANNOTATOR
         ).first()
         active = active_count(campaign=campaign, annotator_id=actor.pk)
@@ -194,7 +194,7 @@ def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
         seed=OuterRef("pk"), annotator_id=actor.pk, status=Assignment.Status.SKIPPED
     )
     seed = (
-        Seed.objects.select_for_update(skip_locked=True)
+        Seed.objects.select_for_update(no_key=True, skip_locked=True)
         .filter(campaign=campaign, status=Seed.Status.SAMPLED)
         .filter(~Exists(skipped_by_actor))
         .order_by("sample_rank", "id")
@@ -233,7 +233,7 @@ def assignments_expire(*, campaign: Campaign | None = None, now: datetime | None
     is never lost. Idempotent; returns how many were released."""
     now = now or timezone.now()
     with transaction.atomic():
-        qs = Assignment.objects.select_for_update(skip_locked=True).filter(
+        qs = Assignment.objects.select_for_update(no_key=True, skip_locked=True).filter(
             status=Assignment.Status.ACTIVE, lease_expires_at__lt=now
         )
         if campaign is not None:
@@ -293,7 +293,7 @@ def assignment_lock_own_active(*, assignment_id: int, actor: Any) -> Assignment:
     rewrite. Raises NotFound (not theirs, or they left the campaign), NotAllowed (no longer an
     annotator) and InvalidTransition (not active)."""
     assignment = (
-        Assignment.objects.select_for_update(of=("self",))
+        Assignment.objects.select_for_update(no_key=True, of=("self",))
         .select_related("campaign", "seed")
         .filter(pk=assignment_id)
         .first()
@@ -527,7 +527,7 @@ def assignment_reassign(
     holds it, or is at the campaign's ``max_active_assignments``) and InvalidTransition (the
     assignment is not active)."""
     assignment = (
-        Assignment.objects.select_for_update(of=("self",))
+        Assignment.objects.select_for_update(no_key=True, of=("self",))
         .select_related("campaign")
         .filter(pk=assignment_id)
         .first()

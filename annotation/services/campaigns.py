@@ -464,7 +464,7 @@ def campaign_settings_update(*, campaign: Campaign, actor: Any, **changes: Any) 
     errors: Errors = {}
     for key in sorted(set(changes) - set(EDITABLE_SETTINGS)):
         errors[key] = ["not a setting that can be changed here"]
-    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    locked = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
     wanted = {
         key: value
         for key, value in changes.items()
@@ -521,7 +521,7 @@ def campaign_creator_grant(*, username: str, revoke: bool = False) -> Any:
     an operator's step (a command or the admin), idempotent. Returns the user.
 
     Raises NotFound for an unknown username."""
-    user = User.objects.select_for_update().filter(username=username).first()
+    user = User.objects.select_for_update(no_key=True).filter(username=username).first()
     if user is None:
         raise NotFound(f"No user named {username!r}.")
     app_label, codename = CREATE_PERMISSION.split(".")

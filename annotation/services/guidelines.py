@@ -43,7 +43,7 @@ def guidelines_save(*, campaign: Campaign, actor: Any, text: str) -> GuidelinesV
             "The guidelines are too long.",
             details={"errors": {"text": [f"at most {GUIDELINES_MAX_CHARS:,} characters"]}},
         )
-    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    locked = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
     if text == locked.guidelines:
         return None
     newest = _newest_number(locked)
@@ -71,7 +71,7 @@ def guidelines_save(*, campaign: Campaign, actor: Any, text: str) -> GuidelinesV
 
 
 def _mark_read(*, campaign: Campaign, user: Any, number: int) -> GuidelinesRead:
-    read, created = GuidelinesRead.objects.select_for_update().get_or_create(
+    read, created = GuidelinesRead.objects.select_for_update(no_key=True).get_or_create(
         campaign=campaign, user=user, defaults={"version": number}
     )
     if not created and read.version < number:

@@ -91,7 +91,7 @@ def _resolve(vocab: Vocabulary, data: DraftInput) -> _ResolvedDraft:
 def rewrite_lock_open_draft(assignment: Assignment) -> Rewrite | None:
     """The assignment's draft revision, locked, or None."""
     return (
-        Rewrite.objects.select_for_update()
+        Rewrite.objects.select_for_update(no_key=True)
         .filter(assignment=assignment, status=Rewrite.Status.DRAFT)
         .first()
     )

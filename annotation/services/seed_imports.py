@@ -464,7 +464,7 @@ def _nothing_to_import(tally: SeedFileTally, unit: str) -> str | None:
 
 def _lock_checked(*, import_id: int, actor: Any) -> SeedImport:
     seed_import = (
-        SeedImport.objects.select_for_update(of=("self",))
+        SeedImport.objects.select_for_update(no_key=True, of=("self",))
         .select_related("campaign")
         .filter(pk=import_id)
         .first()
@@ -613,7 +613,7 @@ def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
     def commit(lineno: int, fraction: float) -> None:
         with transaction.atomic():
             held = (
-                SeedImport.objects.select_for_update()
+                SeedImport.objects.select_for_update(no_key=True)
                 .filter(pk=seed_import.pk, status=SeedImport.Status.IMPORTING, started_at=claimed)
                 .exists()
             )
@@ -622,7 +622,7 @@ def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
             # One importer of this campaign at a time from lookup to insert: another import
             # (or import_seeds) of overlapping seeds then sees these as already present instead
             # of colliding with them on the unique constraints.
-            Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+            Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
             Seed.objects.bulk_create(sorter.sort(batch, tally), batch_size=BATCH)
             tally.note_task_types(parser)
             _write_progress(

@@ -428,7 +428,7 @@ def seeds_import(
         if not dry_run:
             # One importer of this campaign at a time from lookup to insert (a seed-import job
             # of overlapping seeds waits, then sees these as already present).
-            Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+            Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
         existing_ids = set(
             Seed.objects.filter(campaign=campaign, external_id__in=first_line_of_id).values_list(
                 "external_id", flat=True
@@ -584,7 +584,7 @@ def seeds_sample(
     if size < 1:
         raise ValidationFailed("--size must be at least 1.", details={"errors": {"size": [">= 1"]}})
     # Lock the campaign row so two samplings of one campaign cannot interleave.
-    Campaign.objects.select_for_update().get(pk=campaign.pk)
+    Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
     rows = list(
         Seed.objects.filter(campaign=campaign)
         .values_list("id", "external_id", "status", "subcategory_id", "subcategory__name")

@@ -48,7 +48,7 @@ def rewrite_quality_check(*, rewrite_id: int) -> dict[str, Any]:
         return {"skipped": True}
     now = timezone.now()
     with transaction.atomic():
-        check, _ = RewriteCheck.objects.select_for_update().get_or_create(
+        check, _ = RewriteCheck.objects.select_for_update(no_key=True).get_or_create(
             rewrite=rewrite, defaults={"campaign_id": rewrite.campaign_id}
         )
         if check.status == RewriteCheck.Status.PENDING and check.attempts >= MAX_ATTEMPTS:
@@ -113,7 +113,7 @@ def rewrites_unchecked(*, now: datetime | None = None, limit: int = SWEEP_BATCH)
     requeue = []
     for rewrite_id, campaign_id in ids:
         with transaction.atomic():
-            check, _ = RewriteCheck.objects.select_for_update().get_or_create(
+            check, _ = RewriteCheck.objects.select_for_update(no_key=True).get_or_create(
                 rewrite_id=rewrite_id, defaults={"campaign_id": campaign_id}
             )
             if check.status != RewriteCheck.Status.PENDING:

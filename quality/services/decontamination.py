@@ -108,7 +108,7 @@ def campaign_ngram_set(*, campaign: Campaign, n: int, actor: Any = None) -> Camp
             details={"errors": {"ngram": ["must be at least 3"]}},
         )
     with transaction.atomic():
-        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        locked = Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
         old = locked.contamination_ngram
         if old != n:
             locked.contamination_ngram = n
@@ -156,7 +156,7 @@ def rewrites_decontaminate(
         # first) and with other checks, so hits are never written against documents a reload
         # is deleting, nor inserted twice by two checks of the same rewrite.
         locked = (
-            ReferenceSet.objects.select_for_update()
+            ReferenceSet.objects.select_for_update(no_key=True)
             .filter(applicable_reference_sets(campaign))
             .order_by("pk")
         )

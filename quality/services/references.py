@@ -196,7 +196,7 @@ def reference_set_load(
     say(f"parsed {len(docs)} documents from {len(paths)} file(s)")
     sources = [{"file": Path(p).name, "sha256": _file_sha256(Path(p))} for p in paths]
     with transaction.atomic():
-        ref, created = ReferenceSet.objects.select_for_update().get_or_create(
+        ref, created = ReferenceSet.objects.select_for_update(no_key=True).get_or_create(
             name=name, defaults={"loaded_at": timezone.now(), "loaded_for": _owner(actor, campaign)}
         )
         if not created and campaign is not None and not reference_set_may_reload(actor, ref):
@@ -329,7 +329,7 @@ def reference_set_delete(*, name: str, actor: Any = None) -> int:
 
     Raises NotFound and NotAllowed."""
     with transaction.atomic():
-        ref = ReferenceSet.objects.select_for_update().filter(name=name).first()
+        ref = ReferenceSet.objects.select_for_update(no_key=True).filter(name=name).first()
         if ref is None:
             raise NotFound(f"No reference set named {name!r}.")
         if actor is not None and not reference_set_may_reload(actor, ref):

@@ -109,7 +109,7 @@ def rewrite_similarity_check(*, rewrite_id: int) -> SimilarityResult:
     with transaction.atomic():
         # One similarity writer per campaign at a time: two near-duplicates checked at once
         # would otherwise both insert the same pair.
-        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
         SimilarityFlag.objects.filter(Q(rewrite_id=rewrite_id) | Q(other_id=rewrite_id)).delete()
         flags = []
         if rewrite.status in CHECKED and copy_score >= campaign.copy_threshold:
@@ -178,7 +178,7 @@ def campaign_similarity_check(
         flags += _near_duplicate_flags(campaign, a, b, score)
     result = SimilarityResult(checked=len(rows), copied_seed=copied, near_duplicate_pairs=confirmed)
     with transaction.atomic():
-        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
         SimilarityFlag.objects.filter(campaign=campaign).delete()
         SimilarityFlag.objects.bulk_create(flags, batch_size=1000)
         event_record(

@@ -24,7 +24,7 @@ def _lock_for_curator(*, rewrite_id: int, actor: Any) -> Rewrite:
     """The rewrite, locked, with its campaign; NotFound / NotAllowed unless ``actor`` curates
     its campaign."""
     rewrite = (
-        Rewrite.objects.select_for_update(of=("self",))
+        Rewrite.objects.select_for_update(no_key=True, of=("self",))
         .select_related("campaign")
         .filter(pk=rewrite_id)
         .first()
@@ -116,7 +116,7 @@ def rewrite_adjudicate(*, rewrite_id: int, actor: Any, decision: str, reason: st
                 "changes the campaign setting 'Curators may accept').",
                 details={"setting": "curator_may_accept"},
             )
-        Seed.objects.select_for_update().filter(pk=rewrite.seed_id).first()
+        Seed.objects.select_for_update(no_key=True).filter(pk=rewrite.seed_id).first()
         other = (
             Rewrite.objects.filter(seed_id=rewrite.seed_id, status=Rewrite.Status.ACCEPTED)
             .exclude(pk=rewrite.pk)

@@ -129,7 +129,7 @@ def invitation_create(
         raise Conflict(f"The account of {email} is already a {role} of {campaign.slug!r}.")
     now = timezone.now()
     existing = (
-        Invitation.objects.select_for_update()
+        Invitation.objects.select_for_update(no_key=True)
         .filter(campaign=campaign, email=email, role=role, status=Invitation.Status.PENDING)
         .first()
     )
@@ -186,7 +186,7 @@ def invitation_revoke(*, invitation_id: int, actor: Any, operator: bool = False)
     if found is None:
         raise NotFound("No such invitation.")
     _require_curator(actor, found.campaign, operator)
-    invitation = Invitation.objects.select_for_update().get(pk=invitation_id)
+    invitation = Invitation.objects.select_for_update(no_key=True).get(pk=invitation_id)
     transition(
         invitation,
         to=Invitation.Status.REVOKED,
@@ -255,7 +255,8 @@ def invitation_accept(
     ``actor`` is someone else. Nothing is written when any is raised."""
     invitation_id, nonce = invitation_token_read(token)
     invitation = invitation_check(
-        Invitation.objects.select_for_update().filter(pk=invitation_id).first(), nonce
+        Invitation.objects.select_for_update(no_key=True).filter(pk=invitation_id).first(),
+        nonce,
     )
     if getattr(actor, "is_authenticated", False):
         if (actor.email or "").strip().lower() != invitation.email:

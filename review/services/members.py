@@ -65,13 +65,13 @@ def _lock_membership(campaign: Campaign, user: Any, role: str) -> Membership:
         # then wait for each other instead of deadlocking, and the last-curator check sees
         # every curator.
         list(
-            Membership.objects.select_for_update()
+            Membership.objects.select_for_update(no_key=True)
             .filter(campaign=campaign, role=Role.CURATOR)
             .order_by("pk")
             .values_list("pk", flat=True)
         )
     membership = (
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(no_key=True)
         .filter(campaign=campaign, user_id=user.pk, role=role)
         .first()
     )
@@ -103,7 +103,9 @@ def _leave_reviewing(campaign: Campaign, user: Any, actor: Any) -> dict[str, int
         .values_list("rewrite_id", flat=True)
     )
     closed = opened = 0
-    for rewrite in Rewrite.objects.select_for_update().filter(pk__in=rewrite_ids).order_by("pk"):
+    for rewrite in (
+        Rewrite.objects.select_for_update(no_key=True).filter(pk__in=rewrite_ids).order_by("pk")
+    ):
         closed += len(
             ballots_close(
                 rewrite=rewrite,
@@ -148,7 +150,7 @@ def _leave_annotating(
     annotator with their drafts, and untouched ones go back to the pool. With no annotator
     left, everything goes back to the pool and the drafts stay on the released assignments."""
     active = list(
-        Assignment.objects.select_for_update(of=("self",))
+        Assignment.objects.select_for_update(no_key=True, of=("self",))
         .filter(campaign=campaign, annotator_id=user.pk, status=Assignment.Status.ACTIVE)
         .order_by("pk")
     )
@@ -252,7 +254,7 @@ def membership_role_change(
     if from_role == to_role:
         return _lock_membership(campaign, user, from_role)
     membership = (
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(no_key=True)
         .filter(campaign=campaign, user_id=user.pk, role=to_role)
         .first()
     )

@@ -20,7 +20,7 @@ def panel_fill(*, rewrite_id: int, actor: Any = None) -> list[Ballot]:
     because its reviewer left frees the seat). If too few reviewers exist the rewrite waits;
     calling this again later (``panels_fill_waiting``) completes the panel. Idempotent."""
     rewrite = (
-        Rewrite.objects.select_for_update(of=("self",))
+        Rewrite.objects.select_for_update(no_key=True, of=("self",))
         .select_related("campaign")
         .filter(pk=rewrite_id)
         .first()
@@ -107,7 +107,7 @@ def ballots_of_departed_close(*, campaign: Campaign | None = None) -> int:
         "rewrite_id", "reviewer_id"
     ):
         with transaction.atomic():
-            rewrite = Rewrite.objects.select_for_update().get(pk=rewrite_id)
+            rewrite = Rewrite.objects.select_for_update(no_key=True).get(pk=rewrite_id)
             closed += len(
                 ballots_close(
                     rewrite=rewrite,

@@ -30,7 +30,7 @@ def rewrite_return(
     Raises NotFound, NotAllowed (not a curator), InvalidTransition (not returnable) and
     ValidationFailed (``annotator`` cannot take it); nothing changes when any is raised."""
     rewrite = (
-        Rewrite.objects.select_for_update(of=("self",))
+        Rewrite.objects.select_for_update(no_key=True, of=("self",))
         .select_related("campaign", "assignment", "seed")
         .filter(pk=rewrite_id)
         .first()
@@ -44,7 +44,7 @@ def rewrite_return(
     # Locked, so a removal of the author running now either finishes first (and this refuses)
     # or waits until the new draft is theirs (and the removal hands it on).
     author_membership = (
-        Membership.objects.select_for_update()
+        Membership.objects.select_for_update(no_key=True)
         .filter(campaign=rewrite.campaign, user_id=rewrite.author_id, role=Role.ANNOTATOR)
         .first()
     )
@@ -54,7 +54,7 @@ def rewrite_return(
             "another annotator.",
             details={"errors": {"annotator": ["choose an annotator of this campaign"]}},
         )
-    assignment = Assignment.objects.select_for_update().get(pk=rewrite.assignment_id)
+    assignment = Assignment.objects.select_for_update(no_key=True).get(pk=rewrite.assignment_id)
     if assignment.status != Assignment.Status.SUBMITTED:
         raise InvalidTransition("This rewrite's assignment is not waiting for a decision.")
     old_status = rewrite.status

@@ -75,11 +75,11 @@ def ballot_cast(
         )
         # Then the rewrite's lock: it serialises the panel's last votes.
         rewrite = (
-            Rewrite.objects.select_for_update(of=("self",))
+            Rewrite.objects.select_for_update(no_key=True, of=("self",))
             .select_related("campaign")
             .get(pk=rewrite_id)
         )
-        ballot = Ballot.objects.select_for_update().get(pk=ballot_id)
+        ballot = Ballot.objects.select_for_update(no_key=True).get(pk=ballot_id)
         if ballot.status == Ballot.Status.CAST:
             raise Conflict(
                 "You already voted on this rewrite; a vote is final and counted once.",
