@@ -430,7 +430,14 @@ class Api:
             started = time.monotonic()
             try:
                 res = self.session.request(method, self.base + path, json=body, timeout=30)
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            # A body cut off mid-way (its server killed while answering) is no answer either:
+            # not acknowledged, retried.
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as exc:
                 self.stats.record(kind, None, 0)
                 if time.monotonic() > deadline:
                     raise RuntimeError(
