@@ -152,6 +152,28 @@ def _drop_cached_connections() -> None:
 
 
 @contextmanager
+def celery_broker(url: str) -> Iterator[None]:
+    """This process's Celery app sends to ``url`` instead of running tasks eagerly. Celery reads
+    CELERY_BROKER_URL from the environment before its configuration (CI sets it), so the
+    environment points there too."""
+    keys = ("task_always_eager", "broker_url", "result_backend")
+    saved = {key: celery_app.conf[key] for key in keys}
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = url
+    celery_app.conf.update(task_always_eager=False, broker_url=url, result_backend=url)
+    _drop_cached_connections()
+    try:
+        yield
+    finally:
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
+        celery_app.conf.update(saved)
+        _drop_cached_connections()
+
+
+@contextmanager
 def tasks_sent_to(worker: Worker) -> Iterator[None]:
     """Make this process send tasks to ``worker``'s queue instead of running them eagerly."""
     keys = ("task_always_eager", "broker_url", "result_backend", "task_default_queue")

@@ -15,16 +15,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
 from django.test import Client
 
-from config.celery_app import app as celery_app
-
-from .test_celery_worker import Worker, _drop_cached_connections
+from .test_celery_worker import Worker, celery_broker
 
 CHECKS = {"database", "cache", "broker", "worker", "release_storage"}
 # The health checks' Redis database (other test modules use their own).
@@ -36,28 +33,6 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@contextmanager
-def celery_broker(url: str) -> Iterator[None]:
-    """This process's Celery app sends to ``url`` instead of running tasks eagerly. Celery reads
-    CELERY_BROKER_URL from the environment before its configuration (CI sets it), so the
-    environment points there too."""
-    keys = ("task_always_eager", "broker_url", "result_backend")
-    saved = {key: celery_app.conf[key] for key in keys}
-    saved_env = os.environ.get("CELERY_BROKER_URL")
-    os.environ["CELERY_BROKER_URL"] = url
-    celery_app.conf.update(task_always_eager=False, broker_url=url, result_backend=url)
-    _drop_cached_connections()
-    try:
-        yield
-    finally:
-        if saved_env is None:
-            os.environ.pop("CELERY_BROKER_URL", None)
-        else:
-            os.environ["CELERY_BROKER_URL"] = saved_env
-        celery_app.conf.update(saved)
-        _drop_cached_connections()
 
 
 def readyz(client: Client | None = None, **headers: str) -> tuple[int, dict, float]:

@@ -19,7 +19,6 @@ from django.utils import timezone
 
 from annotation.models import Event, Rewrite
 from annotation.tasks import count_missing_tokens
-from config.celery_app import app as celery_app
 from core.jobs import enqueue
 from exports.models import Release
 from exports.services import ReleaseParameters, release_build
@@ -31,7 +30,7 @@ from quality.services import reference_set_load, rewrite_quality_check
 from quality.tasks import requeue_unchecked_rewrites
 
 from .conftest import api_for, cast_panel
-from .test_celery_worker import WORKER_RELEASES_DIR, Worker, _drop_cached_connections
+from .test_celery_worker import WORKER_RELEASES_DIR, Worker, celery_broker
 
 TEXTS = [
     "My Flask app returns 502 behind nginx after a deploy; the gunicorn log says worker timeout. "
@@ -55,23 +54,8 @@ def closed_port() -> int:
 def broker_down() -> Iterator[str]:
     """This process sends tasks to a broker that refuses connections (Redis down)."""
     url = f"redis://127.0.0.1:{closed_port()}/0"
-    keys = ("task_always_eager", "broker_url", "result_backend")
-    saved = {key: celery_app.conf[key] for key in keys}
-    # Celery reads CELERY_BROKER_URL from the environment before its configuration (CI sets
-    # it), so the environment must point at the dead broker too.
-    saved_env = os.environ.get("CELERY_BROKER_URL")
-    os.environ["CELERY_BROKER_URL"] = url
-    celery_app.conf.update(task_always_eager=False, broker_url=url, result_backend=url)
-    _drop_cached_connections()
-    try:
+    with celery_broker(url):
         yield url
-    finally:
-        if saved_env is None:
-            os.environ.pop("CELERY_BROKER_URL", None)
-        else:
-            os.environ["CELERY_BROKER_URL"] = saved_env
-        celery_app.conf.update(saved)
-        _drop_cached_connections()
 
 
 def accepted_world(world, capture, n: int = 3):
