@@ -8,7 +8,19 @@ class AnnotationConfig(AppConfig):
     def ready(self) -> None:
         from core import labels
 
-        from .models import Assignment, Difficulty, RejectReason, Rewrite, Role, Seed, SeedImport
+        from .models import (
+            Assignment,
+            AssistPurpose,
+            Difficulty,
+            ModelCall,
+            RejectReason,
+            Rewrite,
+            Role,
+            Seed,
+            SeedClassificationJob,
+            SeedImport,
+            SeedSuggestion,
+        )
 
         labels.register("role", Role)
         labels.register("seed_status", Seed.Status)
@@ -17,3 +29,7 @@ class AnnotationConfig(AppConfig):
         labels.register("assignment_status", Assignment.Status)
         labels.register("difficulty", Difficulty)
         labels.register("rewrite_status", Rewrite.Status)
+        labels.register("assist_purpose", AssistPurpose)
+        labels.register("model_call_status", ModelCall.Status)
+        labels.register("classification_job_status", SeedClassificationJob.Status)
+        labels.register("seed_suggestion_status", SeedSuggestion.Status)

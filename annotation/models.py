@@ -442,6 +442,17 @@ class Rewrite(models.Model):
     decided_by_curator = models.BooleanField(default=False)
     curator_note = models.TextField(blank=True)
     closed_from = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    # Provenance (model-assisted curation): the model suggestion the author inserted into this
+    # revision (kept by the next revision of a returned one), and at submit the character-level
+    # edit distance from that suggestion's text to the submitted text. None: written by a person.
+    suggestion = models.ForeignKey(
+        "annotation.DraftSuggestion",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="rewrites",
+    )
+    suggestion_edit_distance = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -544,3 +555,16 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.object_type}:{self.object_id} {self.from_state}->{self.to_state}"
+
+
+# The model-assisted curation models live in their own module; importing them here is how
+# Django finds them (they belong to this app). Re-exported explicitly ("as") for mypy.
+from .models_assist import (  # noqa: E402, I001
+    AssistPrompt as AssistPrompt,
+    AssistPurpose as AssistPurpose,
+    AssistSettings as AssistSettings,
+    DraftSuggestion as DraftSuggestion,
+    ModelCall as ModelCall,
+    SeedClassificationJob as SeedClassificationJob,
+    SeedSuggestion as SeedSuggestion,
+)

@@ -56,3 +56,17 @@ class Gone(DomainError):
     """The link or object existed but has expired, e.g. an invitation link (410)."""
 
     code = "gone"
+
+
+class Throttled(DomainError):
+    """Too many requests for a limit the campaign set, e.g. calls to its model per minute
+    (429); ``details['retry_after']`` is in seconds when known."""
+
+    code = "throttled"
+
+
+class Unavailable(DomainError):
+    """An outside service the operation needs did not answer usefully: the campaign's model
+    endpoint is down, timed out or answered nonsense (503). Nothing was changed."""
+
+    code = "unavailable"

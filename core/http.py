@@ -28,6 +28,8 @@ from .errors import (
     NotAllowed,
     NotFound,
     StaleVersion,
+    Throttled,
+    Unavailable,
     ValidationFailed,
 )
 
@@ -39,6 +41,8 @@ STATUS_OF: dict[type[DomainError], int] = {
     Conflict: status.HTTP_409_CONFLICT,
     ValidationFailed: status.HTTP_400_BAD_REQUEST,
     Gone: status.HTTP_410_GONE,
+    Throttled: status.HTTP_429_TOO_MANY_REQUESTS,
+    Unavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 TITLE_OF: dict[int, str] = {
     400: "That cannot be done as asked",
@@ -46,6 +50,8 @@ TITLE_OF: dict[int, str] = {
     404: "Not found",
     409: "That cannot be done now",
     410: "This link has expired",
+    429: "Too many requests: try again shortly",
+    503: "A service this needs did not answer",
 }
 
 
@@ -210,10 +216,14 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     DRF's own errors keep their status and gain a ``code``; validation errors name each field.
     Whatever the input was, the body is encodable (see ``encodable``)."""
     if isinstance(exc, DomainError):
-        return Response(
+        domain = Response(
             encodable({"detail": exc.message, "code": exc.code, **exc.details}),
             status=status_for(exc),
         )
+        retry_after = exc.details.get("retry_after")
+        if isinstance(retry_after, int | float) and retry_after > 0:
+            domain["Retry-After"] = str(max(1, round(retry_after)))
+        return domain
     if isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found.")
     response = drf_exception_handler(exc, context)

@@ -91,6 +91,16 @@ class EventKind(models.TextChoices):
     RELEASE_DONE = "release.done"
     RELEASE_FAILED = "release.failed"
     RELEASE_BUILT = "release.built"
+    # Model-assisted curation (annotation.services.assist): the campaign's model settings and
+    # prompts, seed classification jobs, and a curator's decision on a suggested subcategory.
+    ASSIST_SETTINGS_CHANGED = "assist.settings_changed"
+    ASSIST_PROMPT_SAVED = "assist.prompt_saved"
+    SEED_CLASSIFICATION_QUEUED = "seed_classification.queued"
+    SEED_CLASSIFICATION_STARTED = "seed_classification.started"
+    SEED_CLASSIFICATION_DONE = "seed_classification.done"
+    SEED_CLASSIFICATION_FAILED = "seed_classification.failed"
+    SEED_SUGGESTION_ACCEPTED = "seed_suggestion.accepted"
+    SEED_SUGGESTION_DISMISSED = "seed_suggestion.dismissed"
     # A curator looked at the campaign as one of its members would (core.view_as): read-only.
     VIEW_AS_STARTED = "view_as.started"
     VIEW_AS_ENDED = "view_as.ended"

@@ -105,3 +105,29 @@ class Ballot(models.Model):
 
     def __str__(self) -> str:
         return f"ballot {self.pk} ({self.status})"
+
+
+class ReviewHint(models.Model):
+    """The campaign model's view of one revision: the three checklist items and likely
+    problems, labelled as a model's opinion. Asked once per revision and shared by its panel;
+    shown to a reviewer only after their vote unless the campaign says otherwise."""
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    rewrite = models.OneToOneField(Rewrite, on_delete=models.CASCADE, related_name="review_hint")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    # {"clear": {"ok": bool, "note": str}, "ethical": {...}, "solvable": {...},
+    #  "problems": [str, ...]} when ready.
+    content = models.JSONField(default=dict, blank=True)
+    model = models.CharField(max_length=200)
+    prompt_version = models.CharField(max_length=64)
+    error = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"hint for rewrite {self.rewrite_id} ({self.status})"

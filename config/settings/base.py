@@ -426,6 +426,19 @@ CURATION_IMPORT_MAX_DECOMPRESSED_BYTES = int(
 CURATION_IMPORT_MAX_REPORTED_ERRORS = int(
     os.environ.get("CURATION_IMPORT_MAX_REPORTED_ERRORS", "1000")
 )
+# --- Model-assisted curation (annotation.services.assist) -------------------------------------
+# A campaign names the environment variable that holds its model endpoint's API key; only
+# variables whose name is this prefix or starts with it and "_" may be named, so a curator can
+# never have another secret of the server (the database URL, SECRET_KEY) sent to an endpoint.
+CURATION_MODEL_KEY_PREFIX = os.environ.get("CURATION_MODEL_KEY_PREFIX", "CURATION_MODEL_KEY")
+# Hosts a campaign's model endpoint may be on, comma-separated ("api.openai.com,10.0.0.5");
+# empty: any host. Production deployments should set it (the server calls the URL a curator
+# enters).
+CURATION_MODEL_ALLOWED_HOSTS = [
+    host.strip().lower()
+    for host in os.environ.get("CURATION_MODEL_ALLOWED_HOSTS", "").split(",")
+    if host.strip()
+]
 # --- File storage ---------------------------------------------------------------------------
 # Three stores, all through Django's storage API:
 # - "staticfiles": whitenoise's compressed, hashed files, built by `collectstatic` (the install
