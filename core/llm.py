@@ -247,6 +247,10 @@ def chat_stream(endpoint: Endpoint, messages: list[Message], *, temperature: flo
             raise _error(exc, endpoint) from exc
         finally:
             response.close()
+        if not parts:
+            # An endpoint that answers a streamed request with something that is not an event
+            # stream (an HTML page behind a proxy) gives no chunks at all.
+            raise malformed(endpoint, "it was empty")
         stream.completion = Completion(
             text="".join(parts),
             model=model,
