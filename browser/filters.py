@@ -16,6 +16,7 @@ from django.http import QueryDict
 from annotation.models import Assignment, Campaign, Difficulty, Rewrite, RewriteLanguage, Seed
 from core.errors import ValidationFailed
 from exports.models import ReleaseSample
+from exports.services.formats import HUMAN, MODEL_DRAFTED
 from review.models import Ballot
 
 from . import selectors, services
@@ -24,6 +25,10 @@ FLAG_CHOICES = [
     ("contaminated", "Contaminated (shares an n-gram with a public benchmark)"),
     ("copied_seed", "Copies its seed"),
     ("near_duplicate", "Near-duplicate of another rewrite"),
+]
+PROVENANCE_CHOICES = [
+    (HUMAN, "Written by a person"),
+    (MODEL_DRAFTED, "Drafted from a model suggestion"),
 ]
 OUTCOME_CHOICES = [
     ("accepted", "Accepted"),
@@ -131,6 +136,12 @@ class RevisionTagsMixin(django_filters.FilterSet):
     reviewer = _people_filter(
         "Revisions this reviewer has a ballot on (username).", "filter_reviewer"
     )
+    provenance = django_filters.ChoiceFilter(
+        choices=PROVENANCE_CHOICES,
+        method="filter_provenance",
+        help_text="human: revisions written by a person; model_drafted: revisions whose author "
+        "inserted a model suggestion (the origin a release's provenance gives).",
+    )
     outcome = django_filters.MultipleChoiceFilter(
         choices=OUTCOME_CHOICES,
         distinct=False,
@@ -164,6 +175,9 @@ class RevisionTagsMixin(django_filters.FilterSet):
         return queryset.filter(
             Exists(Ballot.objects.filter(rewrite_id=OuterRef(ref), reviewer_id=user))
         )
+
+    def filter_provenance(self, queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return queryset.filter(**{f"{self.rev}suggestion__isnull": value == HUMAN})
 
     def filter_outcome(self, queryset: QuerySet[Any], name: str, value: list[str]) -> QuerySet[Any]:
         if not value:

@@ -324,6 +324,16 @@ def _votes(decision: str, ref: str = "pk") -> Subquery:
     )
 
 
+def _suggestion_columns(rev: str) -> dict[str, F]:
+    """The model and prompt version of the suggestion inserted into the revision (``rev``:
+    ``""`` for a rewrite, ``"rewrite__"`` for a released sample), joined into the row's query;
+    None for a revision written by a person."""
+    return {
+        "suggestion_model": F(f"{rev}suggestion__model"),
+        "suggestion_prompt_version": F(f"{rev}suggestion__prompt_version"),
+    }
+
+
 def rows(*, campaign: Campaign, kind: str) -> QuerySet[Any]:
     """Every row of ``kind`` in ``campaign``, with what a list shows (related names joined, a
     text snippet instead of the whole text, the flags and per-row figures as subqueries that
@@ -379,6 +389,7 @@ def rows(*, campaign: Campaign, kind: str) -> QuerySet[Any]:
                 votes_valid=Coalesce(_votes("valid"), Value(0)),
                 votes_invalid=Coalesce(_votes("invalid"), Value(0)),
                 **{f"flag_{flag}": flag_condition(flag, via="") for flag in FLAGS},
+                **_suggestion_columns(""),
             )
         )
     if kind == "samples":
@@ -406,6 +417,7 @@ def rows(*, campaign: Campaign, kind: str) -> QuerySet[Any]:
                 votes_valid=Coalesce(_votes("valid", "rewrite_id"), Value(0)),
                 votes_invalid=Coalesce(_votes("invalid", "rewrite_id"), Value(0)),
                 **{f"flag_{flag}": flag_condition(flag, via="rewrite__") for flag in FLAGS},
+                **_suggestion_columns("rewrite__"),
             )
         )
     raise ValueError(f"unknown kind {kind!r}")

@@ -25,6 +25,7 @@ from annotation.selectors import campaign_for_member, language_links_prefetch
 from core.diff import TextDiff, text_diff
 from core.errors import NotFound
 from core.transitions import EventKind
+from exports.services.formats import MODEL_DRAFTED, Provenance
 from quality.models import ContaminationHit, SimilarityFlag
 from quality.selectors import check_state as quality_check_state
 from quality.selectors import contamination_hits, quality_flags_prefetch, similarity_flags
@@ -87,6 +88,14 @@ EVENT_LABELS: dict[str, str] = {
     EventKind.RELEASE_BUILT: "Release built",
     EventKind.VIEW_AS_STARTED: "A curator started viewing as this member",
     EventKind.VIEW_AS_ENDED: "A curator stopped viewing as this member",
+    EventKind.ASSIST_SETTINGS_CHANGED: "Model settings changed",
+    EventKind.ASSIST_PROMPT_SAVED: "Model prompt saved",
+    EventKind.SEED_CLASSIFICATION_QUEUED: "Seed classification by the model queued",
+    EventKind.SEED_CLASSIFICATION_STARTED: "Seed classification by the model started",
+    EventKind.SEED_CLASSIFICATION_DONE: "Seed classification by the model finished",
+    EventKind.SEED_CLASSIFICATION_FAILED: "Seed classification by the model failed",
+    EventKind.SEED_SUGGESTION_ACCEPTED: "Suggested subcategory accepted",
+    EventKind.SEED_SUGGESTION_DISMISSED: "Suggested subcategory dismissed",
 }
 
 # The states of the objects an item's events are about, in words.
@@ -145,6 +154,8 @@ class RevisionHistory:
     # done / pending (not run yet: its flags may be incomplete) / failed, with the error.
     check_state: str = ""
     check_error: str = ""
+    # Where the text came from: written by a person, or drafted from an inserted suggestion.
+    provenance: Provenance = field(default_factory=Provenance)
 
 
 @dataclass(frozen=True)
@@ -195,7 +206,7 @@ def _seed(campaign: Campaign, seed_id: int) -> Seed:
 def _rewrites(seed: Seed) -> list[Rewrite]:
     return list(
         Rewrite.objects.filter(seed=seed)
-        .select_related("author", "subcategory__category", "quality_check")
+        .select_related("author", "subcategory__category", "quality_check", "suggestion")
         .prefetch_related(
             language_links_prefetch(),
             Prefetch(
@@ -205,6 +216,21 @@ def _rewrites(seed: Seed) -> list[Rewrite]:
             *quality_flags_prefetch(),
         )
         .order_by("assignment_id", "revision", "id")
+    )
+
+
+def revision_provenance(rewrite: Rewrite) -> Provenance:
+    """The provenance of a revision (its ``suggestion`` loaded), as a release would give it;
+    the edit distance is None until the revision is submitted."""
+    suggestion = rewrite.suggestion
+    if suggestion is None:
+        return Provenance()
+    return Provenance(
+        origin=MODEL_DRAFTED,
+        model=suggestion.model,
+        prompt_version=suggestion.prompt_version,
+        edit_distance=rewrite.suggestion_edit_distance,
+        suggestion_chars=len(suggestion.text),
     )
 
 
@@ -225,6 +251,7 @@ def _revision(
     return RevisionHistory(
         check_state=check_state,
         check_error=check_error,
+        provenance=revision_provenance(rewrite),
         rewrite=rewrite,
         previous=previous,
         diff=text_diff(previous.text, rewrite.text) if previous is not None else None,

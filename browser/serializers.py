@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from annotation.models import Assignment, Rewrite, Seed
 from exports.models import ReleaseSample
+from exports.services.formats import HUMAN, MODEL_DRAFTED, ORIGINS
 
 from . import selectors
 
@@ -129,6 +130,34 @@ class BrowseAssignmentRowOut(serializers.Serializer):
         }
 
 
+class BrowseProvenanceOut(serializers.Serializer):
+    """Where a revision's text came from, as a release's ``provenance`` says it."""
+
+    origin = serializers.ChoiceField(
+        choices=ORIGINS,
+        help_text="human: written by a person; model_drafted: the author inserted a model "
+        "suggestion into it",
+    )
+    model = serializers.CharField(allow_null=True, help_text="The suggestion's model")
+    prompt_version = serializers.CharField(allow_null=True, help_text="The suggestion's prompt")
+    edit_distance = serializers.IntegerField(
+        allow_null=True,
+        help_text="Characters changed from the suggestion to the submitted text (Levenshtein); "
+        "null before submit",
+    )
+
+
+def _provenance(r: Rewrite, row: Any) -> dict[str, Any]:
+    if r.suggestion_id is None:
+        return {"origin": HUMAN, "model": None, "prompt_version": None, "edit_distance": None}
+    return {
+        "origin": MODEL_DRAFTED,
+        "model": getattr(row, "suggestion_model", None),
+        "prompt_version": getattr(row, "suggestion_prompt_version", None),
+        "edit_distance": r.suggestion_edit_distance,
+    }
+
+
 class BrowseRevisionFieldsOut(serializers.Serializer):
     """What rewrites and released samples share: a revision's tags, outcome and flags."""
 
@@ -146,6 +175,7 @@ class BrowseRevisionFieldsOut(serializers.Serializer):
     question_tokens = serializers.IntegerField(allow_null=True)
     votes = BrowseVotesOut()
     flags = _flag_field()
+    provenance = BrowseProvenanceOut()
     submitted_at = serializers.DateTimeField(allow_null=True)
     decided_at = serializers.DateTimeField(allow_null=True)
 
@@ -170,6 +200,7 @@ def _revision_fields(r: Rewrite, row: Any) -> dict[str, Any]:
             "invalid": getattr(row, "votes_invalid", 0),
         },
         "flags": _flags(row),
+        "provenance": _provenance(r, row),
         "submitted_at": _dt(r.submitted_at),
         "decided_at": _dt(r.decided_at),
     }

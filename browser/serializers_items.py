@@ -7,6 +7,7 @@ from rest_framework import serializers
 from annotation.models import Assignment, Difficulty, RejectReason, Rewrite, Seed
 from annotation.selectors import rewrite_language_names
 from annotation.serializers import ChecklistSerializer, FeedbackOut, SeedOut
+from exports.services.formats import ORIGINS
 from quality.models import SimilarityFlag
 from quality.serializers import ContaminationHitOut, QualityCheckField
 from review.models import Ballot, Decision, VoteReason
@@ -147,6 +148,26 @@ class ItemTallyOut(serializers.Serializer):
     panel_size = serializers.IntegerField()
 
 
+class ItemProvenanceOut(serializers.Serializer):
+    """Where a revision's text came from, in the shape of a release's ``provenance``."""
+
+    origin = serializers.ChoiceField(
+        choices=ORIGINS,
+        help_text="human: written by a person; model_drafted: the author inserted a model "
+        "suggestion into it",
+    )
+    model = serializers.CharField(allow_null=True, help_text="The suggestion's model")
+    prompt_version = serializers.CharField(allow_null=True, help_text="The suggestion's prompt")
+    edit_distance = serializers.IntegerField(
+        allow_null=True,
+        help_text="Characters changed from the suggestion to the submitted text (Levenshtein); "
+        "null before submit",
+    )
+    suggestion_chars = serializers.IntegerField(
+        allow_null=True, help_text="The suggestion's length in characters"
+    )
+
+
 class ItemRevisionOut(serializers.Serializer):
     id = serializers.IntegerField()
     assignment = serializers.IntegerField()
@@ -167,6 +188,7 @@ class ItemRevisionOut(serializers.Serializer):
     subcategory = serializers.CharField(allow_null=True)
     category = serializers.CharField(allow_null=True)
     checklist = ChecklistSerializer()
+    provenance = ItemProvenanceOut()
     question_tokens = serializers.IntegerField(allow_null=True)
     tokenizer = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -215,6 +237,7 @@ class ItemRevisionOut(serializers.Serializer):
             "subcategory": sub.name if sub else None,
             "category": sub.category.name if sub else None,
             "checklist": rewrite.checklist,
+            "provenance": history.provenance.record(),
             "question_tokens": rewrite.question_tokens,
             "tokenizer": rewrite.tokenizer,
             "created_at": _stamp(rewrite.created_at),

@@ -170,6 +170,7 @@ def browse_kind_page(request: HttpRequest, slug: str, kind: str) -> HttpResponse
                 "difficulty",
                 "programming_language",
                 "natural_language",
+                "provenance",
                 "release",
                 "started",
                 "sort",

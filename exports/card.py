@@ -387,6 +387,87 @@ def _how_it_was_made(*, campaign: Campaign, stats: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# The edit-distance buckets of stats.json's provenance block, in the card's words.
+EDIT_BUCKET_LABELS = {
+    "0": "0 (inserted unchanged)",
+    "1-50": "1–50",
+    "51-200": "51–200",
+    "201-1000": "201–1,000",
+    ">1000": "more than 1,000",
+}
+_SPREAD = ("min", "max", "mean", "median")
+
+
+def _provenance_section(stats: dict[str, Any]) -> str:
+    """Who wrote the samples: the split between text written by a person and text drafted from
+    a model suggestion, the models and prompt versions, and how much the drafts were edited."""
+    prov = stats.get("provenance")
+    if not prov:
+        return ""
+    total = stats["total"]
+    drafted = prov["model_drafted"]
+    parts = [
+        "Each sample's `provenance` says where its text came from: `human` (written by an "
+        "annotator) or `model_drafted` (the annotator inserted a model's suggested rewrite into "
+        "the editor and worked from it). A model-drafted sample was edited by its annotator, "
+        "submitted, and voted on and accepted by the reviewer panel like every other sample; "
+        "`edit_distance` is the character-level Levenshtein distance from the inserted "
+        "suggestion to the released text and `suggestion_chars` the suggestion's length.",
+        _table(
+            ["Origin", "Samples", "Share"],
+            [
+                [
+                    "written by a person (`human`)",
+                    prov["human_written"],
+                    _share(prov["human_written"], total),
+                ],
+                [
+                    "drafted from a model suggestion (`model_drafted`)",
+                    drafted,
+                    _share(drafted, total),
+                ],
+            ],
+        ),
+    ]
+    if not drafted:
+        parts.append("No sample of this release was drafted from a model suggestion.")
+        return "\n\n".join(parts)
+    parts.append(
+        _table(
+            ["Model", "Prompt version", "Samples"],
+            [
+                [model, version, n]
+                for model, versions in prov["by_prompt_version"].items()
+                for version, n in versions.items()
+            ],
+        )
+    )
+    distance, ratio = prov["edit_distance"], prov["edit_ratio"]
+    parts.append(
+        "How far the model-drafted samples were edited (the ratio is the edit distance divided "
+        "by the suggestion's length in characters):"
+    )
+    parts.append(
+        _table(
+            ["Measure", "Min", "Max", "Mean", "Median"],
+            [
+                ["edit distance (characters)", *(distance[k] for k in _SPREAD)],
+                ["edit ratio", *(ratio[k] for k in _SPREAD)],
+            ],
+        )
+    )
+    parts.append(
+        _table(
+            ["Edit distance (characters)", "Samples"],
+            [
+                [EDIT_BUCKET_LABELS.get(name, name), n]
+                for name, n in prov["edit_distance_buckets"].items()
+            ],
+        )
+    )
+    return "\n\n".join(parts)
+
+
 def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str]) -> str:
     total = stats["total"]
     funnel = stats["funnel"]
@@ -394,12 +475,19 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
     models = sorted(stats["response_tokens"])
     baseline_model = stats["parameters"].get("baseline_model") or ""
     category = stats.get("arena_hard", {}).get("category", "coding")
+    drafted = stats.get("provenance", {}).get("model_drafted", 0)
     parts = [
         _header(campaign, stats),
         f"# {_cell(campaign.name)}: release {_cell(stats['release'])}",
         (
             f"{total} coding questions written by human annotators from real user questions "
-            f"and accepted by at least {campaign.accept_threshold} of {campaign.panel_size} "
+            + (
+                f"({drafted} of them drafted from a model suggestion that the annotator then "
+                "edited; see Provenance) "
+                if drafted
+                else ""
+            )
+            + f"and accepted by at least {campaign.accept_threshold} of {campaign.panel_size} "
             "independent reviewers. Each sample is a self-contained user query tagged with its "
             "category, difficulty, programming language(s) and natural language."
         ),
@@ -429,6 +517,18 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
                     else []
                 ),
                 *[[f"`{m}_response`", f"answer of {m}"] for m in models],
+                *(
+                    [
+                        [
+                            "`provenance`",
+                            "where the text came from: `{origin, model, prompt_version, "
+                            "edit_distance, suggestion_chars}`, origin `human` or "
+                            "`model_drafted` (see Provenance)",
+                        ]
+                    ]
+                    if "provenance" in stats
+                    else []
+                ),
             ],
         ),
         "`questions.jsonl` holds the same questions in arena-hard-auto's question format "
@@ -500,6 +600,9 @@ def dataset_card(*, campaign: Campaign, stats: dict[str, Any], figures: list[str
         "## Curation funnel",
         _table(["Stage", "Count"], _funnel_rows(funnel)),
     ]
+    provenance = _provenance_section(stats)
+    if provenance:
+        parts += ["## Provenance", provenance]
     answers = _answers(stats)
     if answers:
         parts += ["## Model answers", answers]

@@ -166,6 +166,37 @@ class ReleaseArenaHardOut(serializers.Serializer):
     models = serializers.ListField(child=serializers.CharField())
 
 
+class SpreadOut(serializers.Serializer):
+    min = serializers.FloatField(allow_null=True)
+    max = serializers.FloatField(allow_null=True)
+    mean = serializers.FloatField(allow_null=True)
+    median = serializers.FloatField(allow_null=True)
+
+
+class ReleaseProvenanceOut(serializers.Serializer):
+    """Who wrote the released samples: a person, or a model suggestion the author inserted and
+    edited. ``human_written + model_drafted == total``."""
+
+    human_written = serializers.IntegerField()
+    model_drafted = serializers.IntegerField()
+    by_model = serializers.DictField(
+        child=serializers.IntegerField(), help_text="model -> model-drafted samples"
+    )
+    by_prompt_version = serializers.DictField(
+        child=serializers.DictField(child=serializers.IntegerField()),
+        help_text="model -> prompt version -> model-drafted samples",
+    )
+    edit_distance = SpreadOut(
+        help_text="Characters changed from the suggestion (Levenshtein), over the model-drafted "
+        "samples; null without any"
+    )
+    edit_ratio = SpreadOut(help_text="Edit distance / the suggestion's length, 3 decimals")
+    edit_distance_buckets = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="0 (inserted unchanged), 1-50, 51-200, 201-1000, >1000 -> samples",
+    )
+
+
 class ReleaseStatsOut(DistributionsOut):
     """The release's ``stats.json``."""
 
@@ -181,6 +212,7 @@ class ReleaseStatsOut(DistributionsOut):
     responses = ReleaseResponsesOut(required=False, help_text="Missing answers (newer releases)")
     codearena = ReleaseCodeArenaOut(required=False)
     arena_hard = ReleaseArenaHardOut(required=False)
+    provenance = ReleaseProvenanceOut(required=False, help_text="Newer releases")
 
 
 class ReleaseOut(serializers.Serializer):

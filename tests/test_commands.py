@@ -121,7 +121,7 @@ def test_walkthrough(campaign_cli, tmp_path, django_capture_on_commit_callbacks)
     lines = (out_dir / "benchmark.jsonl").read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert len(records) == 15
-    assert list(records[0]) == BENCHMARK_KEYS
+    assert list(records[0]) == [*BENCHMARK_KEYS, "provenance"]
     for rec in records:
         rewrite = Rewrite.objects.get(seed__external_id=rec["seed_id"], status="accepted")
         assert rec["messages"] == [{"role": "user", "content": rewrite.text}]

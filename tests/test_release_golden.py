@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from annotation.codearena import levels_for
+from annotation.models import DraftSuggestion, Rewrite
 from annotation.services import assignment_reject_seed, seeds_import, seeds_sample
 from exports.services import ReleaseParameters, release_build, responses_import
 from quality.services import reference_set_load
@@ -100,6 +101,14 @@ PLAN = {
         "programming_languages": ["sql"],
         "natural_language": "en",
         "votes": ["valid", "valid", "valid", "invalid"],
+        # Drafted from a model suggestion the annotator inserted, then edited.
+        "suggestion": {
+            "model": "golden-drafter-1",
+            "prompt_version": "campaign-v2",
+            "text": "A PostgreSQL query `SELECT * FROM orders WHERE customer_id = $1 ORDER BY "
+            "created_at DESC LIMIT 20` ignores the index on (created_at). Explain why and give "
+            "the index that makes it fast.",
+        },
     },
     "g05": {
         "text": "Design SQLite tables for articles and tags (many to many) and write the query "
@@ -174,6 +183,32 @@ PARAMETERS = ReleaseParameters(
 )
 
 
+def levenshtein(a: str, b: str) -> int:
+    """Character-level edit distance (insertions, deletions, substitutions)."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def insert_suggestion(rewrite, *, model: str, prompt_version: str, text: str) -> DraftSuggestion:
+    """Record that ``rewrite``'s author inserted a model suggestion with ``text`` (as the editor
+    does), with the edit distance from it to the rewrite's text."""
+    suggestion = DraftSuggestion.objects.create(
+        campaign=rewrite.campaign,
+        assignment=rewrite.assignment,
+        model=model,
+        prompt_version=prompt_version,
+        text=text,
+    )
+    Rewrite.objects.filter(pk=rewrite.pk).update(
+        suggestion=suggestion, suggestion_edit_distance=levenshtein(text, rewrite.text)
+    )
+    return suggestion
+
+
 def shift_primary_keys(make_world) -> None:
     """Rows of another campaign first, so every id of the golden campaign differs."""
     noise = make_world(slug="noise", reviewers=6)
@@ -209,12 +244,14 @@ def build_golden_campaign(make_world, tmp_path: Path, capture) -> Path:
                 note="needs the schema",
             )
             continue
-        fields = {k: v for k, v in plan.items() if k != "votes"}
+        fields = {k: v for k, v in plan.items() if k not in ("votes", "suggestion")}
         world.draft(assignment, subcategory=SEEDS[ext][0], **fields)
         # The token count and the quality checks run on commit, as in production.
         with capture(execute=True):
             rewrite = rewrite_submit(assignment_id=assignment.pk, actor=assignment.annotator)
         cast_panel(rewrite, plan["votes"])
+        if "suggestion" in plan:
+            insert_suggestion(rewrite, **plan["suggestion"])
 
     responses_import(
         campaign=world.campaign,
@@ -298,12 +335,24 @@ def test_the_golden_files_cover_the_format_and_hold_nothing_run_dependent():
         assert rec["baseline-1_response"] == rec["baseline"] == answers[seed]
         assert None not in rec.values() and "" not in rec.values()
     assert [s for s, r in sorted(by_seed.items()) if "partial-1_response" in r] == ["g02"]
-    assert list(by_seed["g02"])[-4:] == [
+    assert list(by_seed["g02"])[-5:] == [
         "meta",
         "baseline",
         "baseline-1_response",
         "partial-1_response",
+        "provenance",
     ]
+    # Provenance, last in every sample: one released sample was drafted from a model suggestion.
+    assert {s: r["provenance"]["origin"] for s, r in by_seed.items()} == {
+        "g02": "human",
+        "g04": "model_drafted",
+        "g07": "human",
+    }
+    assert by_seed["g04"]["provenance"]["model"] == "golden-drafter-1"
+    assert by_seed["g04"]["provenance"]["edit_distance"] > 0
+    assert stats["provenance"]["human_written"] + stats["provenance"]["model_drafted"] == 3
+    assert stats["provenance"]["by_model"] == {"golden-drafter-1": 1}
+    assert "## Provenance" in texts["README.md"]
     assert stats["responses"]["dropped_keys"] == {
         "partial-1": sorted(by_seed[s]["id"] for s in ["g04", "g07"])
     }

@@ -91,8 +91,11 @@ def test_parquet_holds_the_rows_of_benchmark_jsonl(golden):
     _campaign, out = golden
     records = read_jsonl(out / "benchmark.jsonl")
     table = pq.read_table(out / "benchmark.parquet")
-    # The same columns in the same order; a key left out of a sample (drop_key) reads as null.
-    columns = list(dict.fromkeys(k for r in records for k in r))
+    # The same columns in the same order (provenance last, as in every sample); a key left out
+    # of a sample (drop_key) reads as null.
+    columns = [k for k in dict.fromkeys(k for r in records for k in r) if k != "provenance"]
+    columns.append("provenance")
+    assert all(list(r)[-1] == "provenance" for r in records)
     assert table.column_names == columns
     rows = table.to_pylist()
     assert len(rows) == len(records)

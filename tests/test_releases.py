@@ -405,7 +405,7 @@ def test_release_files_are_complete_consistent_and_reproducible(released_world, 
     assert one.files == two.files
 
     records = read_jsonl(tmp_path / "one" / "benchmark.jsonl")
-    assert len(records) == 9 and all(list(r) == BENCHMARK_KEYS for r in records)
+    assert len(records) == 9 and all(list(r) == [*BENCHMARK_KEYS, "provenance"] for r in records)
     stats = json.loads((tmp_path / "one" / "stats.json").read_text())
     assert stats["total"] == 9
     assert sorted(stats["subcategories"].values()) == [3, 3, 3]
@@ -488,7 +488,7 @@ def test_benchmark_loads_with_hugging_face_datasets(released_world, tmp_path, mo
         cache_dir=str(tmp_path / "hf-cache"),
     )
     assert ds.num_rows == 12
-    assert ds.column_names == BENCHMARK_KEYS
+    assert ds.column_names == [*BENCHMARK_KEYS, "provenance"]
     assert ds[0]["messages"][0]["role"] == "user"
     assert isinstance(ds[0]["programming_language"], list)
     # The dataset card's own config (data_files path) resolves the same file.
@@ -662,7 +662,7 @@ def test_import_responses_by_seed_id_and_arena_hard_uid(released_world, tmp_path
     assert "imported 12 responses of gpt-4-0314" in out
     release_build(campaign=campaign, out_dir=tmp_path / "r2")
     again = read_jsonl(tmp_path / "r2" / "benchmark.jsonl")
-    assert list(again[0]) == [*BENCHMARK_KEYS, "gpt-4-0314_response"]
+    assert list(again[0]) == [*BENCHMARK_KEYS, "gpt-4-0314_response", "provenance"]
     encoding = tiktoken.get_encoding("o200k_base")
     lengths = []
     for i, rec in enumerate(records):

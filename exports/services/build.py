@@ -7,11 +7,14 @@ One service, ``release_build``, is used by ``export_benchmark`` and by the relea
 give byte-identical ``benchmark.jsonl``, ``questions.jsonl`` and ``stats.json`` (and manifest,
 card and figures)."""
 
-from collections import defaultdict
+import statistics
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from django.db.models.functions import Length
 
 from annotation.codearena import task_type_for
 from annotation.models import Campaign, Rewrite
@@ -34,6 +37,8 @@ from ..figures import release_figures
 from ..models import BaselineResponse
 from .formats import (
     ARENA_HARD_BASELINES,
+    MODEL_DRAFTED,
+    Provenance,
     arena_hard_answers,
     arena_hard_questions,
     benchmark_parquet,
@@ -73,6 +78,88 @@ def _vote_counts(rewrite_ids: list[int]) -> dict[int, dict[str, int]]:
     ).values_list("rewrite_id", "decision"):
         counts[rewrite_id]["valid" if decision == Decision.VALID else "invalid"] += 1
     return dict(counts)
+
+
+def _provenance(rewrite_ids: list[int]) -> dict[int, Provenance]:
+    """The provenance of each model-drafted rewrite among ``rewrite_ids`` (those with an
+    inserted suggestion; the others are a person's). One query, whatever the number of
+    samples; the suggestion's text is measured by the database, not loaded."""
+    rows = (
+        Rewrite.objects.filter(pk__in=rewrite_ids, suggestion__isnull=False)
+        .annotate(suggestion_chars=Length("suggestion__text"))
+        .values_list(
+            "pk",
+            "suggestion__model",
+            "suggestion__prompt_version",
+            "suggestion_edit_distance",
+            "suggestion_chars",
+        )
+    )
+    return {
+        pk: Provenance(
+            origin=MODEL_DRAFTED,
+            model=model,
+            prompt_version=version,
+            edit_distance=distance,
+            suggestion_chars=chars,
+        )
+        for pk, model, version, distance, chars in rows
+    }
+
+
+# stats.json's edit-distance buckets of the model-drafted samples: (name, low, high), inclusive.
+EDIT_DISTANCE_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("0", 0, 0),
+    ("1-50", 1, 50),
+    ("51-200", 51, 200),
+    ("201-1000", 201, 1000),
+    (">1000", 1001, None),
+)
+
+
+def _spread(values: list[int] | list[float], digits: int) -> dict[str, float | int | None]:
+    """min, max, mean and median of ``values``, each rounded to ``digits`` (whole numbers stay
+    whole); all None when there are none."""
+    if not values:
+        return {"min": None, "max": None, "mean": None, "median": None}
+    ordered = sorted(values)
+    return {
+        "min": round(ordered[0], digits),
+        "max": round(ordered[-1], digits),
+        "mean": round(statistics.fmean(ordered), digits),
+        "median": round(statistics.median(ordered), digits),
+    }
+
+
+def provenance_stats(provenances: list[Provenance]) -> dict[str, Any]:
+    """stats.json's ``provenance``: how many samples a person wrote and how many were drafted
+    from a model suggestion (they add up to the total), per model and per (model, prompt
+    version), and how far the model-drafted ones were edited: the edit distance in characters
+    and its ratio to the suggestion's length (min / max / mean / median; None without
+    model-drafted samples) and the distances in buckets (0 = inserted unchanged). A
+    model-drafted sample without a recorded distance is counted but not measured."""
+    drafted = [p for p in provenances if p.origin == MODEL_DRAFTED]
+    by_model = Counter(str(p.model) for p in drafted)
+    by_version: dict[str, Counter[str]] = defaultdict(Counter)
+    for p in drafted:
+        by_version[str(p.model)][str(p.prompt_version)] += 1
+    measured = [p for p in drafted if p.edit_distance is not None]
+    distances = [p.edit_distance for p in measured if p.edit_distance is not None]
+    ratios = [(p.edit_distance or 0) / max(1, p.suggestion_chars or 0) for p in measured]
+    return {
+        "human_written": len(provenances) - len(drafted),
+        "model_drafted": len(drafted),
+        "by_model": dict(sorted(by_model.items())),
+        "by_prompt_version": {
+            model: dict(sorted(versions.items())) for model, versions in sorted(by_version.items())
+        },
+        "edit_distance": _spread(distances, 2),
+        "edit_ratio": _spread(ratios, 3),
+        "edit_distance_buckets": {
+            name: sum(1 for d in distances if low <= d and (high is None or d <= high))
+            for name, low, high in EDIT_DISTANCE_BUCKETS
+        },
+    }
 
 
 def _responses(
@@ -328,6 +415,7 @@ def release_build(
     say(40, f"selected {len(chosen)} of {len(eligible)} eligible rewrites")
 
     votes = _vote_counts([r.pk for r in chosen])
+    provenance = _provenance([r.pk for r in chosen])
     imported, responses = _responses(campaign, [r.seed_id for r in chosen])
     plan = plan_responses(
         campaign=campaign, params=params, chosen=chosen, models=imported, responses=responses
@@ -354,6 +442,7 @@ def release_build(
             responses=answers_to(r),
             task_type=task_type(r),
             baseline=responses[(r.seed_id, baseline)][0] if baseline else None,
+            provenance=provenance.get(r.pk),
         )
         for r in chosen
     ]
@@ -362,6 +451,7 @@ def release_build(
     columns = list(records[0])[:10] if records else []
     columns += ["meta"] * (task_types is not None) + ["baseline"] * bool(baseline)
     columns += [f"{model}_response" for model in models]
+    columns += ["provenance"] if records else []
     benchmark = jsonl(records)
     parquet = benchmark_parquet(records, columns=columns)
     category = params.arena_hard_category
@@ -400,6 +490,7 @@ def release_build(
             "ngram": check.n,
             **_release_quality(campaign, {r.pk for r in chosen}),
         },
+        "provenance": provenance_stats([provenance.get(r.pk, Provenance()) for r in chosen]),
         "responses": plan.report(params),
         "codearena": {
             "task_types": [

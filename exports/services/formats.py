@@ -1,5 +1,6 @@
 """The files of a release in the formats the evaluation tools read: ``benchmark.jsonl`` (one
-sample per line, DESIGN.md's key order, CodeArena's ``meta``; a drop-in CodeArena.jsonl),
+sample per line, DESIGN.md's key order, CodeArena's ``meta``, the sample's ``provenance`` last;
+a drop-in CodeArena.jsonl),
 ``benchmark.parquet`` (the same rows), ``questions.jsonl`` (arena-hard-auto's question format),
 arena-hard-auto's model-answer lines, JSON documents (stats, manifest), their sha256 / size and
 the zip of a whole release. Pure: records in, bytes out; the same input gives the same bytes."""
@@ -9,6 +10,7 @@ import io
 import json
 import re
 import zipfile
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -52,6 +54,36 @@ def file_meta(data: bytes) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
+# A sample's origin: written by a person, or drafted from a model suggestion the author inserted
+# into the released revision (and then edited, submitted and accepted like every other).
+HUMAN = "human"
+MODEL_DRAFTED = "model_drafted"
+ORIGINS = (HUMAN, MODEL_DRAFTED)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a released revision's text came from: ``origin`` (HUMAN or MODEL_DRAFTED); for a
+    model-drafted one, the inserted suggestion's model, prompt version and length in characters
+    and the character-level edit distance from it to the submitted text (None otherwise)."""
+
+    origin: str = HUMAN
+    model: str | None = None
+    prompt_version: str | None = None
+    edit_distance: int | None = None
+    suggestion_chars: int | None = None
+
+    def record(self) -> dict[str, Any]:
+        """The sample's ``provenance`` object, keys in this order."""
+        return {
+            "origin": self.origin,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "edit_distance": self.edit_distance,
+            "suggestion_chars": self.suggestion_chars,
+        }
+
+
 def benchmark_record(
     campaign: Campaign,
     rewrite: Rewrite,
@@ -60,12 +92,15 @@ def benchmark_record(
     responses: dict[str, str],
     task_type: str | None = None,
     baseline: str | None = None,
+    provenance: Provenance | None = None,
 ) -> dict[str, Any]:
     """One ``benchmark.jsonl`` sample: the keys in DESIGN.md's order; then ``meta`` (CodeArena's
     ``{"parsed": {"task_type": [task_type]}}``, when given); then ``baseline`` (the baseline
     model's answer, which CodeArena's judge reads when its two built-in baseline keys are
     absent), when given; then ``<model>_response`` per included model that answered it (never
-    null: the caller leaves a key out rather than write no answer)."""
+    null: the caller leaves a key out rather than write no answer); last ``provenance``
+    (``Provenance.record``; a person's when not given), so the keys before it keep their
+    documented order."""
     # Only a draft may lack a subcategory (a check constraint); released rewrites are accepted.
     assert rewrite.subcategory is not None
     record: dict[str, Any] = {
@@ -86,6 +121,7 @@ def benchmark_record(
         record["baseline"] = baseline
     for model, text in responses.items():
         record[f"{model}_response"] = text
+    record["provenance"] = (provenance or Provenance()).record()
     return record
 
 
@@ -224,14 +260,27 @@ _META_FIELD = pa.field(
     "meta",
     pa.struct([pa.field("parsed", pa.struct([pa.field("task_type", pa.list_(pa.string()))]))]),
 )
+_PROVENANCE_FIELD = pa.field(
+    "provenance",
+    pa.struct(
+        [
+            pa.field("origin", pa.string()),
+            pa.field("model", pa.string()),
+            pa.field("prompt_version", pa.string()),
+            pa.field("edit_distance", pa.int64()),
+            pa.field("suggestion_chars", pa.int64()),
+        ]
+    ),
+)
 
 
 def benchmark_parquet(records: list[dict[str, Any]], *, columns: list[str]) -> bytes:
     """``benchmark.parquet``: the rows of ``benchmark.jsonl`` with an explicit schema (nested
-    messages, votes and meta as structs, every answer column a string, null where a sample has
-    no such key). ``columns`` lists the keys in file order (the fixed ones, then ``meta``,
-    ``baseline`` and the ``<model>_response`` keys present in any record). No pandas metadata
-    and no statistics: the bytes depend on the rows and the pyarrow version only."""
+    messages, votes, meta and provenance as structs, every answer column a string, null where a
+    sample has no such key). ``columns`` lists the keys in file order (the fixed ones, then
+    ``meta``, ``baseline``, the ``<model>_response`` keys present in any record and
+    ``provenance``). No pandas metadata and no statistics: the bytes depend on the rows and the
+    pyarrow version only."""
     fields = []
     fixed = {f.name: f for f in _FIXED_FIELDS}
     for name in columns:
@@ -239,6 +288,8 @@ def benchmark_parquet(records: list[dict[str, Any]], *, columns: list[str]) -> b
             fields.append(fixed[name])
         elif name == "meta":
             fields.append(_META_FIELD)
+        elif name == "provenance":
+            fields.append(_PROVENANCE_FIELD)
         else:
             fields.append(pa.field(name, pa.string()))
     schema = pa.schema(fields)
