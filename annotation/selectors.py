@@ -49,7 +49,7 @@ def revisions_prefetch() -> Prefetch:
     return Prefetch(
         "rewrites",
         queryset=Rewrite.objects.order_by("-revision")
-        .select_related("subcategory__category")
+        .select_related("subcategory__category", "suggestion")
         .prefetch_related(language_links_prefetch()),
         to_attr="revisions",
     )

@@ -89,6 +89,26 @@ def rewrite_tags(rewrite: Rewrite) -> dict[str, Any]:
     }
 
 
+def rewrite_provenance(rewrite: Rewrite) -> dict[str, Any]:
+    """Where a revision's text came from: a model suggestion the author inserted (its model
+    and prompt version) or not, and, once submitted, the edit distance from that suggestion.
+    Reads ``rewrite.suggestion`` (``select_related`` it for lists)."""
+    suggestion = rewrite.suggestion if rewrite.suggestion_id is not None else None
+    return {
+        "suggestion_inserted": suggestion is not None,
+        "model": suggestion.model if suggestion is not None else None,
+        "prompt_version": suggestion.prompt_version if suggestion is not None else None,
+        "edit_distance": rewrite.suggestion_edit_distance,
+    }
+
+
+NO_PROVENANCE = {
+    "suggestion_inserted": False,
+    "model": None,
+    "prompt_version": None,
+    "edit_distance": None,
+}
+
 EMPTY_DRAFT = {
     "text": "",
     "difficulty": "",
@@ -101,6 +121,8 @@ EMPTY_DRAFT = {
     "revision": 1,
     "status": "draft",
     "question_tokens": None,
+    "suggestion": None,
+    "provenance": NO_PROVENANCE,
 }
 
 
@@ -118,9 +140,27 @@ class RewriteTagsOut(serializers.Serializer):
     question_tokens = serializers.IntegerField(allow_null=True)
 
 
+class ProvenanceOut(serializers.Serializer):
+    suggestion_inserted = serializers.BooleanField(
+        help_text="The author inserted a model's suggestion into this revision (or the one it "
+        "continues)"
+    )
+    model = serializers.CharField(allow_null=True, help_text="The model that suggested it")
+    prompt_version = serializers.CharField(allow_null=True, help_text="builtin-v1 or campaign-v<n>")
+    edit_distance = serializers.IntegerField(
+        allow_null=True,
+        help_text="Characters changed from the suggestion to the submitted text (Levenshtein); "
+        "null until submitted",
+    )
+
+
 class DraftOut(RewriteTagsOut):
     checklist = ChecklistSerializer()
     version = serializers.IntegerField()
+    suggestion = serializers.IntegerField(
+        allow_null=True, help_text="The model suggestion inserted into this draft, if any"
+    )
+    provenance = ProvenanceOut(read_only=True)
 
     def to_representation(self, rewrite: Rewrite) -> dict[str, Any]:
         return {
@@ -129,6 +169,8 @@ class DraftOut(RewriteTagsOut):
             "revision": rewrite.revision,
             "status": rewrite.status,
             "question_tokens": rewrite.question_tokens,
+            "suggestion": rewrite.suggestion_id,
+            "provenance": rewrite_provenance(rewrite),
         }
 
 
@@ -192,6 +234,12 @@ class DraftIn(serializers.Serializer):
     natural_language = serializers.CharField(allow_blank=True, required=False, default="")
     subcategory = serializers.CharField(allow_blank=True, required=False, default="")
     checklist = ChecklistSerializer(required=False)
+    suggestion = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="The id of the model suggestion of this assignment you inserted (null clears "
+        "it; left out, the stored one stays).",
+    )
     version = serializers.IntegerField(
         min_value=0, help_text="The version you read (0 when there is no draft yet)."
     )

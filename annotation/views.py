@@ -16,10 +16,11 @@ from django.views.decorators.http import require_POST
 from core.diff import text_diff
 from core.errors import NotAllowed, NotFound
 
-from . import selectors, services
+from . import selectors, selectors_assist, services
 from .models import Assignment, Difficulty, RejectReason, Rewrite, Role
 from .rendering import render_markdown, render_seed
 from .serializers import EMPTY_DRAFT, DraftOut
+from .serializers_assist import DraftSuggestionOut
 from .services.rewrites import CHECKLIST_ITEMS
 from .vocabulary import Vocabulary
 
@@ -152,6 +153,10 @@ def annotate_page(request: HttpRequest, pk: int) -> HttpResponse:
     editable = assignment.status == Assignment.Status.ACTIVE and (
         rewrite is None or rewrite.status == rewrite.Status.DRAFT
     )
+    # The model suggestion panel: offered when the campaign allows it (no model is called here);
+    # the latest suggestion is shown again after a reload.
+    assist = selectors_assist.draft_suggestions_offered(campaign) if editable else None
+    latest = selectors_assist.draft_suggestion_latest(assignment) if assist is not None else None
     config = {
         "assignment": assignment.pk,
         "campaign": campaign.slug,
@@ -168,7 +173,15 @@ def annotate_page(request: HttpRequest, pk: int) -> HttpResponse:
             "preview": f"/api/v1/campaigns/{campaign.slug}/preview/",
             "next": f"/campaigns/{campaign.slug}/next/",
             "queue": f"/campaigns/{campaign.slug}/queue/",
+            "suggestion": f"/api/v1/assignments/{assignment.pk}/suggestion/",
         },
+        "assist": {
+            "model": assist.model,
+            "stream": assist.stream,
+            "suggestion": DraftSuggestionOut(latest).data if latest is not None else None,
+        }
+        if assist is not None
+        else None,
     }
     return render(
         request,
@@ -193,6 +206,7 @@ def annotate_page(request: HttpRequest, pk: int) -> HttpResponse:
             "skippable": editable and (rewrite is None or rewrite.revision == 1),
             "skip_reason_max": services.SKIP_REASON_MAX,
             "config": config,
+            "assist": config["assist"],
         },
     )
 

@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 )
 
 from annotation import api as annotation_api
+from annotation import api_assist as annotation_assist_api
 from annotation import views as annotation_views
 from annotation import workspace_urls as annotation_workspace
 from browser import workspace_urls as browser_workspace
@@ -57,6 +58,11 @@ api_v1 = [
     ),
     path("campaigns/<slug:slug>/preview/", annotation_api.PreviewView.as_view(), name="preview"),
     path("assignments/<int:pk>/draft/", annotation_api.DraftSaveView.as_view(), name="draft-save"),
+    path(
+        "assignments/<int:pk>/suggestion/",
+        annotation_assist_api.DraftSuggestionView.as_view(),
+        name="draft-suggestion",
+    ),
     path("assignments/<int:pk>/submit/", review_api.SubmitView.as_view(), name="assignment-submit"),
     path(
         "assignments/<int:pk>/reject/", annotation_api.RejectSeedView.as_view(), name="seed-reject"

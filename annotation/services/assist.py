@@ -10,6 +10,7 @@ Drafts (``assist_drafts``), seed classification (``assist_seeds``), settings and
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -274,10 +275,29 @@ class StreamedCall:
             raise
 
     def __iter__(self) -> Iterator[str]:
+        parts: list[str] = []
+        started = time.monotonic()
         try:
-            yield from self._stream
+            for piece in self._stream:
+                parts.append(piece)
+                yield piece
         except DomainError as exc:
             _record(**self._meta, completion=None, error=exc, streamed=True, duration_ms=0)
+            raise
+        except GeneratorExit:
+            # The client went away mid-answer (page closed or reloaded): the tokens spent so
+            # far still count, estimated from the text that arrived.
+            _record(
+                **self._meta,
+                completion=llm.Completion(text="".join(parts), model=self._meta["model"]),
+                error=Unavailable(
+                    "The request ended before the model's answer did (the page was closed "
+                    "or reloaded).",
+                    details={"reason": "abandoned"},
+                ),
+                streamed=True,
+                duration_ms=round((time.monotonic() - started) * 1000),
+            )
             raise
         finally:
             self._limits.__exit__(None, None, None)

@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from django.db import transaction
@@ -10,6 +11,7 @@ from core.transitions import EventKind, event_record
 from ..models import (
     Assignment,
     Difficulty,
+    DraftSuggestion,
     ProgrammingLanguage,
     Rewrite,
     RewriteLanguage,
@@ -22,9 +24,17 @@ from .assignments import assignment_lock_own_active, lease_end
 CHECKLIST_ITEMS = ("clear", "ethical", "solvable")
 
 
+class Keep(Enum):
+    """A field a draft save leaves out: the stored value stays."""
+
+    KEEP = "keep"
+
+
 @dataclass
 class DraftInput:
-    """A draft as the annotator sends it; vocabulary values are names, resolved by the service."""
+    """A draft as the annotator sends it; vocabulary values are names, resolved by the service.
+    ``suggestion``: the id of the model suggestion (``DraftSuggestion``) of this assignment the
+    annotator inserted, None to clear it, ``Keep.KEEP`` (left out) to keep the stored one."""
 
     text: str = ""
     difficulty: str = ""
@@ -32,6 +42,7 @@ class DraftInput:
     natural_language: str = ""
     subcategory: str = ""
     checklist: dict[str, bool] = field(default_factory=dict)
+    suggestion: int | None | Keep = Keep.KEEP
 
 
 @dataclass
@@ -42,9 +53,10 @@ class _ResolvedDraft:
     natural_language: str
     subcategory: Subcategory | None
     checklist: dict[str, bool]
+    suggestion_id: int | None | Keep
 
 
-def _resolve(vocab: Vocabulary, data: DraftInput) -> _ResolvedDraft:
+def _resolve(vocab: Vocabulary, data: DraftInput, assignment: Assignment) -> _ResolvedDraft:
     errors: dict[str, list[str]] = {}
     difficulty = (data.difficulty or "").strip().lower()
     if difficulty and difficulty not in Difficulty.values:
@@ -76,6 +88,11 @@ def _resolve(vocab: Vocabulary, data: DraftInput) -> _ResolvedDraft:
     unknown_items = sorted(set(data.checklist) - set(CHECKLIST_ITEMS))
     if unknown_items:
         errors["checklist"] = [f"unknown items {unknown_items}; the items are {CHECKLIST_ITEMS}"]
+    suggestion = data.suggestion
+    if isinstance(suggestion, int) and not (
+        DraftSuggestion.objects.filter(pk=suggestion, assignment=assignment).exists()
+    ):
+        errors["suggestion"] = [f"{suggestion} is not a model suggestion made for this assignment"]
     if errors:
         raise ValidationFailed("The draft has invalid values.", details={"errors": errors})
     return _ResolvedDraft(
@@ -85,6 +102,7 @@ def _resolve(vocab: Vocabulary, data: DraftInput) -> _ResolvedDraft:
         natural_language=natural,
         subcategory=subcategory,
         checklist={item: bool(data.checklist.get(item, False)) for item in CHECKLIST_ITEMS},
+        suggestion_id=suggestion,
     )
 
 
@@ -113,7 +131,8 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
 
     Raises NotFound, InvalidTransition (assignment not active), StaleVersion (someone saved a
     newer version: nothing is changed; ``details['current']`` holds the stored draft) and
-    ValidationFailed (a value outside the campaign's vocabulary)."""
+    ValidationFailed (a value outside the campaign's vocabulary, or a ``suggestion`` that is
+    not one of this assignment's)."""
     assignment = assignment_lock_own_active(assignment_id=assignment_id, actor=actor)
     draft = rewrite_lock_open_draft(assignment)
     current_version = draft.version if draft else 0
@@ -123,7 +142,7 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
             f"version {version}). Reload it, merge your changes and save again.",
             details={"current_version": current_version, "current": _draft_snapshot(draft)},
         )
-    resolved = _resolve(Vocabulary.for_campaign(assignment.campaign), data)
+    resolved = _resolve(Vocabulary.for_campaign(assignment.campaign), data, assignment)
     created = draft is None
     if draft is None:
         last = assignment.rewrites.order_by("-revision").first()
@@ -145,6 +164,8 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
     draft.check_clear = resolved.checklist["clear"]
     draft.check_ethical = resolved.checklist["ethical"]
     draft.check_solvable = resolved.checklist["solvable"]
+    if not isinstance(resolved.suggestion_id, Keep):
+        draft.suggestion_id = resolved.suggestion_id
     draft.version = current_version + 1
     if created:
         draft.save()
@@ -158,6 +179,7 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
                 "check_clear",
                 "check_ethical",
                 "check_solvable",
+                "suggestion",
                 "version",
                 "updated_at",
             ]
@@ -188,6 +210,7 @@ def _draft_snapshot(draft: Rewrite | None) -> dict[str, Any] | None:
         "natural_language": draft.natural_language,
         "subcategory": draft.subcategory.name if draft.subcategory is not None else "",
         "checklist": draft.checklist,
+        "suggestion": draft.suggestion_id,
         "version": draft.version,
     }
 

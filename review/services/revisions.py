@@ -77,6 +77,9 @@ def rewrite_return(
         check_clear=rewrite.check_clear,
         check_ethical=rewrite.check_ethical,
         check_solvable=rewrite.check_solvable,
+        # Provenance carries over: the new revision still starts from the inserted suggestion
+        # (its edit distance is measured again when it is submitted).
+        suggestion_id=rewrite.suggestion_id,
         version=1,
         feedback={
             "outcome": old_status,

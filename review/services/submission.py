@@ -4,8 +4,9 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from rapidfuzz.distance import Levenshtein
 
-from annotation.models import Assignment, Rewrite, Seed
+from annotation.models import Assignment, DraftSuggestion, Rewrite, Seed
 from annotation.services import (
     assignment_lock_own_active,
     rewrite_lock_open_draft,
@@ -24,8 +25,10 @@ from .panels import panel_fill
 def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
     """Submit the annotator's draft for review, all in one transaction: the rewrite draft ->
     submitted, its assignment active -> submitted, the seed assigned -> done, and the review
-    panel opened (``panel_fill``). Once committed, the question's tokens are counted and the
-    quality checks (decontamination, copied seed, near duplicates) run as tasks.
+    panel opened (``panel_fill``). A rewrite that started from a model suggestion records its
+    character-level edit distance from the suggestion's text. Once committed, the question's
+    tokens are counted and the quality checks (decontamination, copied seed, near duplicates)
+    run as tasks.
 
     Raises NotFound / NotAllowed (not the actor's assignment), InvalidTransition (nothing to
     submit, or not active) and ValidationFailed naming every missing field; nothing changes
@@ -39,6 +42,12 @@ def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
             details={"errors": missing},
         )
     assert draft is not None  # a missing draft is missing every field
+    provenance: dict[str, Any] = {"suggestion_edit_distance": None}
+    if draft.suggestion_id is not None:
+        suggested = DraftSuggestion.objects.values_list("text", flat=True).get(
+            pk=draft.suggestion_id
+        )
+        provenance["suggestion_edit_distance"] = Levenshtein.distance(suggested, draft.text)
     transition(
         assignment,
         to=Assignment.Status.SUBMITTED,
@@ -59,6 +68,7 @@ def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
             # The panel keeps the rule it opens with, whatever the campaign changes later.
             "panel_size": assignment.campaign.panel_size,
             "accept_threshold": assignment.campaign.accept_threshold,
+            **provenance,
         },
         data={"revision": draft.revision, "assignment": assignment.pk},
     )

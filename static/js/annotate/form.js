@@ -1,5 +1,6 @@
 // The form <-> a draft: read the fields into a draft, fill them from one, reduce a draft to the
-// content that decides "saved", and list what is still missing before submit.
+// content that decides "saved", and list what is still missing before submit. A draft also
+// carries the id of the model suggestion inserted into it (`suggestion`, kept in page state).
 import { renderChips } from "./tags.js";
 
 export function read(page) {
@@ -15,6 +16,7 @@ export function read(page) {
     natural_language: page.el.naturalSelect.value,
     subcategory: page.el.subcategorySelect.value,
     checklist: checklist,
+    suggestion: page.suggestion ?? null,
   };
 }
 
@@ -32,6 +34,7 @@ export function fill(page, draft) {
   document.querySelectorAll(".checklist input").forEach(function (box) {
     box.checked = Boolean((draft.checklist || {})[box.dataset.item]);
   });
+  page.suggestion = draft.suggestion ?? null;
 }
 
 export function content(page, draft) {
@@ -42,6 +45,7 @@ export function content(page, draft) {
     draft.natural_language,
     draft.subcategory,
     page.config.checklist.map((item) => Boolean((draft.checklist || {})[item])),
+    draft.suggestion ?? null,
   ]);
 }
 

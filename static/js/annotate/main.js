@@ -15,6 +15,7 @@ import { preview, schedulePreview } from "./preview.js";
 import { bindTags, loadVocabulary } from "./tags.js";
 import { bindActions } from "./actions.js";
 import { bindShortcuts } from "./shortcuts.js";
+import { bindSuggest } from "./suggest.js";
 
 const config = JSON.parse($("annotate-config").textContent);
 const page = {
@@ -35,6 +36,7 @@ const page = {
   version: config.draft.version,
   lastSaved: null, // JSON of the content the server holds at `version`
   languages: [],
+  suggestion: null, // id of the model suggestion inserted into the draft (sent with each save)
   saving: false,
   inflight: Promise.resolve(true),
   again: false,
@@ -52,6 +54,7 @@ bindConflict(page);
 bindTags(page);
 bindActions(page);
 bindShortcuts(page);
+bindSuggest(page);
 
 ["input", "change"].forEach(function (type) {
   document.querySelector(".tags").addEventListener(type, function (event) {
