@@ -1,5 +1,6 @@
 """Curator workspace API, campaign part: create a campaign, read and change its settings, write
-and read its guidelines (versions with diffs), mark them read. Each view parses input, calls
+and read its guidelines (versions with diffs), mark them read; its model assistance settings,
+prompt versions, usage and a connection test. Each view parses input, calls
 one service or selector, renders typed output."""
 
 from typing import Any
@@ -16,10 +17,17 @@ from rest_framework.views import APIView
 from core.http import NOT_ALLOWED_RESPONSE, NOT_FOUND_RESPONSE, parse
 from core.parsers import StrictJSONParser
 
+from . import selectors_assist
 from . import selectors_campaigns as campaigns
 from .models import GuidelinesVersion, Role
 from .selectors import campaign_for_member
 from .serializers_campaigns import (
+    AssistPromptIn,
+    AssistPromptsOut,
+    AssistSettingsIn,
+    AssistSettingsOut,
+    AssistTestOut,
+    AssistUsageOut,
     CampaignCreateIn,
     CampaignSettingsIn,
     CampaignSettingsOut,
@@ -29,6 +37,11 @@ from .serializers_campaigns import (
     GuidelinesVersionDetailOut,
     GuidelinesVersionOut,
     campaign_create_arguments,
+)
+from .services.assist_settings import (
+    assist_connection_test,
+    assist_prompt_save,
+    assist_settings_update,
 )
 from .services.campaigns import campaign_create, campaign_settings_update
 from .services.guidelines import guidelines_mark_read, guidelines_save
@@ -171,3 +184,97 @@ class GuidelinesReadView(APIView):
         campaign = campaign_for_member(user=request.user, slug=slug)
         read = guidelines_mark_read(campaign=campaign, actor=request.user)
         return Response(GuidelinesReadOut({"version": read.version, "unread": False}).data)
+
+
+# --- model assistance (curators) ------------------------------------------------------------
+
+
+def _assist_prompts(campaign: Any) -> dict[str, Any]:
+    return {"prompts": selectors_assist.assist_prompts(campaign)}
+
+
+class AssistSettingsView(APIView):
+    @extend_schema(
+        responses={200: AssistSettingsOut, 403: NOT_CURATOR, 404: NOT_MEMBER},
+        summary="The campaign's model assistance settings (curator; never the key)",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        return Response(AssistSettingsOut(selectors_assist.assist_settings_current(campaign)).data)
+
+    @extend_schema(
+        request=AssistSettingsIn,
+        responses={
+            200: AssistSettingsOut,
+            400: OpenApiResponse(description="Every bad field named in 'errors'"),
+            403: NOT_CURATOR,
+            404: NOT_MEMBER,
+        },
+        summary="Change model assistance settings (curator); only the fields sent change",
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        data = parse(AssistSettingsIn, request.data)
+        assist_settings_update(campaign=campaign, actor=request.user, changes=data)
+        return Response(AssistSettingsOut(selectors_assist.assist_settings_current(campaign)).data)
+
+
+class AssistPromptsView(APIView):
+    @extend_schema(
+        responses={200: AssistPromptsOut, 403: NOT_CURATOR, 404: NOT_MEMBER},
+        summary="The prompts per purpose: the one in use, the built-in, the saved versions",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        return Response(AssistPromptsOut(_assist_prompts(campaign)).data)
+
+    @extend_schema(
+        request=AssistPromptIn,
+        responses={
+            201: AssistPromptsOut,
+            200: OpenApiResponse(AssistPromptsOut, description="Same text: no new version"),
+            400: OpenApiResponse(description="Unknown purpose, empty or too long text"),
+            403: NOT_CURATOR,
+            404: NOT_MEMBER,
+        },
+        summary="Save a prompt as a new version (curator); the built-in text resets it",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        data = parse(AssistPromptIn, request.data)
+        before = selectors_assist.assist_prompt_newest_number(campaign, data["purpose"])
+        saved = assist_prompt_save(
+            campaign=campaign, actor=request.user, purpose=data["purpose"], text=data["text"]
+        )
+        created = saved is not None and saved.number > before
+        return Response(
+            AssistPromptsOut(_assist_prompts(campaign)).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class AssistUsageView(APIView):
+    @extend_schema(
+        responses={200: AssistUsageOut, 403: NOT_CURATOR, 404: NOT_MEMBER},
+        summary="Model usage: calls, failures, tokens in/out, latency; the last 20 calls",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        return Response(AssistUsageOut(selectors_assist.assist_usage(campaign)).data)
+
+
+class AssistTestView(APIView):
+    @extend_schema(
+        request=None,
+        responses={
+            200: AssistTestOut,
+            403: NOT_CURATOR,
+            404: NOT_MEMBER,
+            409: OpenApiResponse(description="Model assistance is off"),
+        },
+        summary="Send a tiny prompt to the campaign's endpoint and report how it answered",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        result = assist_connection_test(campaign=campaign, actor=request.user)
+        return Response(AssistTestOut(result).data)

@@ -3,10 +3,21 @@ outputs; the campaign-new and settings pages parse their forms with the same inp
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
+from .models import AssistPurpose, ModelCall
 from .rendering import render_markdown
 from .selectors_campaigns import VersionWithDiff
+from .services.assist_settings import (
+    ASSIST_FIELDS,
+    CONCURRENCY_MAX,
+    OUTPUT_TOKENS_MAX,
+    PROMPT_MAX_CHARS,
+    RATE_LIMIT_MAX,
+    TIMEOUT_MAX_SECONDS,
+    api_key_is_set,
+)
 from .services.campaigns import (
     MAX_LEASE_MINUTES,
     MAX_PANEL_SIZE,
@@ -195,3 +206,215 @@ class GuidelinesVersionDetailOut(GuidelinesVersionOut):
 class GuidelinesReadOut(serializers.Serializer):
     version = serializers.IntegerField(help_text="The version you have now read.")
     unread = serializers.BooleanField()
+
+
+# --- model assistance (curators) ------------------------------------------------------------
+
+
+class AssistSettingsIn(serializers.Serializer):
+    """Every field optional: only those sent change. Ranges are checked by the service, which
+    names every bad field at once."""
+
+    enabled = serializers.BooleanField(
+        required=False, help_text="Model assistance on; needs base_url and model."
+    )
+    base_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="An OpenAI-compatible API base, e.g. https://api.openai.com/v1, "
+        "http://localhost:11434/v1 (Ollama), http://localhost:1234/v1 (LM Studio), a vLLM "
+        "server's /v1. A pasted .../chat/completions is trimmed.",
+    )
+    model = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    api_key_env = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=2000,
+        help_text="The NAME of the server's environment variable that holds the key (it must "
+        f"be {settings.CURATION_MODEL_KEY_PREFIX} or start with "
+        f"{settings.CURATION_MODEL_KEY_PREFIX}_); empty for an endpoint without a key. "
+        "The key itself is never sent nor stored.",
+    )
+    timeout_seconds = serializers.FloatField(
+        required=False, help_text=f"Above 0, at most {TIMEOUT_MAX_SECONDS}."
+    )
+    concurrency = serializers.IntegerField(
+        required=False, help_text=f"Calls at once for this campaign, 1 to {CONCURRENCY_MAX}."
+    )
+    rate_limit_per_minute = serializers.IntegerField(
+        required=False, help_text=f"Calls per minute for this campaign, 1 to {RATE_LIMIT_MAX}."
+    )
+    max_output_tokens = serializers.IntegerField(
+        required=False, help_text=f"1 to {OUTPUT_TOKENS_MAX}."
+    )
+    stream = serializers.BooleanField(required=False)
+    suggest_drafts = serializers.BooleanField(required=False)
+    reviewer_hint = serializers.BooleanField(required=False)
+    hint_before_vote = serializers.BooleanField(
+        required=False,
+        help_text="Reviewers may read the hint before voting (it can anchor a blind vote).",
+    )
+
+
+class AssistSettingsOut(serializers.Serializer):
+    """The settings; the API key appears only as the name of its variable and whether that
+    variable is set on this server."""
+
+    enabled = serializers.BooleanField()
+    base_url = serializers.CharField()
+    model = serializers.CharField()
+    api_key_env = serializers.CharField()
+    api_key_set = serializers.BooleanField(
+        help_text="Whether api_key_env is set on this server (the key is never shown)."
+    )
+    api_key_prefix = serializers.CharField(help_text="api_key_env must be this or start with it_")
+    allowed_hosts = serializers.ListField(
+        child=serializers.CharField(), help_text="Hosts an endpoint may be on; empty: any."
+    )
+    timeout_seconds = serializers.FloatField()
+    concurrency = serializers.IntegerField()
+    rate_limit_per_minute = serializers.IntegerField()
+    max_output_tokens = serializers.IntegerField()
+    stream = serializers.BooleanField()
+    suggest_drafts = serializers.BooleanField()
+    reviewer_hint = serializers.BooleanField()
+    hint_before_vote = serializers.BooleanField()
+    updated_at = serializers.DateTimeField(allow_null=True)
+    updated_by = serializers.CharField(allow_null=True)
+
+    def to_representation(self, config: Any) -> dict[str, Any]:
+        return {
+            **{key: getattr(config, key) for key in ASSIST_FIELDS},
+            "api_key_set": api_key_is_set(config.api_key_env),
+            "api_key_prefix": settings.CURATION_MODEL_KEY_PREFIX,
+            "allowed_hosts": list(settings.CURATION_MODEL_ALLOWED_HOSTS),
+            "updated_at": serializers.DateTimeField().to_representation(config.updated_at)
+            if config.pk and config.updated_at
+            else None,
+            "updated_by": _username(config.updated_by) if config.pk else None,
+        }
+
+
+class AssistPromptIn(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=AssistPurpose.choices)
+    text = serializers.CharField(
+        trim_whitespace=False,
+        max_length=PROMPT_MAX_CHARS,
+        help_text="The instructions; the answer format is fixed and always appended. Send "
+        "the built-in text to go back to it.",
+    )
+
+
+class AssistPromptVersionOut(serializers.Serializer):
+    number = serializers.IntegerField()
+    version = serializers.CharField(help_text="As model calls record it: campaign-v<number>")
+    text = serializers.CharField()
+    author = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    chars = serializers.IntegerField()
+    is_builtin_text = serializers.BooleanField()
+
+
+class AssistPromptInUseOut(serializers.Serializer):
+    version = serializers.CharField(help_text="builtin-v1 or campaign-v<n>")
+    number = serializers.IntegerField(help_text="0: the built-in prompt")
+    text = serializers.CharField()
+    author = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+    is_builtin_text = serializers.BooleanField()
+
+
+class AssistBuiltinPromptOut(serializers.Serializer):
+    version = serializers.CharField()
+    text = serializers.CharField()
+
+
+class AssistPromptOut(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=AssistPurpose.choices)
+    # A field named like Field.label: the metaclass takes it out of the class (mypy cannot see).
+    label = serializers.CharField()  # type: ignore[assignment]
+    in_use = AssistPromptInUseOut()
+    builtin = AssistBuiltinPromptOut()
+    versions = AssistPromptVersionOut(many=True, help_text="Saved versions, newest first")
+
+
+class AssistPromptsOut(serializers.Serializer):
+    prompts = AssistPromptOut(many=True)
+
+
+class AssistUsageWindowOut(serializers.Serializer):
+    calls = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    estimated = serializers.IntegerField(
+        help_text="Calls whose tokens the campaign's tokenizer estimated (no usage reported)"
+    )
+    mean_duration_ms = serializers.IntegerField(
+        allow_null=True, help_text="Mean latency of answered calls; null without any"
+    )
+
+
+class AssistUsageRowOut(serializers.Serializer):
+    purpose = serializers.ChoiceField(choices=AssistPurpose.choices)
+    purpose_label = serializers.CharField()
+    model = serializers.CharField()
+    all_time = AssistUsageWindowOut()
+    last_30_days = AssistUsageWindowOut()
+
+
+class AssistUsageTotalsOut(serializers.Serializer):
+    all_time = AssistUsageWindowOut()
+    last_30_days = AssistUsageWindowOut()
+
+
+class ModelCallOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    purpose = serializers.ChoiceField(choices=AssistPurpose.choices)
+    model = serializers.CharField()
+    prompt_version = serializers.CharField()
+    status = serializers.ChoiceField(choices=ModelCall.Status.choices)
+    error_code = serializers.CharField()
+    error = serializers.CharField()
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    tokens_estimated = serializers.BooleanField()
+    streamed = serializers.BooleanField()
+    duration_ms = serializers.IntegerField()
+    actor = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, call: Any) -> dict[str, Any]:
+        return {
+            "id": call.pk,
+            "purpose": call.purpose,
+            "model": call.model,
+            "prompt_version": call.prompt_version,
+            "status": call.status,
+            "error_code": call.error_code,
+            "error": call.error,
+            "tokens_in": call.tokens_in,
+            "tokens_out": call.tokens_out,
+            "tokens_estimated": call.tokens_estimated,
+            "streamed": call.streamed,
+            "duration_ms": call.duration_ms,
+            "actor": _username(call.actor),
+            "created_at": serializers.DateTimeField().to_representation(call.created_at),
+        }
+
+
+class AssistUsageOut(serializers.Serializer):
+    days = serializers.IntegerField(help_text="The recent window: last_30_days")
+    since = serializers.DateTimeField()
+    rows = AssistUsageRowOut(many=True, help_text="Per purpose and model")
+    totals = AssistUsageTotalsOut()
+    recent = ModelCallOut(many=True, help_text="The last 20 calls, newest first")
+
+
+class AssistTestOut(serializers.Serializer):
+    ok = serializers.BooleanField()
+    model = serializers.CharField()
+    latency_ms = serializers.IntegerField()
+    reason = serializers.CharField(help_text="Empty when ok; else unreachable, timeout, auth, ...")
+    message = serializers.CharField()

@@ -1,4 +1,5 @@
-"""Workspace routes of the annotation app: campaigns (new, settings) and guidelines."""
+"""Workspace routes of the annotation app: campaigns (new, settings, model assistance) and
+guidelines."""
 
 from django.urls import URLPattern, URLResolver, path
 
@@ -48,6 +49,26 @@ api: list[URLPattern | URLResolver] = [
         "campaigns/<slug:slug>/guidelines/read/",
         api_campaigns.GuidelinesReadView.as_view(),
         name="guidelines-read",
+    ),
+    path(
+        "campaigns/<slug:slug>/assist/",
+        api_campaigns.AssistSettingsView.as_view(),
+        name="assist-settings",
+    ),
+    path(
+        "campaigns/<slug:slug>/assist/prompts/",
+        api_campaigns.AssistPromptsView.as_view(),
+        name="assist-prompts",
+    ),
+    path(
+        "campaigns/<slug:slug>/assist/usage/",
+        api_campaigns.AssistUsageView.as_view(),
+        name="assist-usage",
+    ),
+    path(
+        "campaigns/<slug:slug>/assist/test/",
+        api_campaigns.AssistTestView.as_view(),
+        name="assist-test",
     ),
 ]
 # (position, label, URL name) of this part's pages in the workspace navigation (core.workspace).

@@ -1,30 +1,45 @@
-"""Curator workspace pages, campaign part: a new campaign, its settings, its guidelines (an
-editor with live preview, the version history with diffs) and one guidelines version. Forms
+"""Curator workspace pages, campaign part: a new campaign, its settings (with model assistance:
+endpoint, prompts, usage), its guidelines (an editor with live preview, the version history
+with diffs) and one guidelines version. Forms
 are plain POST + CSRF + redirect; they work without JavaScript (the preview is an extra).
 Non-members get 404 and members without the role 403 (``core.http.DomainErrorMiddleware``);
 bad input re-renders the form with what was typed and the status the API would give."""
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from core.access import roles
 from core.errors import DomainError, NotAllowed
-from core.http import status_for
+from core.http import error_message, error_problems, status_for
+from core.labels import label
 
+from . import prompts, selectors_assist
 from . import selectors_campaigns as campaigns
-from .models import Role
+from .models import AssistPurpose, Role
 from .rendering import render_markdown
 from .selectors import campaign_for_member
 from .serializers_campaigns import (
     TAXONOMY_CHOICES,
+    AssistSettingsIn,
     CampaignCreateIn,
     CampaignSettingsIn,
     GuidelinesIn,
     campaign_create_arguments,
+)
+from .services.assist_settings import (
+    ASSIST_FIELDS,
+    ASSIST_FLAG_FIELDS,
+    PROMPT_MAX_CHARS,
+    api_key_is_set,
+    assist_connection_test,
+    assist_prompt_save,
+    assist_settings_update,
 )
 from .services.campaigns import (
     CREATE_PERMISSION,
@@ -126,30 +141,50 @@ def campaign_new_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def campaign_settings_page(request: HttpRequest, slug: str) -> HttpResponse:
-    """GET: the settings form (locked settings disabled, with the reason). POST: change what
-    differs, then back here (curators)."""
+    """GET: the settings form (locked settings disabled, with the reason) and the model
+    assistance section (its settings, prompts and usage). POST (curators), told apart by the
+    ``form`` field: ``campaign`` (the default) changes what differs; ``assist`` the model
+    settings; ``prompt`` saves a prompt version (``action=reset``: the built-in text);
+    ``assist-test`` tries the endpoint. Then back here."""
     campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
     errors: Errors = {}
     message = ""
     status = 200
     form: dict[str, Any] = {}
+    assist = _AssistForms()
     if request.method == "POST":
-        form = _form_data(request.POST, EDITABLE_SETTINGS, ("early_decision", "curator_may_accept"))
-        serializer = CampaignSettingsIn(data=form)
-        if serializer.is_valid():
-            try:
-                campaign_settings_update(
-                    campaign=campaign, actor=request.user, **serializer.validated_data
-                )
-            except DomainError as exc:
-                message, errors, status = exc.message, _errors_of(exc), status_for(exc)
-            else:
-                messages.success(request, "Settings saved.")
-                return redirect("campaign-settings-page", slug=campaign.slug)
+        which = request.POST.get("form", "campaign")
+        if which == "assist":
+            done = _assist_settings_post(request, campaign, assist)
+        elif which == "prompt":
+            done = _assist_prompt_post(request, campaign, assist)
+        elif which == "assist-test":
+            done = _assist_test_post(request, campaign)
         else:
-            message = "The settings were not saved; see each field."
-            errors, status = _serializer_errors(serializer.errors), 400
+            form = _form_data(
+                request.POST, EDITABLE_SETTINGS, ("early_decision", "curator_may_accept")
+            )
+            serializer = CampaignSettingsIn(data=form)
+            done = None
+            if serializer.is_valid():
+                try:
+                    campaign_settings_update(
+                        campaign=campaign, actor=request.user, **serializer.validated_data
+                    )
+                except DomainError as exc:
+                    message, errors, status = exc.message, _errors_of(exc), status_for(exc)
+                else:
+                    messages.success(request, "Settings saved.")
+                    done = ""
+            else:
+                message = "The settings were not saved; see each field."
+                errors, status = _serializer_errors(serializer.errors), 400
+        if done is not None:
+            url = reverse("campaign-settings-page", kwargs={"slug": campaign.slug})
+            return redirect(url + done)
+        status = assist.status or status
     current = campaigns.campaign_settings(campaign)
+    config = selectors_assist.assist_settings_current(campaign)
     return render(
         request,
         "annotation/campaign_settings.html",
@@ -161,9 +196,112 @@ def campaign_settings_page(request: HttpRequest, slug: str) -> HttpResponse:
             "errors": errors,
             "message": message,
             "tokenizers": campaigns.tokenizer_names(),
+            "assist": config,
+            "assist_form": {
+                **{key: getattr(config, key) for key in ASSIST_FIELDS},
+                **assist.form,
+            },
+            "assist_errors": assist.errors,
+            "assist_message": assist.message,
+            "api_key_set": api_key_is_set(config.api_key_env),
+            "api_key_prefix": settings.CURATION_MODEL_KEY_PREFIX,
+            "allowed_hosts": settings.CURATION_MODEL_ALLOWED_HOSTS,
+            "prompts": [
+                {
+                    **item,
+                    "draft": assist.prompt_text.get(item["purpose"]),
+                    "errors": assist.prompt_errors.get(item["purpose"], []),
+                }
+                for item in selectors_assist.assist_prompts(campaign)
+            ],
+            "prompt_max_chars": PROMPT_MAX_CHARS,
+            "usage": selectors_assist.assist_usage(campaign),
         },
         status=status,
     )
+
+
+class _AssistForms:
+    """What the model assistance forms give back to the page when a POST fails."""
+
+    def __init__(self) -> None:
+        self.form: dict[str, Any] = {}
+        self.errors: Errors = {}
+        self.message = ""
+        self.prompt_text: dict[str, str] = {}
+        self.prompt_errors: dict[str, list[str]] = {}
+        self.status = 0
+
+
+ASSIST_TEXT_FIELDS = (
+    "base_url",
+    "model",
+    "api_key_env",
+    "timeout_seconds",
+    "concurrency",
+    "rate_limit_per_minute",
+    "max_output_tokens",
+)
+
+
+def _assist_settings_post(request: HttpRequest, campaign: Any, out: _AssistForms) -> str | None:
+    """Save the model settings form; the URL fragment to go back to, or None (``out`` holds
+    the errors and what was typed)."""
+    out.form = _form_data(request.POST, ASSIST_TEXT_FIELDS, ASSIST_FLAG_FIELDS)
+    serializer = AssistSettingsIn(data=out.form)
+    if not serializer.is_valid():
+        out.message = "The model assistance settings were not saved; see each field."
+        out.errors, out.status = _serializer_errors(serializer.errors), 400
+        return None
+    try:
+        assist_settings_update(
+            campaign=campaign, actor=request.user, changes=dict(serializer.validated_data)
+        )
+    except DomainError as exc:
+        out.message, out.errors, out.status = exc.message, _errors_of(exc), status_for(exc)
+        return None
+    messages.success(request, "Model assistance settings saved.")
+    return "#assist"
+
+
+def _assist_prompt_post(request: HttpRequest, campaign: Any, out: _AssistForms) -> str | None:
+    purpose = request.POST.get("purpose", "")
+    text = request.POST.get("text", "")
+    if request.POST.get("action") == "reset" and purpose in prompts.INSTRUCTIONS:
+        text = prompts.INSTRUCTIONS[purpose]
+    try:
+        saved = assist_prompt_save(
+            campaign=campaign, actor=request.user, purpose=purpose, text=text
+        )
+    except DomainError as exc:
+        out.prompt_text[purpose] = text
+        out.prompt_errors[purpose] = [exc.message, *error_problems(exc)]
+        out.status = status_for(exc)
+        return None
+    if saved is None:
+        messages.info(request, "The built-in prompt is in use already; nothing was saved.")
+    else:
+        messages.success(
+            request,
+            f"The {label(purpose, AssistPurpose).lower()} prompt in use is now "
+            f"{prompts.campaign_version(saved.number)}.",
+        )
+    return f"#prompt-{purpose}"
+
+
+def _assist_test_post(request: HttpRequest, campaign: Any) -> str:
+    try:
+        result = assist_connection_test(campaign=campaign, actor=request.user)
+    except DomainError as exc:
+        messages.error(request, error_message(exc))
+    else:
+        if result.ok:
+            messages.success(
+                request, f"Connection test: {result.model} answered in {result.latency_ms} ms."
+            )
+        else:
+            messages.error(request, f"Connection test failed ({result.reason}): {result.message}")
+    return "#assist"
 
 
 @login_required

@@ -22,6 +22,7 @@ from .serializers import (
     BallotOut,
     CampaignStatsOut,
     CuratorRewriteOut,
+    HintOut,
     ReturnIn,
     ReturnOut,
     SubmittedRewriteOut,
@@ -90,6 +91,40 @@ class VoteView(APIView):
         ballot = selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
         panels = selectors.panel_votes_for(ballots=[ballot])
         return Response(BallotOut(ballot, context={"panel": panels}).data)
+
+
+class BallotHintView(APIView):
+    @extend_schema(
+        responses={
+            200: HintOut,
+            403: OpenApiResponse(description="You are not a reviewer of the campaign"),
+            404: OpenApiResponse(description="No such ballot of yours, or not asked yet"),
+            409: OpenApiResponse(description="Hints are off, or shown only after your vote"),
+        },
+        summary="The model's view of the rewrite, once asked (an opinion, not a vote)",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(
+            HintOut(selectors.review_hint_for_reviewer(user=request.user, ballot_id=pk)).data
+        )
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: HintOut,
+            403: OpenApiResponse(description="You are not a reviewer of the campaign"),
+            404: OpenApiResponse(description="No such ballot of yours"),
+            409: OpenApiResponse(description="Hints are off, or shown only after your vote"),
+            429: OpenApiResponse(description="A rate limit; see Retry-After"),
+            503: OpenApiResponse(
+                description="The model endpoint failed or its answer was unusable ('reason')"
+            ),
+        },
+        summary="Ask the model for its view of the rewrite (stored and shared by the panel)",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        hint = services.review_hint_get_or_ask(ballot_id=pk, actor=request.user)
+        return Response(HintOut(hint).data)
 
 
 class CampaignRewriteListView(ListAPIView):

@@ -1,15 +1,18 @@
 """Reads of the review app, scoped to the actor's memberships and role."""
 
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from annotation.models import Campaign, Rewrite, RewriteLanguage, Role
 from annotation.selectors import campaign_for_member, language_links_prefetch
 from core import access
+from core.errors import InvalidTransition, NotFound
 from quality.selectors import quality_flags_prefetch
 
-from .models import Ballot
+from .models import Ballot, ReviewHint
 
 
 def _ballots_base() -> QuerySet[Ballot]:
@@ -22,6 +25,9 @@ def _ballots_base() -> QuerySet[Ballot]:
         "rewrite__previous",
         # Whether its quality checks ran (flags may still be missing): quality.check_state.
         "rewrite__quality_check",
+        # Whether the model's view of it may be shown, and whether it was asked (hint_state).
+        "campaign__assist_settings",
+        "rewrite__review_hint",
     ).prefetch_related(
         Prefetch(
             "rewrite__language_links",
@@ -152,3 +158,71 @@ def pending_ballots(*, user: Any, campaign: Campaign) -> int:
     return Ballot.objects.filter(
         campaign=campaign, reviewer_id=user.pk, status=Ballot.Status.PENDING
     ).count()
+
+
+# --- the model's view of a rewrite (reviewer hint) ------------------------------------------
+
+HINT_OFF = "Reviewer hints are off in this campaign's settings."
+HINT_AFTER_VOTE = "The model's view is shown after you vote, so it cannot anchor your vote."
+
+
+@dataclass(frozen=True)
+class HintState:
+    """What a ballot's reviewer may do with the model's view of its rewrite: ``available``
+    (the campaign offers hints), ``visible`` (they may read it now: they voted, the ballot is
+    closed, or the campaign shows it before the vote), ``ready`` (it was asked already, by
+    anyone on the panel); ``hint`` only when visible and ready."""
+
+    available: bool
+    visible: bool
+    ready: bool
+    hint: ReviewHint | None
+
+
+def _related(obj: Any, name: str) -> Any:
+    """A reverse one-to-one that may be missing (None), loaded by select_related or not."""
+    try:
+        return getattr(obj, name)
+    except ObjectDoesNotExist:
+        return None
+
+
+def hint_state(ballot: Ballot) -> HintState:
+    """The hint state of ``ballot`` (no query for a ballot from ``_ballots_base``)."""
+    config = _related(ballot.campaign, "assist_settings")
+    available = bool(config and config.enabled and config.reviewer_hint)
+    visible = available and (
+        ballot.status != Ballot.Status.PENDING or bool(config and config.hint_before_vote)
+    )
+    stored = _related(ballot.rewrite, "review_hint")
+    ready = stored is not None and stored.status == ReviewHint.Status.READY
+    return HintState(
+        available=available,
+        visible=visible,
+        ready=ready,
+        hint=stored if visible and ready else None,
+    )
+
+
+def hint_require_visible(state: HintState) -> None:
+    """Raise InvalidTransition when the reviewer may not read (or ask for) the hint now: the
+    campaign offers none, or it is shown only after their vote."""
+    if not state.available:
+        raise InvalidTransition(HINT_OFF)
+    if not state.visible:
+        raise InvalidTransition(HINT_AFTER_VOTE, details={"reason": "after_vote"})
+
+
+def review_hint_for_reviewer(*, user: Any, ballot_id: int) -> ReviewHint:
+    """The model's view of the rewrite of the reviewer's own ballot, once it was asked.
+
+    Raises NotFound (not their ballot, or not asked yet), NotAllowed (not a reviewer) and
+    InvalidTransition (hints off, or not before their vote)."""
+    state = hint_state(ballot_for_reviewer(user=user, ballot_id=ballot_id))
+    hint_require_visible(state)
+    if state.hint is None:
+        raise NotFound(
+            "The model has not been asked about this rewrite yet.",
+            details={"reason": "not_asked"},
+        )
+    return state.hint

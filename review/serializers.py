@@ -14,7 +14,9 @@ from core.diff import TextDiff, text_diff
 from quality.selectors import check_state, contamination_hits, similarity_flags
 from quality.serializers import ContaminationHitOut, QualityCheckField, SimilarityFlagOut
 
-from .models import Ballot, Decision, VoteReason
+from .models import Ballot, Decision, ReviewHint, VoteReason
+from .selectors import hint_state
+from .services.hints import HINT_LABEL
 
 
 class VoteIn(serializers.Serializer):
@@ -197,6 +199,60 @@ def revision_context_out(rewrite: Rewrite) -> dict[str, Any] | None:
     return {**context, "diff": TextDiffOut(context["diff"]).data}
 
 
+class BallotHintOut(serializers.Serializer):
+    """Whether the model's view of the rewrite can be read; never its content (that is
+    ``/ballots/{id}/hint/``, once the reviewer may see it)."""
+
+    available = serializers.BooleanField(help_text="The campaign offers reviewer hints")
+    visible = serializers.BooleanField(
+        help_text="I may read it now: I voted, or the campaign shows it before the vote"
+    )
+    ready = serializers.BooleanField(help_text="It was asked for this revision already")
+
+
+def ballot_hint_out(ballot: Ballot) -> dict[str, bool]:
+    state = hint_state(ballot)
+    return {"available": state.available, "visible": state.visible, "ready": state.ready}
+
+
+class HintItemOut(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="The model sees no problem with this item")
+    note = serializers.CharField()
+
+
+class HintOut(serializers.Serializer):
+    """The model's view of a rewrite: an opinion, not a vote."""
+
+    status = serializers.ChoiceField(choices=ReviewHint.Status.choices)
+    clear = HintItemOut()
+    ethical = HintItemOut()
+    solvable = HintItemOut()
+    problems = serializers.ListField(child=serializers.CharField())
+    model = serializers.CharField()
+    prompt_version = serializers.CharField()
+    # A field named like Field.label: the metaclass takes it out of the class (mypy cannot see).
+    label = serializers.CharField(help_text=f"Always {HINT_LABEL!r}")  # type: ignore[assignment]
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, hint: ReviewHint) -> dict[str, Any]:
+        content = hint.content if isinstance(hint.content, dict) else {}
+        return {
+            "status": hint.status,
+            **{
+                item: {
+                    "ok": bool((content.get(item) or {}).get("ok")),
+                    "note": str((content.get(item) or {}).get("note") or ""),
+                }
+                for item in ("clear", "ethical", "solvable")
+            },
+            "problems": [str(p) for p in content.get("problems") or []],
+            "model": hint.model,
+            "prompt_version": hint.prompt_version,
+            "label": HINT_LABEL,
+            "created_at": serializers.DateTimeField().to_representation(hint.created_at),
+        }
+
+
 class BallotOut(serializers.Serializer):
     """A ballot as its reviewer sees it. Before the reviewer votes: no tally, no other votes,
     no author. After: the tally so far, every cast vote and the author."""
@@ -220,6 +276,7 @@ class BallotOut(serializers.Serializer):
     tally = TallyOut(required=False, help_text="Only once I voted")
     votes = VoteOut(many=True, required=False, help_text="Only once I voted")
     author = serializers.CharField(required=False, help_text="Only once I voted")
+    hint = BallotHintOut(help_text="The model's view of the rewrite: whether it can be read")
 
     def to_representation(self, ballot: Ballot) -> dict[str, Any]:
         panel: list[Ballot] = self.context.get("panel", {}).get(ballot.pk, [])
@@ -237,6 +294,7 @@ class BallotOut(serializers.Serializer):
             if ballot.status == Ballot.Status.CAST
             else None,
             "revision_context": revision_context_out(ballot.rewrite),
+            "hint": ballot_hint_out(ballot),
         }
         if ballot.status == Ballot.Status.CAST:
             out["tally"] = {

@@ -26,6 +26,7 @@ from quality.selectors import contamination_hits, similarity_flags
 from . import dashboard, selectors, services
 from .models import Ballot, Decision, VoteReason
 from .serializers import (
+    HintOut,
     VoteIn,
     contamination_out,
     flags_out,
@@ -33,8 +34,10 @@ from .serializers import (
     revision_context,
     rewrite_out,
 )
+from .services.hints import HINT_LABEL
 
 QUEUE_LIMIT = 200  # "Next ballot" walks the whole queue; the list shows its oldest part
+HINT_ITEMS = (("clear", "Clear"), ("ethical", "No ethical issue"), ("solvable", "Solvable"))
 
 
 @login_required
@@ -160,6 +163,26 @@ def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
         ),
         "pending_count": selectors.reviewer_counts(user=request.user, campaign=ballot.campaign)[
             "pending"
+        ],
+        "hint": _hint_context(ballot),
+    }
+
+
+def _hint_context(ballot: Ballot) -> dict[str, Any]:
+    """The model's view panel: shown when the campaign offers hints; its content only once the
+    reviewer may read it (after their vote, unless the campaign shows it before) and it was
+    asked; otherwise the page's script asks for it (POST ``url``)."""
+    state = selectors.hint_state(ballot)
+    hint = HintOut(state.hint).data if state.hint is not None else None
+    return {
+        "available": state.available,
+        "visible": state.visible,
+        "label": HINT_LABEL,
+        "url": reverse("ballot-hint", kwargs={"pk": ballot.pk}),
+        "hint": hint,
+        "items": [
+            {"key": key, "label": text, **hint[key]} if hint else {"key": key, "label": text}
+            for key, text in HINT_ITEMS
         ],
     }
 

@@ -3,6 +3,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
+from . import api as ballots_api
 from . import api_decisions, api_people, views_decisions, views_people
 
 pages: list[URLPattern | URLResolver] = [
@@ -23,6 +24,7 @@ pages: list[URLPattern | URLResolver] = [
     ),
 ]
 api: list[URLPattern | URLResolver] = [
+    path("ballots/<int:pk>/hint/", ballots_api.BallotHintView.as_view(), name="ballot-hint"),
     path(
         "rewrites/<int:pk>/close/", api_decisions.RewriteCloseView.as_view(), name="rewrite-close"
     ),

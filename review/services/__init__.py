@@ -8,6 +8,7 @@ from .decisions import (
     rewrite_close,
     rewrite_reopen,
 )
+from .hints import HINT_LABEL, review_hint_get_or_ask
 from .members import membership_add, membership_remove, membership_role_change
 from .panels import (
     ballots_close,
@@ -23,6 +24,7 @@ from .votes import VoteResult, ballot_cast, rewrite_tally
 __all__ = [
     "ADJUDICATIONS",
     "CLOSABLE",
+    "HINT_LABEL",
     "RETURNABLE",
     "VoteResult",
     "ballot_cast",
@@ -33,6 +35,7 @@ __all__ = [
     "membership_role_change",
     "panel_fill",
     "panels_fill_waiting",
+    "review_hint_get_or_ask",
     "rewrite_adjudicate",
     "rewrite_close",
     "rewrite_reopen",
