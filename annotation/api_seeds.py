@@ -5,7 +5,7 @@ a preview first. Each view parses input, calls one selector or service, renders.
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 from core.http import NOT_ALLOWED_RESPONSE, NOT_FOUND_RESPONSE, parse
 from core.parsers import StrictJSONParser
 
-from . import jobs, selectors_seeds
-from .models import Role, SeedImport
+from . import jobs, selectors_assist, selectors_seeds
+from .models import Role, SeedClassificationJob, SeedImport, SeedSuggestion
 from .selectors import campaign_for_member
 from .serializers_seeds import (
     DealingIn,
@@ -27,11 +27,16 @@ from .serializers_seeds import (
     SampleOut,
     SamplingIn,
     SamplingPlanOut,
+    SeedClassificationJobOut,
     SeedImportConfirmIn,
     SeedImportIn,
     SeedImportOut,
+    SeedSuggestionDecisionIn,
+    SeedSuggestionDecisionOut,
+    SeedSuggestionOut,
 )
 from .services.assignments import seeds_assign
+from .services.assist_seeds import seed_suggestions_accept, seed_suggestions_dismiss
 from .services.seed_imports import seed_import_discard
 from .services.seeds import seeds_deal_preview, seeds_sample, seeds_sample_preview
 
@@ -241,3 +246,159 @@ class DealingView(APIView):
         data = parse(DealingIn, request.data)
         report = seeds_assign(campaign=campaign, seed=data["seed"], actor=request.user)
         return Response(DealOut(report).data)
+
+
+# --- model classification of seeds ----------------------------------------------------------
+
+
+def _job_detail(request: Request, job_id: int, code: int = status.HTTP_200_OK) -> Response:
+    # Read back what the job left (with an in-process task queue it has already run).
+    job = selectors_assist.classification_job_for_curator(user=request.user, job_id=job_id)
+    return Response(SeedClassificationJobOut(job, context={"request": request}).data, status=code)
+
+
+class CampaignSeedClassificationListView(ListAPIView):
+    """The campaign's classification jobs, newest first (curator); POST starts one."""
+
+    serializer_class = SeedClassificationJobOut
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[SeedClassificationJob]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return SeedClassificationJob.objects.none()
+        _campaign, qs = selectors_assist.classification_jobs_for_curator(
+            user=self.request.user, slug=self.kwargs["slug"]
+        )
+        return qs
+
+    @extend_schema(
+        summary="The campaign's seed classification jobs, newest first (curator)",
+        responses={200: SeedClassificationJobOut(many=True), 403: NOT_CURATOR, 404: NOT_FOUND},
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: SeedClassificationJobOut,
+            400: OpenApiResponse(description="Every seed has a subcategory (or a suggestion)"),
+            403: NOT_CURATOR,
+            404: NOT_FOUND,
+            409: OpenApiResponse(
+                description="Model assistance is off, or a classification job is already "
+                "queued or running (it is named)"
+            ),
+            503: OpenApiResponse(
+                description="Model assistance is on but not configured (no URL or model, the "
+                "key's variable unset)"
+            ),
+        },
+        summary="Classify the seeds without a subcategory with the campaign's model (a job)",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        job = jobs.seed_classification_start(campaign=campaign, actor=request.user)
+        return _job_detail(request, job.pk, status.HTTP_202_ACCEPTED)
+
+
+class SeedClassificationDetailView(APIView):
+    @extend_schema(
+        responses={200: SeedClassificationJobOut, 403: NOT_CURATOR, 404: NOT_FOUND},
+        summary="A seed classification job: status, progress and counts",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        return _job_detail(request, pk)
+
+
+class SeedSuggestionFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(
+        choices=SeedSuggestion.Status.choices, help_text="Only suggestions in this status."
+    )
+    subcategory = django_filters.CharFilter(
+        method="by_subcategory",
+        help_text="Only suggestions of this subcategory (full or short name, any case).",
+    )
+    job = django_filters.NumberFilter(
+        field_name="job_id", help_text="Only the suggestions of this classification job."
+    )
+
+    class Meta:
+        model = SeedSuggestion
+        fields = ["status", "subcategory", "job"]
+
+    def by_subcategory(
+        self, queryset: QuerySet[SeedSuggestion], name: str, value: str
+    ) -> QuerySet[SeedSuggestion]:
+        value = value.strip()
+        return queryset.filter(
+            Q(subcategory__name__iexact=value) | Q(subcategory__short_name__iexact=value)
+        )
+
+
+class CampaignSeedSuggestionListView(ListAPIView):
+    """The model's suggested subcategories for the campaign's seeds, oldest first (curator)."""
+
+    serializer_class = SeedSuggestionOut
+    filterset_class = SeedSuggestionFilter
+
+    def get_queryset(self) -> QuerySet[SeedSuggestion]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return SeedSuggestion.objects.none()
+        _campaign, qs = selectors_assist.seed_suggestions_for_curator(
+            user=self.request.user, slug=self.kwargs["slug"]
+        )
+        return qs
+
+    @extend_schema(
+        summary="The model's suggested subcategories for seeds (curator)",
+        responses={
+            200: SeedSuggestionOut(many=True),
+            400: OpenApiResponse(description="A bad filter value"),
+            403: NOT_CURATOR,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+DECISION_RESPONSES = {
+    200: SeedSuggestionDecisionOut,
+    400: OpenApiResponse(description="Neither ids nor all, or both"),
+    403: NOT_CURATOR,
+    404: OpenApiResponse(
+        description="No such campaign, or an id that is not a suggestion of it (nothing changes)"
+    ),
+    409: OpenApiResponse(description="Every chosen suggestion was already decided on"),
+}
+
+
+class SeedSuggestionAcceptView(APIView):
+    @extend_schema(
+        request=SeedSuggestionDecisionIn,
+        responses=DECISION_RESPONSES,
+        summary="Accept suggestions: each seed takes its suggested subcategory",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        data = parse(SeedSuggestionDecisionIn, request.data)
+        outcome = seed_suggestions_accept(
+            campaign=campaign, actor=request.user, ids=data["ids"], all_suggested=data["all"]
+        )
+        return Response(SeedSuggestionDecisionOut(outcome).data)
+
+
+class SeedSuggestionDismissView(APIView):
+    @extend_schema(
+        request=SeedSuggestionDecisionIn,
+        responses=DECISION_RESPONSES,
+        summary="Dismiss suggestions: the seeds keep no subcategory",
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
+        data = parse(SeedSuggestionDecisionIn, request.data)
+        outcome = seed_suggestions_dismiss(
+            campaign=campaign, actor=request.user, ids=data["ids"], all_suggested=data["all"]
+        )
+        return Response(SeedSuggestionDecisionOut(outcome).data)

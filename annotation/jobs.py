@@ -11,9 +11,15 @@ from django.db import transaction
 
 from core.jobs import enqueue_on_commit
 
-from .models import Campaign, SeedImport
+from .models import Campaign, SeedClassificationJob, SeedImport
+from .services import assist_seeds
 from .services.seed_imports import seed_import_approve, seed_import_create
-from .tasks import check_seed_import, run_seed_import
+from .tasks import (
+    check_seed_import,
+    classify_seeds,
+    record_classification_enqueue_failure,
+    run_seed_import,
+)
 
 
 def seed_import_start(
@@ -54,3 +60,19 @@ def seed_import_confirm(
         )
         enqueue_on_commit(run_seed_import, seed_import.pk)  # swept if the broker is down
     return seed_import
+
+
+def seed_classification_start(*, campaign: Campaign, actor: Any) -> SeedClassificationJob:
+    """Queue a classification of the seeds without a subcategory by the campaign's model
+    (curators) and run it in a job (``seed_classification_run``) once the transaction commits.
+
+    Raises as ``services.assist_seeds.seed_classification_start``: NotFound / NotAllowed,
+    InvalidTransition (assistance off), Unavailable (not configured), Conflict (a job is
+    queued or running) and ValidationFailed (nothing to classify)."""
+    with transaction.atomic():
+        job = assist_seeds.seed_classification_start(campaign=campaign, actor=actor)
+        # The broker down: the job stays queued, noted, and the sweep enqueues it later.
+        enqueue_on_commit(
+            classify_seeds, job.pk, on_failure=record_classification_enqueue_failure(job.pk)
+        )
+    return job

@@ -6,7 +6,7 @@ from typing import Any
 from django.urls import reverse
 from rest_framework import serializers
 
-from .models import SeedImport
+from .models import SeedClassificationJob, SeedImport, SeedSuggestion
 from .services.seed_formats import FORMAT_NAMES, PRESETS, TARGETS
 
 FORMAT_CHOICES = [("auto", "told from the content"), *FORMAT_NAMES.items()]
@@ -288,4 +288,148 @@ class DealOut(serializers.Serializer):
     assigned = serializers.IntegerField()
     per_annotator = serializers.DictField(
         child=serializers.IntegerField(), help_text="annotator -> seeds dealt"
+    )
+
+
+# --- model classification of seeds -----------------------------------------------------------
+
+
+class SeedClassificationJobOut(serializers.Serializer):
+    """A job asking the campaign's model for the subcategory of every seed without one."""
+
+    id = serializers.IntegerField()
+    campaign = serializers.CharField()
+    status = serializers.ChoiceField(choices=SeedClassificationJob.Status.choices)
+    progress = serializers.IntegerField(help_text="Percent done")
+    total = serializers.IntegerField(help_text="Seeds the job asks about")
+    done_count = serializers.IntegerField(help_text="Seeds asked about so far")
+    classified = serializers.IntegerField(help_text="Seeds given a suggested subcategory")
+    unclassified = serializers.IntegerField(
+        help_text="Seeds whose answers named no subcategory of the taxonomy, twice"
+    )
+    failed = serializers.IntegerField(help_text="Seeds whose model call failed")
+    message = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_null=True)
+    model = serializers.CharField(allow_blank=True)
+    prompt_version = serializers.CharField(allow_blank=True)
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    url = serializers.CharField(help_text="This job in the API")
+
+    def to_representation(self, job: SeedClassificationJob) -> dict[str, Any]:
+        request = self.context.get("request")
+        url = reverse("seed-classification-detail", kwargs={"pk": job.pk})
+        dt = serializers.DateTimeField()
+        return {
+            "id": job.pk,
+            "campaign": job.campaign.slug,
+            "status": job.status,
+            "progress": job.progress,
+            "total": job.total,
+            "done_count": job.done_count,
+            "classified": job.classified,
+            "unclassified": job.unclassified,
+            "failed": job.failed,
+            "message": job.message,
+            "error": job.error or None,
+            "model": job.model,
+            "prompt_version": job.prompt_version,
+            "created_by": job.created_by.get_username() if job.created_by else None,
+            "created_at": dt.to_representation(job.created_at),
+            "started_at": dt.to_representation(job.started_at) if job.started_at else None,
+            "finished_at": dt.to_representation(job.finished_at) if job.finished_at else None,
+            "url": request.build_absolute_uri(url) if request else url,
+        }
+
+
+class SuggestedSeedOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    title = serializers.CharField(allow_blank=True)
+    snippet = serializers.CharField(allow_blank=True, help_text="The text's first 200 characters")
+    subcategory = serializers.CharField(
+        allow_null=True, help_text="The seed's subcategory now (set once a suggestion is accepted)"
+    )
+
+
+class SeedSuggestionOut(serializers.Serializer):
+    """The model's suggested subcategory for a seed, or why it has none."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=SeedSuggestion.Status.choices)
+    seed = SuggestedSeedOut()
+    category = serializers.CharField(allow_null=True)
+    subcategory = serializers.CharField(allow_null=True)
+    model = serializers.CharField()
+    prompt_version = serializers.CharField()
+    raw_answer = serializers.CharField(
+        allow_blank=True, help_text="The model's last answer, when it named no subcategory"
+    )
+    error = serializers.CharField(allow_blank=True, help_text="Why the call failed")
+    job = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    decided_by = serializers.CharField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, suggestion: SeedSuggestion) -> dict[str, Any]:
+        seed = suggestion.seed
+        sub = suggestion.subcategory
+        dt = serializers.DateTimeField()
+        return {
+            "id": suggestion.pk,
+            "status": suggestion.status,
+            "seed": {
+                "id": seed.pk,
+                "external_id": seed.external_id,
+                "title": seed.title,
+                # Annotated by the selector: a page never reads whole seed texts.
+                "snippet": getattr(suggestion, "seed_snippet", "") or "",
+                "subcategory": seed.subcategory.name if seed.subcategory else None,
+            },
+            "category": sub.category.name if sub is not None else None,
+            "subcategory": sub.name if sub is not None else None,
+            "model": suggestion.model,
+            "prompt_version": suggestion.prompt_version,
+            "raw_answer": suggestion.raw_answer,
+            "error": suggestion.error,
+            "job": suggestion.job_id,
+            "created_at": dt.to_representation(suggestion.created_at),
+            "decided_by": suggestion.decided_by.get_username() if suggestion.decided_by else None,
+            "decided_at": dt.to_representation(suggestion.decided_at)
+            if suggestion.decided_at
+            else None,
+        }
+
+
+class SeedSuggestionDecisionIn(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=list,
+        max_length=5000,
+        help_text="The suggestions to decide on (at most 5,000)",
+    )
+    all = serializers.BooleanField(
+        required=False, default=False, help_text="Every suggestion waiting for a decision"
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["all"] and attrs["ids"]:
+            raise serializers.ValidationError({"ids": ["send either ids or all: true, not both"]})
+        if not attrs["all"] and not attrs["ids"]:
+            raise serializers.ValidationError({"ids": ["choose at least one, or send all: true"]})
+        return attrs
+
+
+class SeedSuggestionDecisionOut(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    dismissed = serializers.IntegerField(
+        help_text="Dismissed: as asked, or (accepting) because the seed got a subcategory meanwhile"
+    )
+    skipped = serializers.IntegerField(help_text="Chosen but no longer waiting for a decision")
+    already_classified = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="External ids of the seeds that had a subcategory already (first 100)",
     )

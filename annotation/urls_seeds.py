@@ -13,6 +13,11 @@ pages: list[URLPattern | URLResolver] = [
     ),
     path("campaigns/<slug:slug>/seeds/deal/", views_seeds.seeds_deal_page, name="seeds-deal-page"),
     path("seed-imports/<int:pk>/", views_seeds.seed_import_page, name="seed-import-page"),
+    path(
+        "campaigns/<slug:slug>/seeds/classification/",
+        views_seeds.seeds_classify_page,
+        name="seeds-classify-page",
+    ),
 ]
 api: list[URLPattern | URLResolver] = [
     path(
@@ -47,6 +52,31 @@ api: list[URLPattern | URLResolver] = [
         name="dealing-preview",
     ),
     path("campaigns/<slug:slug>/dealing/", api_seeds.DealingView.as_view(), name="dealing"),
+    path(
+        "campaigns/<slug:slug>/seed-classifications/",
+        api_seeds.CampaignSeedClassificationListView.as_view(),
+        name="seed-classification-list",
+    ),
+    path(
+        "seed-classifications/<int:pk>/",
+        api_seeds.SeedClassificationDetailView.as_view(),
+        name="seed-classification-detail",
+    ),
+    path(
+        "campaigns/<slug:slug>/seed-suggestions/",
+        api_seeds.CampaignSeedSuggestionListView.as_view(),
+        name="seed-suggestion-list",
+    ),
+    path(
+        "campaigns/<slug:slug>/seed-suggestions/accept/",
+        api_seeds.SeedSuggestionAcceptView.as_view(),
+        name="seed-suggestion-accept",
+    ),
+    path(
+        "campaigns/<slug:slug>/seed-suggestions/dismiss/",
+        api_seeds.SeedSuggestionDismissView.as_view(),
+        name="seed-suggestion-dismiss",
+    ),
 ]
 # (position, label, URL name) of this part's pages in the workspace navigation (core.workspace).
 nav: list[tuple[int, str, str]] = [

@@ -9,17 +9,26 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 
-from core.errors import DomainError, NotAllowed, NotFound
+from core.errors import DomainError, NotAllowed, NotFound, ValidationFailed
 from core.http import error_message, status_for
 
-from . import jobs, selectors_seeds
-from .models import Role, SeedImport
+from . import jobs, selectors_assist, selectors_seeds
+from .models import AssistPurpose, Role, SeedImport, SeedSuggestion, Subcategory
 from .selectors import campaign_for_member
 from .serializers_seeds import FORMAT_CHOICES, DealingIn, SamplingIn, SeedImportIn
 from .services.assignments import seeds_assign
+from .services.assist import endpoint_for
+from .services.assist_seeds import (
+    SuggestionDecisions,
+    seed_suggestions_accept,
+    seed_suggestions_dismiss,
+)
 from .services.seed_formats import PRESETS, TARGETS
 from .services.seed_imports import seed_import_discard
 from .services.seeds import seeds_deal_preview, seeds_sample, seeds_sample_preview
@@ -81,6 +90,7 @@ def seeds_page(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "campaign": campaign,
             "counts": selectors_seeds.seed_counts(campaign=campaign),
+            "classification": selectors_assist.seed_classification_overview(campaign=campaign),
             "imports": imports[:50],
             "errors": errors,
             "skip_bad_lines": request.POST.get("skip_bad_lines")
@@ -236,6 +246,133 @@ def seeds_deal_page(request: HttpRequest, slug: str) -> HttpResponse:
             ],
             "errors": errors,
             "seed": data.get("seed", 42),
+        },
+        status=status,
+    )
+
+
+# --- model classification of seeds ----------------------------------------------------------
+
+SUGGESTIONS_PER_PAGE = 50
+SUGGESTION_ACTIONS = ("start", "accept", "dismiss", "accept_all")
+
+
+def _ids(values: list[str]) -> list[int] | None:
+    """The ticked suggestion ids of a form, or None when one is not a number."""
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        return None
+
+
+def _decision_message(outcome: SuggestionDecisions, *, accepting: bool) -> str:
+    if accepting:
+        parts = [f"{outcome.accepted} suggestion{pluralize(outcome.accepted)} accepted"]
+        if outcome.already_classified:
+            parts.append(
+                f"{outcome.dismissed} dismissed: the seed already had a subcategory "
+                f"({', '.join(outcome.already_classified[:5])}"
+                f"{'…' if len(outcome.already_classified) > 5 else ''})"
+            )
+    else:
+        parts = [f"{outcome.dismissed} suggestion{pluralize(outcome.dismissed)} dismissed"]
+    if outcome.skipped:
+        parts.append(f"{outcome.skipped} already decided on")
+    return "; ".join(parts) + "."
+
+
+def _classification_post(request: HttpRequest, campaign: Any) -> str:
+    """Run the form's action; returns the message to flash. Raises DomainError."""
+    action = request.POST.get("action", "")
+    one_accept, one_dismiss = request.POST.get("accept_one"), request.POST.get("dismiss_one")
+    if one_accept or one_dismiss:
+        ids = _ids([one_accept or one_dismiss or ""])
+        action = "accept" if one_accept else "dismiss"
+    else:
+        ids = _ids(request.POST.getlist("ids"))
+    if action not in SUGGESTION_ACTIONS:
+        raise ValidationFailed(
+            "Unknown action.",
+            details={"errors": {"action": [f"one of {', '.join(SUGGESTION_ACTIONS)}"]}},
+        )
+    if action == "start":
+        job = jobs.seed_classification_start(campaign=campaign, actor=request.user)
+        return f"Classification of {job.total} seed{pluralize(job.total)} started."
+    if ids is None:
+        raise ValidationFailed(
+            "A suggestion id is not a number.", details={"errors": {"ids": ["whole numbers"]}}
+        )
+    everything = action == "accept_all"
+    if action in ("accept", "accept_all"):
+        outcome = seed_suggestions_accept(
+            campaign=campaign, actor=request.user, ids=ids, all_suggested=everything
+        )
+        return _decision_message(outcome, accepting=True)
+    outcome = seed_suggestions_dismiss(campaign=campaign, actor=request.user, ids=ids)
+    return _decision_message(outcome, accepting=False)
+
+
+@login_required
+def seeds_classify_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """GET: model classification of the seeds without a subcategory: what is left to classify,
+    the running (or last) job's progress, the suggestions waiting for a decision (50 a page,
+    by subcategory if asked) and the seeds the last job left unclassified or failed on.
+    POST ``action``: ``start`` a job; ``accept`` / ``dismiss`` the ticked ``ids``;
+    ``accept_all``; or ``accept_one`` / ``dismiss_one`` = a suggestion id (the row buttons)."""
+    subcategory = request.GET.get("subcategory", "").strip()
+    campaign, suggestions = selectors_assist.seed_suggestions_for_curator(
+        user=request.user,
+        slug=slug,
+        status=SeedSuggestion.Status.SUGGESTED,
+        subcategory=subcategory or None,
+    )
+    errors: list[str] = []
+    status = 200
+    if request.method == "POST":
+        try:
+            message = _classification_post(request, campaign)
+        except DomainError as exc:
+            message, status = _fail(exc)
+            errors = [message]
+        else:
+            messages.success(request, message)
+            here = reverse("seeds-classify-page", kwargs={"slug": campaign.slug})
+            query = request.GET.urlencode()
+            return redirect(f"{here}?{query}" if query else here)
+    overview = selectors_assist.seed_classification_overview(campaign=campaign)
+    problem = ""
+    if overview.enabled:
+        try:
+            endpoint_for(campaign, purpose=AssistPurpose.CLASSIFY)
+        except DomainError as exc:
+            problem = exc.message
+    page = Paginator(suggestions, SUGGESTIONS_PER_PAGE).get_page(request.GET.get("page"))
+    left: Any = None
+    if overview.job is not None:
+        _campaign, left_qs = selectors_assist.seed_suggestions_for_curator(
+            user=request.user, slug=slug, job_id=overview.job.pk
+        )
+        left = Paginator(
+            left_qs.filter(
+                status__in=[SeedSuggestion.Status.UNCLASSIFIED, SeedSuggestion.Status.FAILED]
+            ),
+            SUGGESTIONS_PER_PAGE,
+        ).get_page(request.GET.get("left_page"))
+    return render(
+        request,
+        "annotation/seeds_classify.html",
+        {
+            "campaign": campaign,
+            "overview": overview,
+            "problem": problem,
+            "page": page,
+            "left": left,
+            "subcategory": subcategory,
+            "subcategories": Subcategory.objects.filter(campaign=campaign)
+            .select_related("category")
+            .order_by("category__position", "position", "name"),
+            "errors": errors,
+            "query": request.GET.urlencode(),
         },
         status=status,
     )

@@ -161,6 +161,10 @@ def _bulk_view(kind: str) -> type[BrowseView]:
         ids = data["ids"]
         if data["all_matching"]:
             ids = filters.bulk_selection(campaign=campaign, kind=kind, params=request.query_params)
+        else:
+            # The filter does not choose the rows here, but a bad value in it is still a 400:
+            # the request says something the server cannot read.
+            filters.filtered(campaign=campaign, kind=kind, params=request.query_params)
         annotator = None
         if data["action"] == "reassign":
             annotator = annotator_named(campaign=campaign, username=data["annotator"].strip())

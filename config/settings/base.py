@@ -347,6 +347,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "annotation.tasks.resume_stale_seed_imports",
         "schedule": timedelta(minutes=5),
     },
+    "resume-stale-seed-classifications": {
+        "task": "annotation.tasks.resume_stale_seed_classifications",
+        "schedule": timedelta(minutes=5),
+    },
     "requeue-stale-releases": {
         "task": "exports.tasks.requeue_stale_releases",
         "schedule": timedelta(minutes=2),
