@@ -11,8 +11,10 @@ class AnnotationConfig(AppConfig):
         from .models import (
             Assignment,
             AssistPurpose,
+            CallPurpose,
             Difficulty,
             ModelCall,
+            Origin,
             RejectReason,
             Rewrite,
             Role,
@@ -30,6 +32,8 @@ class AnnotationConfig(AppConfig):
         labels.register("difficulty", Difficulty)
         labels.register("rewrite_status", Rewrite.Status)
         labels.register("assist_purpose", AssistPurpose)
+        labels.register("call_purpose", CallPurpose)
+        labels.register("origin", Origin)
         labels.register("model_call_status", ModelCall.Status)
         labels.register("classification_job_status", SeedClassificationJob.Status)
         labels.register("seed_suggestion_status", SeedSuggestion.Status)

@@ -563,8 +563,10 @@ from .models_assist import (  # noqa: E402, I001
     AssistPrompt as AssistPrompt,
     AssistPurpose as AssistPurpose,
     AssistSettings as AssistSettings,
+    CallPurpose as CallPurpose,
     DraftSuggestion as DraftSuggestion,
     ModelCall as ModelCall,
+    Origin as Origin,
     SeedClassificationJob as SeedClassificationJob,
     SeedSuggestion as SeedSuggestion,
 )

@@ -22,6 +22,24 @@ class AssistPurpose(models.TextChoices):
     HINT = "hint", "Reviewer hint"
 
 
+class Origin(models.TextChoices):
+    """Where a revision's text came from (its provenance): written by a person, or drafted from
+    a model suggestion its author inserted (and then edited). Releases, the data browser and
+    the annotation API all use these words."""
+
+    HUMAN = "human", "Written by a person"
+    MODEL_DRAFTED = "model_drafted", "Drafted from a model suggestion"
+
+
+class CallPurpose(models.TextChoices):
+    """What a model call was for: a purpose, or a curator's connection test."""
+
+    CLASSIFY = "classify", "Seed classification"
+    DRAFT = "draft", "Draft suggestion"
+    HINT = "hint", "Reviewer hint"
+    TEST = "test", "Connection test"
+
+
 class AssistSettings(models.Model):
     """One campaign's model endpoint and what it is used for. Off by default."""
 
@@ -126,7 +144,7 @@ class ModelCall(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    purpose = models.CharField(max_length=16, choices=AssistPurpose.choices)
+    purpose = models.CharField(max_length=16, choices=CallPurpose.choices)
     model = models.CharField(max_length=200)
     prompt_version = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices)

@@ -193,7 +193,10 @@ class DraftAnswer:
 
 
 def parse_draft(text: str) -> DraftAnswer:
-    """The question and tags of a draft answer. Raises ValueError saying what is wrong."""
+    """The question and tags of a draft answer. Raises ValueError saying what is wrong.
+    Line ends become "\n", as a browser's editor makes them, so a suggestion inserted as it is
+    has an edit distance of 0."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     question = _section(text, "question")
     if question is None:
         # A model that streamed the question and was cut off before </question>.

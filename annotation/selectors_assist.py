@@ -19,6 +19,7 @@ from .models import (
     AssistPrompt,
     AssistPurpose,
     AssistSettings,
+    CallPurpose,
     Campaign,
     DraftSuggestion,
     ModelCall,
@@ -198,7 +199,7 @@ def assist_usage(campaign: Campaign, *, now: Any = None) -> dict[str, Any]:
         "rows": [
             {
                 "purpose": row["purpose"],
-                "purpose_label": label(row["purpose"], AssistPurpose),
+                "purpose_label": label(row["purpose"], CallPurpose),
                 "model": row["model"],
                 **_usage_windows(row),
             }

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from .models import Assignment, Difficulty, RejectReason, Rewrite, Seed
+from .models import Assignment, Difficulty, Origin, RejectReason, Rewrite, Seed
 from .selectors import (
     continue_assignment_id,
     current_revision,
@@ -95,7 +95,7 @@ def rewrite_provenance(rewrite: Rewrite) -> dict[str, Any]:
     Reads ``rewrite.suggestion`` (``select_related`` it for lists)."""
     suggestion = rewrite.suggestion if rewrite.suggestion_id is not None else None
     return {
-        "suggestion_inserted": suggestion is not None,
+        "origin": Origin.MODEL_DRAFTED if suggestion is not None else Origin.HUMAN,
         "model": suggestion.model if suggestion is not None else None,
         "prompt_version": suggestion.prompt_version if suggestion is not None else None,
         "edit_distance": rewrite.suggestion_edit_distance,
@@ -103,7 +103,7 @@ def rewrite_provenance(rewrite: Rewrite) -> dict[str, Any]:
 
 
 NO_PROVENANCE = {
-    "suggestion_inserted": False,
+    "origin": Origin.HUMAN,
     "model": None,
     "prompt_version": None,
     "edit_distance": None,
@@ -141,9 +141,11 @@ class RewriteTagsOut(serializers.Serializer):
 
 
 class ProvenanceOut(serializers.Serializer):
-    suggestion_inserted = serializers.BooleanField(
-        help_text="The author inserted a model's suggestion into this revision (or the one it "
-        "continues)"
+    origin = serializers.ChoiceField(
+        choices=Origin.choices,
+        help_text="model_drafted: the author inserted a model's suggestion into this revision "
+        "(or the one it continues); human: written by a person. The words releases and the "
+        "data browser use.",
     )
     model = serializers.CharField(allow_null=True, help_text="The model that suggested it")
     prompt_version = serializers.CharField(allow_null=True, help_text="builtin-v1 or campaign-v<n>")

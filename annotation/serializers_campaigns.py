@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from .models import AssistPurpose, ModelCall
+from .models import AssistPurpose, CallPurpose, ModelCall
 from .rendering import render_markdown
 from .selectors_campaigns import VersionWithDiff
 from .services.assist_settings import (
@@ -357,7 +357,7 @@ class AssistUsageWindowOut(serializers.Serializer):
 
 
 class AssistUsageRowOut(serializers.Serializer):
-    purpose = serializers.ChoiceField(choices=AssistPurpose.choices)
+    purpose = serializers.ChoiceField(choices=CallPurpose.choices)
     purpose_label = serializers.CharField()
     model = serializers.CharField()
     all_time = AssistUsageWindowOut()
@@ -371,7 +371,7 @@ class AssistUsageTotalsOut(serializers.Serializer):
 
 class ModelCallOut(serializers.Serializer):
     id = serializers.IntegerField()
-    purpose = serializers.ChoiceField(choices=AssistPurpose.choices)
+    purpose = serializers.ChoiceField(choices=CallPurpose.choices)
     model = serializers.CharField()
     prompt_version = serializers.CharField()
     status = serializers.ChoiceField(choices=ModelCall.Status.choices)

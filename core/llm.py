@@ -15,6 +15,8 @@ Limits (``limited``) are counters in Django's cache, so they hold across the pro
 deployment when the cache is shared (Redis in production) and per process otherwise.
 """
 
+import ipaddress
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +40,7 @@ class Endpoint:
 
     base_url: str
     model: str
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)  # never in a log line or debug page
     timeout: float = 60.0
     max_output_tokens: int = 1500
 
@@ -61,9 +63,18 @@ class Stream:
 
     deltas: Iterator[str]
     completion: Completion | None = field(default=None)
+    response: Any = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[str]:
         return self.deltas
+
+    def close(self) -> None:
+        """Give the connection up, also when the stream was never read."""
+        close = getattr(self.deltas, "close", None)
+        if close is not None:
+            close()
+        if self.response is not None:
+            self.response.close()
 
 
 def normalize_base_url(url: str) -> str:
@@ -92,15 +103,40 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def forbidden_address(host: str) -> str:
+    """Why the server must not call ``host`` whatever a campaign's settings say ("" when it
+    may): an address that is link-local (169.254.0.0/16 holds the cloud providers' metadata
+    services, with their credentials), multicast, unspecified or reserved, as the host is or
+    as it resolves now. Loopback and private addresses stay allowed: local model servers
+    (Ollama, vLLM) live there; ``CURATION_MODEL_ALLOWED_HOSTS`` narrows further."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return ""  # does not resolve: the call will say it is unreachable
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if (
+            address.is_link_local
+            or address.is_multicast
+            or address.is_unspecified
+            or (address.is_reserved and not address.is_private)
+        ):
+            return f"{host} is (or resolves to) {address}, an address the server never calls"
+    return ""
+
+
 def _client(endpoint: Endpoint) -> openai.OpenAI:
     # No retries here: a retry is the caller's decision (a suggestion is retried by a person,
-    # a classification once by its job), and the timeout must bound the whole call.
+    # a classification once by its job). The timeout bounds connecting and each wait for the
+    # next bytes: a stream that keeps arriving may run longer (slow local models). Redirects
+    # are not followed: the server calls only the URL a curator entered and was allowed.
     return openai.OpenAI(
         base_url=endpoint.base_url,
         # The client insists on a key; local servers (Ollama, vLLM) ignore it.
         api_key=endpoint.api_key or "no-key",
         timeout=endpoint.timeout,
         max_retries=0,
+        http_client=openai.DefaultHttpxClient(follow_redirects=False, timeout=endpoint.timeout),
     )
 
 
@@ -150,12 +186,18 @@ def _error(exc: Exception, endpoint: Endpoint) -> Exception:
             "curator should check the key's environment variable in the campaign settings.",
             details={"reason": "auth"},
         )
+    if isinstance(exc, openai.APIStatusError) and 300 <= exc.status_code < 400:
+        return Unavailable(
+            f"The model endpoint ({host}) answered with a redirect (HTTP {exc.status_code}), "
+            "which the server does not follow: a curator should enter the final URL.",
+            details={"reason": "endpoint_error"},
+        )
     if isinstance(exc, openai.APIStatusError):
         detail = _endpoint_message(exc)
         return Unavailable(
             f"The model endpoint ({host}) answered HTTP {exc.status_code}"
             f"{': ' + detail if detail else ''}.",
-            details={"reason": "endpoint_error"},
+            details={"reason": "endpoint_error", "status": exc.status_code},
         )
     return Unavailable(
         f"The model endpoint ({host}) sent an answer that is not a chat completion.",
@@ -220,7 +262,7 @@ def chat_stream(endpoint: Endpoint, messages: list[Message], *, temperature: flo
         )
     except openai.OpenAIError as exc:
         raise _error(exc, endpoint) from exc
-    stream = Stream(deltas=iter(()))
+    stream = Stream(deltas=iter(()), response=response)
 
     def deltas() -> Iterator[str]:
         parts: list[str] = []
@@ -250,7 +292,9 @@ def chat_stream(endpoint: Endpoint, messages: list[Message], *, temperature: flo
         if not parts:
             # An endpoint that answers a streamed request with something that is not an event
             # stream (an HTML page behind a proxy) gives no chunks at all.
-            raise malformed(endpoint, "it was empty")
+            error = malformed(endpoint, "it was empty")
+            error.details["empty_stream"] = True  # the caller may ask again without streaming
+            raise error
         stream.completion = Completion(
             text="".join(parts),
             model=model,
@@ -279,6 +323,7 @@ def limited(key: str, *, per_minute: int, at_once: int, hold_seconds: float) -> 
         cache.add(window, 1, timeout=120)
         started = 1
     if started > per_minute:
+        _release(window)  # a refused call is not a call
         wait = 60 - (time.time() % 60)
         raise Throttled(
             f"This campaign's limit of {per_minute} model calls per minute is reached. Try "
@@ -286,14 +331,19 @@ def limited(key: str, *, per_minute: int, at_once: int, hold_seconds: float) -> 
             details={"reason": "limit", "retry_after": round(wait)},
         )
     running = f"llm:{key}:running"
-    cache.add(running, 0, timeout=round(hold_seconds) + 30)
+    hold = round(hold_seconds) + 30
+    cache.add(running, 0, timeout=hold)
     try:
         now_running = cache.incr(running)
     except ValueError:
-        cache.add(running, 1, timeout=round(hold_seconds) + 30)
+        cache.add(running, 1, timeout=hold)
         now_running = 1
+    # Every start renews the counter's lifetime: it lapses only after a quiet spell (a process
+    # that died holding a slot), never under steady traffic.
+    cache.touch(running, timeout=hold)
     if now_running > at_once:
         _release(running)
+        _release(window)
         raise Throttled(
             f"{at_once} model calls are already running for this campaign. Try again in a "
             "few seconds.",

@@ -195,7 +195,9 @@ def hint_state(ballot: Ballot) -> HintState:
         ballot.status != Ballot.Status.PENDING or bool(config and config.hint_before_vote)
     )
     stored = _related(ballot.rewrite, "review_hint")
-    ready = stored is not None and stored.status == ReviewHint.Status.READY
+    # Before the reviewer may read it, "ready" is not told either: it would say that another
+    # reviewer of the panel has voted (only they can ask).
+    ready = visible and stored is not None and stored.status == ReviewHint.Status.READY
     return HintState(
         available=available,
         visible=visible,

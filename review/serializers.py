@@ -207,7 +207,10 @@ class BallotHintOut(serializers.Serializer):
     visible = serializers.BooleanField(
         help_text="I may read it now: I voted, or the campaign shows it before the vote"
     )
-    ready = serializers.BooleanField(help_text="It was asked for this revision already")
+    ready = serializers.BooleanField(
+        help_text="It was asked for this revision already (told only once I may read it: "
+        "before my vote it would say another reviewer has voted)"
+    )
 
 
 def ballot_hint_out(ballot: Ballot) -> dict[str, bool]:

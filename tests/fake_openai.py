@@ -33,6 +33,8 @@ MODELS = (
     "fake-badjson",
     "fake-html",
     "fake-auth",
+    "fake-redirect",
+    "fake-nostream",
 )
 
 MALFORMED_ANSWER = "I'm sorry, I can't help with that."
@@ -349,6 +351,17 @@ class FakeOpenAI:
             return
 
         stream = body.get("stream") is True
+        if model == "fake-redirect":
+            # A server (or proxy) sending the client elsewhere: the platform must not follow.
+            h.send_bytes(
+                307, b"", "text/plain", {"location": "http://169.254.169.254/latest/meta-data/"}
+            )
+            return
+        if model == "fake-nostream" and stream:
+            # A server that cannot stream and says so (some reject `stream_options`).
+            message = "Unrecognized request argument supplied: stream_options"
+            h.send_json(400, openai_error(message, "invalid_request_error", None))
+            return
         if model == "fake-badjson":
             if stream:
                 h.start_chunked("text/event-stream")

@@ -311,6 +311,29 @@ def test_a_job_fails_when_assistance_is_switched_off_before_it_runs(
     assert not Suggestion.objects.exists()
 
 
+def test_switching_assistance_off_stops_a_running_job(
+    world: World, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The curator switches assistance off after the first seed: the job stops at its next
+    progress write instead of spending calls on the other nine; what was suggested stays."""
+    unclassified(world, 10)
+    configure(world, fake, concurrency=1)
+    monkeypatch.setattr(assist_seeds, "PROGRESS_SEEDS", 1)
+    original = assist_seeds._classify_seed
+
+    def then_switch_off(context: Any, seed: Any) -> str:
+        outcome = original(context, seed)
+        AssistSettings.objects.filter(campaign=world.campaign).update(enabled=False)
+        return outcome
+
+    monkeypatch.setattr(assist_seeds, "_classify_seed", then_switch_off)
+    job = classify(world)
+    assert job.status == "failed" and "switched off" in job.error
+    sent = len(fake.requests_to("/v1/chat/completions"))
+    assert 1 <= sent <= 2 < 10
+    assert Suggestion.objects.filter(status="suggested").count() == sent
+
+
 def test_running_twice_runs_once(world: World, fake: FakeOpenAI) -> None:
     unclassified(world, 2)
     configure(world, fake)

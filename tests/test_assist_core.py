@@ -275,8 +275,9 @@ def test_each_use_can_be_switched_off(world: World) -> None:
 
 
 def test_only_prefixed_variables_can_hold_the_key(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, settings: object
 ) -> None:
+    settings.CURATION_MODEL_ALLOWED_HOSTS = ["127.0.0.1"]  # type: ignore[attr-defined]
     monkeypatch.setenv("DJANGO_SECRET_KEY", "do-not-send")
     configure(world, api_key_env="DJANGO_SECRET_KEY")
     with pytest.raises(Unavailable, match="not allowed"):
@@ -349,3 +350,67 @@ def test_a_throttled_call_is_not_sent(world: World, fake: FakeOpenAI) -> None:
         model_call(**kwargs)  # type: ignore[arg-type]
     assert len(fake.requests) == sent
     assert ModelCall.objects.count() == 1
+
+
+def test_a_key_goes_only_to_hosts_an_operator_allowed(
+    world: World, monkeypatch: pytest.MonkeyPatch, settings: object
+) -> None:
+    """Any host allowed (the default): a curator could point the endpoint at a host of their
+    own and have the server send another campaign's key there, so no key is sent at all."""
+    monkeypatch.setenv("CURATION_MODEL_KEY_OPENAI", "sk-live")
+    configure(world, api_key_env="CURATION_MODEL_KEY_OPENAI")
+    with pytest.raises(Unavailable, match="CURATION_MODEL_ALLOWED_HOSTS is not set"):
+        endpoint_for(world.campaign, purpose="draft")
+    configure(world, api_key_env="")
+    _, keyless = endpoint_for(world.campaign, purpose="draft")
+    assert keyless.api_key is None and "sk-live" not in repr(keyless)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/v1", "http://[fe80::1]/v1", "http://0.0.0.0:8000/v1"]
+)
+def test_metadata_and_link_local_addresses_are_never_called(world: World, url: str) -> None:
+    configure(world, base_url=url)
+    with pytest.raises(Unavailable, match="never calls"):
+        endpoint_for(world.campaign, purpose="draft")
+
+
+def test_redirects_are_not_followed(fake: FakeOpenAI) -> None:
+    sent = len(fake.requests)
+    with pytest.raises(Unavailable, match="redirect") as caught:
+        llm.chat(endpoint(fake, "fake-redirect"), DRAFT)
+    assert caught.value.details["reason"] == "endpoint_error"
+    assert len(fake.requests) == sent + 1
+
+
+def test_a_refused_call_does_not_count_against_the_minute() -> None:
+    cache.clear()
+    with llm.limited("t3", per_minute=2, at_once=1, hold_seconds=10):
+        refused = llm.limited("t3", per_minute=2, at_once=1, hold_seconds=10)
+        with pytest.raises(Throttled), refused:
+            pass
+    # One call ran and one was refused for concurrency: one of the minute's two calls is left.
+    with llm.limited("t3", per_minute=2, at_once=1, hold_seconds=10):
+        pass
+    third = llm.limited("t3", per_minute=2, at_once=1, hold_seconds=10)
+    with pytest.raises(Throttled, match="per minute"), third:
+        pass
+
+
+def test_text_the_endpoint_reports_is_bounded(world: World) -> None:
+    from annotation.services.assist import _record
+
+    call = _record(
+        campaign=world.campaign,
+        actor=None,
+        purpose="draft",
+        model="m",
+        prompt_version="v" * 100,
+        messages=DRAFT,
+        completion=llm.Completion(text="x", model="m" * 500, tokens_in=-5, tokens_out=3),
+        error=None,
+        streamed=False,
+        duration_ms=1,
+    )
+    call.refresh_from_db()
+    assert (len(call.model), len(call.prompt_version), call.tokens_in) == (200, 64, 0)

@@ -308,7 +308,8 @@ def test_the_campaigns_limit_refuses_the_second_call_without_sending_it(world, f
     assert ModelCall.objects.count() == 1  # a refused call never left: nothing to record
 
 
-def test_the_api_key_comes_from_the_named_variable(world, fake, monkeypatch):
+def test_the_api_key_comes_from_the_named_variable(world, fake, monkeypatch, settings):
+    settings.CURATION_MODEL_ALLOWED_HOSTS = ["127.0.0.1"]  # a key goes to allowed hosts only
     assist(world, fake, model="fake-auth", api_key_env=KEY_VAR)
     assignment = world.claim()
     client = api_for(assignment.annotator)
@@ -380,6 +381,33 @@ def test_an_abandoned_stream_gives_its_slot_back(world, fake):
         draft_suggest(assignment_id=assignment.pk, actor=annotator)
     assert list(held)[-1].suggestion is not None
     assert draft_suggest(assignment_id=assignment.pk, actor=annotator).pk
+    # The two abandoned requests were sent: they are recorded, with the tokens that arrived.
+    abandoned = ModelCall.objects.filter(error_code="abandoned").order_by("id")
+    assert [(c.status, c.streamed) for c in abandoned] == [("failed", True)] * 2
+    assert abandoned[0].tokens_out == 0 and abandoned[1].tokens_out > 0
+    assert abandoned[1].tokens_estimated
+
+
+def test_an_endpoint_that_refuses_to_stream_is_asked_once_without(world, fake):
+    assist(world, fake, model="fake-nostream")
+    assignment = world.claim()
+    response = api_for(assignment.annotator).post(url(assignment, stream=True))
+    events = lines(response)
+    assert [list(e) for e in events] == [["suggestion"]]
+    assert events[0]["suggestion"]["text"] == DraftSuggestion.objects.get().text
+    sent = [r["json"].get("stream", False) for r in fake.requests]
+    assert sent == [True, False]
+    failed, answered = ModelCall.objects.order_by("id")
+    assert (failed.status, failed.error_code, answered.status) == ("failed", "endpoint_error", "ok")
+
+
+def test_a_stream_with_no_events_is_asked_once_without(world, fake):
+    """An endpoint that answers a streamed request with a page, not events: asked again
+    without streaming; its answer is no better here, so the stream ends with that error."""
+    assist(world, fake, model="fake-html")
+    assignment = world.claim()
+    events = lines(api_for(assignment.annotator).post(url(assignment, stream=True)))
+    assert len(fake.requests) == 2 and events[-1]["error"]["reason"] == "malformed"
 
 
 # --- who may ask -----------------------------------------------------------------------------
@@ -474,7 +502,7 @@ def test_the_draft_records_the_inserted_suggestion_sticky_until_cleared(world, f
     draft = response.json()
     assert draft["suggestion"] == suggestion.pk
     assert draft["provenance"] == {
-        "suggestion_inserted": True,
+        "origin": "model_drafted",
         "model": "fake-good",
         "prompt_version": "builtin-v1",
         "edit_distance": None,
@@ -486,7 +514,7 @@ def test_the_draft_records_the_inserted_suggestion_sticky_until_cleared(world, f
     assert response.json()["suggestion"] == suggestion.pk
     assert Rewrite.objects.get().suggestion_id == suggestion.pk
     shown = client.get(f"/api/v1/assignments/{assignment.pk}/").json()["draft"]
-    assert shown["suggestion"] == suggestion.pk and shown["provenance"]["suggestion_inserted"]
+    assert shown["suggestion"] == suggestion.pk and shown["provenance"]["origin"] == "model_drafted"
     # A stale save sees it in the stored draft.
     stale = client.put(draft_url(assignment), {**base, "version": 1}, format="json")
     assert stale.status_code == 409
@@ -496,7 +524,7 @@ def test_the_draft_records_the_inserted_suggestion_sticky_until_cleared(world, f
         draft_url(assignment), {**base, "suggestion": None, "version": 2}, format="json"
     )
     assert response.json()["suggestion"] is None
-    assert response.json()["provenance"]["suggestion_inserted"] is False
+    assert response.json()["provenance"]["origin"] == "human"
 
 
 def test_a_suggestion_of_another_assignment_is_refused(world, fake):
@@ -517,7 +545,7 @@ def test_a_suggestion_of_another_assignment_is_refused(world, fake):
     assert response.status_code == 400 and "suggestion" in response.json()["errors"]
     assert not Rewrite.objects.filter(assignment=mine).exists()
     empty = client.get(f"/api/v1/assignments/{mine.pk}/").json()["draft"]
-    assert empty["suggestion"] is None and empty["provenance"]["suggestion_inserted"] is False
+    assert empty["suggestion"] is None and empty["provenance"]["origin"] == "human"
 
 
 def test_submit_records_the_edit_distance_from_the_suggestion(world, fake):

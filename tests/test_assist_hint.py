@@ -29,6 +29,12 @@ COMPLETIONS = "/v1/chat/completions"
 
 
 @pytest.fixture(autouse=True)
+def _keys_allowed_to_local_hosts(settings: Any) -> None:
+    # A key is sent only to hosts an operator allowed; the fake endpoint is on 127.0.0.1.
+    settings.CURATION_MODEL_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "api.openai.com"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_limits() -> Any:
     cache.clear()
     yield
@@ -291,12 +297,13 @@ def test_ballot_detail_flags_never_the_content(world, fake, schema):  # noqa: F8
     assert flags(first) == {"available": True, "visible": True, "ready": False}
     assert client.post(hint_url(first)).status_code == 200
     assert flags(first) == {"available": True, "visible": True, "ready": True}
-    # The second reviewer has not voted: it exists, but is not theirs to see yet.
-    assert flags(second) == {"available": True, "visible": False, "ready": True}
+    # The second reviewer has not voted: it exists, but is not theirs to see yet, and not even
+    # its existence is told (it would say that another reviewer has voted).
+    assert flags(second) == {"available": True, "visible": False, "ready": False}
     # The list of ballots carries the same flags, without a query per ballot.
     res = api_for(second.reviewer).get(f"{API}/campaigns/{world.campaign.slug}/ballots/")
     assert [b["hint"] for b in res.json()["results"]] == [
-        {"available": True, "visible": False, "ready": True}
+        {"available": True, "visible": False, "ready": False}
     ]
 
 

@@ -32,6 +32,12 @@ KEY_VAR = "CURATION_MODEL_KEY_TESTS"
 
 
 @pytest.fixture(autouse=True)
+def _keys_allowed_to_local_hosts(settings: Any) -> None:
+    # A key is sent only to hosts an operator allowed; the fake endpoint is on 127.0.0.1.
+    settings.CURATION_MODEL_ALLOWED_HOSTS = ["127.0.0.1", "localhost", "api.openai.com"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_limits() -> Any:
     cache.clear()  # the per-campaign call counters live in the cache
     yield
@@ -548,7 +554,7 @@ def test_connection_test_reports_and_records(world, fake, schema):  # noqa: F811
     check(schema, "post", "/api/v1/campaigns/{slug}/assist/test/", res)
     assert res.json()["ok"] is True and res.json()["reason"] == ""
     call = ModelCall.objects.get()
-    assert (call.purpose, call.prompt_version, call.status) == ("draft", "connection-test", "ok")
+    assert (call.purpose, call.prompt_version, call.status) == ("test", "connection-test", "ok")
     assert call.actor == world.curator
 
     client.put(url(world), {"model": "fake-fail"}, format="json")

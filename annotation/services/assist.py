@@ -45,6 +45,14 @@ def api_key_env_problem(name: str) -> str:
             f"must be {prefix} or start with {prefix}_ (the server sends only such variables "
             "to a model endpoint)"
         )
+    if not settings.CURATION_MODEL_ALLOWED_HOSTS:
+        # Without a list of hosts, any curator could send the server's key to a host of their
+        # own choosing: a key is only ever sent to hosts an operator allowed.
+        return (
+            "a key is sent only to hosts an operator allowed, and this server allows any host "
+            "(CURATION_MODEL_ALLOWED_HOSTS is not set): ask an operator to set it, or use an "
+            "endpoint that needs no key"
+        )
     return ""
 
 
@@ -59,7 +67,7 @@ def base_url_problem(url: str) -> str:
     host = llm.host_of(normalized)
     if allowed and host not in allowed:
         return f"{host} is not among the hosts this server may call ({', '.join(allowed)})"
-    return ""
+    return llm.forbidden_address(host)
 
 
 @dataclass(frozen=True)
@@ -166,13 +174,14 @@ def _record(
         campaign=campaign,
         actor=actor if getattr(actor, "pk", None) else None,
         purpose=purpose,
-        model=(completion.model if completion else "") or model,
-        prompt_version=prompt_version,
+        # What the endpoint reports is outside text: bounded to the columns.
+        model=((completion.model if completion else "") or model)[:200],
+        prompt_version=prompt_version[:64],
         status=ModelCall.Status.FAILED if error else ModelCall.Status.OK,
         error_code=str(error.details.get("reason", error.code))[:32] if error else "",
         error=error.message[:300] if error else "",
-        tokens_in=tokens_in or 0,
-        tokens_out=tokens_out or 0,
+        tokens_in=max(0, int(tokens_in or 0)),
+        tokens_out=max(0, int(tokens_out or 0)),
         tokens_estimated=estimated,
         streamed=streamed,
         duration_ms=duration_ms,
@@ -265,6 +274,7 @@ class StreamedCall:
             "messages": messages,
         }
         self.result: CallResult | None = None
+        self._read = False
         self._limits = _limits(config)
         self._limits.__enter__()
         try:
@@ -275,6 +285,7 @@ class StreamedCall:
             raise
 
     def __iter__(self) -> Iterator[str]:
+        self._read = True
         parts: list[str] = []
         started = time.monotonic()
         try:
@@ -282,7 +293,17 @@ class StreamedCall:
                 parts.append(piece)
                 yield piece
         except DomainError as exc:
-            _record(**self._meta, completion=None, error=exc, streamed=True, duration_ms=0)
+            # The tokens of what arrived before the failure count too (estimated).
+            partial = (
+                llm.Completion(text="".join(parts), model=self._meta["model"]) if parts else None
+            )
+            _record(
+                **self._meta,
+                completion=partial,
+                error=exc,
+                streamed=True,
+                duration_ms=round((time.monotonic() - started) * 1000),
+            )
             raise
         except GeneratorExit:
             # The client went away mid-answer (page closed or reloaded): the tokens spent so
@@ -314,5 +335,19 @@ class StreamedCall:
         self.result = CallResult(completion, call)
 
     def close(self) -> None:
-        """Give the slot back when the stream is abandoned before its end (client gone)."""
+        """A stream abandoned before it was read (the client went away first): the request
+        was sent, so it is recorded; the connection and the slot are given up."""
+        if not self._read:
+            self._read = True
+            self._stream.close()
+            _record(
+                **self._meta,
+                completion=None,
+                error=Unavailable(
+                    "The request ended before the model's answer was read.",
+                    details={"reason": "abandoned"},
+                ),
+                streamed=True,
+                duration_ms=0,
+            )
         self._limits.__exit__(None, None, None)

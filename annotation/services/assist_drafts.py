@@ -17,7 +17,7 @@ from typing import Any, Literal, overload
 from django.db import transaction
 
 from core import llm
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 
 from .. import prompts
 from ..models import AssistPurpose, AssistSettings, Campaign, Difficulty, DraftSuggestion
@@ -32,6 +32,9 @@ from .assist import (
     model_call,
     prompt_in_use,
 )
+
+# HTTP statuses with which an endpoint refuses a streamed request it would answer unstreamed.
+STREAM_REFUSED = frozenset({400, 415, 422, 501})
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,14 @@ class DraftStream:
                     yield DraftEvent(delta=so_far[len(sent) :])
                     sent = so_far
         except DomainError as exc:  # recorded as a failed call by StreamedCall
+            if exc.details.get("empty_stream") and not sent:
+                # The endpoint answered the streamed request with no events at all (it cannot
+                # stream): ask once without streaming.
+                try:
+                    yield DraftEvent(suggestion=_suggest_once(self._request))
+                except DomainError as again:
+                    yield DraftEvent(error=again)
+                return
             yield DraftEvent(error=exc)
             return
         finally:
@@ -244,13 +255,20 @@ def draft_suggest(
         return _suggest_once(request)
     if not request.config.stream:
         return DraftStream(request, ready=_suggest_once(request))
-    call = StreamedCall(
-        campaign=request.campaign,
-        actor=actor,
-        purpose=AssistPurpose.DRAFT,
-        messages=request.messages,
-        prompt_version=request.prompt.version,
-        config=request.config,
-        endpoint=request.endpoint,
-    )
+    try:
+        call = StreamedCall(
+            campaign=request.campaign,
+            actor=actor,
+            purpose=AssistPurpose.DRAFT,
+            messages=request.messages,
+            prompt_version=request.prompt.version,
+            config=request.config,
+            endpoint=request.endpoint,
+        )
+    except Unavailable as exc:
+        if exc.details.get("status") not in STREAM_REFUSED:
+            raise
+        # An endpoint that refuses a streamed request (some servers reject `stream` or
+        # `stream_options`): the one answer, asked without streaming.
+        return DraftStream(request, ready=_suggest_once(request))
     return DraftStream(request, call=call)

@@ -476,6 +476,13 @@ def _write_progress(job: Job, claimed: datetime, tally: Tally, **extra: Any) -> 
     )
     if not held:
         raise _TakenOver
+    # A curator who switches assistance off stops a running job at its next progress write
+    # (about a second): the suggestions made so far stay.
+    if not AssistSettings.objects.filter(campaign_id=job.campaign_id, enabled=True).exists():
+        raise InvalidTransition(
+            "Model assistance was switched off in the campaign's settings, so the "
+            "classification stopped; the suggestions made so far are kept."
+        )
 
 
 def _workers(config: AssistSettings) -> int:

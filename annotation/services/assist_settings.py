@@ -19,7 +19,7 @@ from core.errors import DomainError, Throttled, Unavailable, ValidationFailed
 from core.transitions import EventKind, event_record
 
 from .. import prompts
-from ..models import AssistPrompt, AssistPurpose, AssistSettings, Campaign, Role
+from ..models import AssistPrompt, AssistPurpose, AssistSettings, CallPurpose, Campaign, Role
 from .assist import api_key_env_problem, base_url_problem, endpoint_for, model_call
 
 # The fields a curator may change, in the order the settings page shows them.
@@ -258,8 +258,9 @@ class ConnectionTest:
 
 def assist_connection_test(*, campaign: Campaign, actor: Any) -> ConnectionTest:
     """Send a tiny prompt through the campaign's endpoint (curators) and report whether it
-    answered and how fast. Recorded like any model call (purpose draft, prompt version
-    ``connection-test``), so it counts in the usage. No transaction: it waits on the network.
+    answered and how fast. Recorded like any model call, as a connection test (its own
+    purpose in the usage, prompt version ``connection-test``). No transaction: it waits on
+    the network.
 
     Raises NotFound / NotAllowed (not a curator) and InvalidTransition (assistance is off:
     save the settings with assistance on first). An endpoint that fails is a result, not an
@@ -271,7 +272,7 @@ def assist_connection_test(*, campaign: Campaign, actor: Any) -> ConnectionTest:
         result = model_call(
             campaign=campaign,
             actor=actor,
-            purpose=AssistPurpose.DRAFT,
+            purpose=CallPurpose.TEST,
             messages=CONNECTION_TEST_MESSAGES,
             prompt_version=CONNECTION_TEST_VERSION,
             config=config,

@@ -261,6 +261,9 @@ SPECTACULAR_SETTINGS = {
         "SimilarityFlagKindEnum": "quality.models.SimilarityFlag.Kind",
         "VoteDecisionEnum": "review.models.Decision",
         "VoteReasonEnum": "review.models.VoteReason",
+        "AssistPurposeEnum": "annotation.models.AssistPurpose",
+        "CallPurposeEnum": "annotation.models.CallPurpose",
+        "OriginEnum": "annotation.models.Origin",
     },
     # Redoc (/api/redoc/) from our own static files too.
     "REDOC_DIST": "SIDECAR",

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from annotation.models import Campaign, Rewrite
+from annotation.models import Campaign, Origin, Rewrite
 from annotation.tokens import encoding
 
 # arena-hard-auto picks its judge settings (baseline, system prompt) by a question's category
@@ -56,9 +56,9 @@ def file_meta(data: bytes) -> dict[str, Any]:
 
 # A sample's origin: written by a person, or drafted from a model suggestion the author inserted
 # into the released revision (and then edited, submitted and accepted like every other).
-HUMAN = "human"
-MODEL_DRAFTED = "model_drafted"
-ORIGINS = (HUMAN, MODEL_DRAFTED)
+HUMAN: str = Origin.HUMAN.value
+MODEL_DRAFTED: str = Origin.MODEL_DRAFTED.value
+ORIGINS = Origin.choices
 
 
 @dataclass(frozen=True)
