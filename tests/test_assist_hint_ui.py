@@ -56,7 +56,7 @@ def test_a_curator_turns_assistance_on_and_reads_the_usage(new_page, live_server
     assert "answered in" in page.inner_text(".messages")
     page.wait_for_selector("#assist-usage")
     usage = page.inner_text("#assist-usage")
-    assert "fake-good" in usage and "Draft suggestion" in usage
+    assert "fake-good" in usage and "Connection test" in usage
     assert "connection-test" in page.inner_text("#assist-calls")
     assert ModelCall.objects.filter(campaign=world.campaign, status="ok").count() == 1
     page.locator("#assist").scroll_into_view_if_needed()
