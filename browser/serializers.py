@@ -6,8 +6,9 @@ from typing import Any
 from rest_framework import serializers
 
 from annotation.models import Assignment, Rewrite, Seed
+from annotation.serializers import ProvenanceOut
 from exports.models import ReleaseSample
-from exports.services.formats import HUMAN, MODEL_DRAFTED, ORIGINS
+from exports.services.formats import HUMAN, MODEL_DRAFTED
 
 from . import selectors
 
@@ -130,21 +131,8 @@ class BrowseAssignmentRowOut(serializers.Serializer):
         }
 
 
-class BrowseProvenanceOut(serializers.Serializer):
-    """Where a revision's text came from, as a release's ``provenance`` says it."""
-
-    origin = serializers.ChoiceField(
-        choices=ORIGINS,
-        help_text="human: written by a person; model_drafted: the author inserted a model "
-        "suggestion into it",
-    )
-    model = serializers.CharField(allow_null=True, help_text="The suggestion's model")
-    prompt_version = serializers.CharField(allow_null=True, help_text="The suggestion's prompt")
-    edit_distance = serializers.IntegerField(
-        allow_null=True,
-        help_text="Characters changed from the suggestion to the submitted text (Levenshtein); "
-        "null before submit",
-    )
+# Where a revision's text came from: the annotation API's shape, a release's words.
+BrowseProvenanceOut = ProvenanceOut
 
 
 def _provenance(r: Rewrite, row: Any) -> dict[str, Any]:

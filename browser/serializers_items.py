@@ -6,8 +6,7 @@ from rest_framework import serializers
 
 from annotation.models import Assignment, Difficulty, RejectReason, Rewrite, Seed
 from annotation.selectors import rewrite_language_names
-from annotation.serializers import ChecklistSerializer, FeedbackOut, SeedOut
-from exports.services.formats import ORIGINS
+from annotation.serializers import ChecklistSerializer, FeedbackOut, ProvenanceOut, SeedOut
 from quality.models import SimilarityFlag
 from quality.serializers import ContaminationHitOut, QualityCheckField
 from review.models import Ballot, Decision, VoteReason
@@ -148,21 +147,9 @@ class ItemTallyOut(serializers.Serializer):
     panel_size = serializers.IntegerField()
 
 
-class ItemProvenanceOut(serializers.Serializer):
+class ItemProvenanceOut(ProvenanceOut):
     """Where a revision's text came from, in the shape of a release's ``provenance``."""
 
-    origin = serializers.ChoiceField(
-        choices=ORIGINS,
-        help_text="human: written by a person; model_drafted: the author inserted a model "
-        "suggestion into it",
-    )
-    model = serializers.CharField(allow_null=True, help_text="The suggestion's model")
-    prompt_version = serializers.CharField(allow_null=True, help_text="The suggestion's prompt")
-    edit_distance = serializers.IntegerField(
-        allow_null=True,
-        help_text="Characters changed from the suggestion to the submitted text (Levenshtein); "
-        "null before submit",
-    )
     suggestion_chars = serializers.IntegerField(
         allow_null=True, help_text="The suggestion's length in characters"
     )
