@@ -329,9 +329,10 @@ def test_switching_assistance_off_stops_a_running_job(
     monkeypatch.setattr(assist_seeds, "_classify_seed", then_switch_off)
     job = classify(world)
     assert job.status == "failed" and "switched off" in job.error
+    # One seed at a time plus the one queued behind it may have been asked; no more.
     sent = len(fake.requests_to("/v1/chat/completions"))
     assert 1 <= sent <= 2 < 10
-    assert Suggestion.objects.filter(status="suggested").count() == sent
+    assert 1 <= Suggestion.objects.filter(status="suggested").count() <= sent
 
 
 def test_running_twice_runs_once(world: World, fake: FakeOpenAI) -> None:

@@ -68,4 +68,9 @@ async function ask() {
   fail(message);
 }
 
-if (panel && button) button.addEventListener("click", ask);
+if (panel && button) {
+  button.addEventListener("click", ask);
+  // Rendered disabled, so a click before this script ran is not silently lost.
+  button.disabled = false;
+  button.removeAttribute("title");
+}

@@ -180,6 +180,9 @@ export function bindSuggest(page) {
     insert: $("suggestion-insert"),
   };
   ui.button.addEventListener("click", () => ask(page, ui));
+  // Rendered disabled, so a click before this script ran is not silently lost.
+  ui.button.disabled = false;
+  ui.button.removeAttribute("title");
   ui.insert.addEventListener("click", () => insert(page, ui));
   $("suggestion-discard").addEventListener("click", function () {
     if (ui.current) {
