@@ -2,18 +2,32 @@
 fixed number of aggregate queries whatever the campaign's size. Used by the stats API and by
 release exports."""
 
+import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db import connections
+from django.db.models import (
+    Aggregate,
+    Count,
+    F,
+    FloatField,
+    Max,
+    Min,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber
 
 from annotation.models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role, Seed
 from quality.selectors import is_contaminated
 
-from .agreement import fleiss_kappa
+from .agreement import fleiss_kappa_of_counts
 from .models import Ballot, Decision
 
 DECIDED = (Rewrite.Status.ACCEPTED, Rewrite.Status.REJECTED, Rewrite.Status.NO_CONSENSUS)
@@ -109,41 +123,132 @@ def campaign_funnel(campaign: Campaign) -> dict[str, int]:
     }
 
 
+DIFFICULTIES = ("easy", "medium", "hard")
+# A group of rewrites with the same tags: (category, subcategory, difficulty, natural language).
+TagGroup = tuple[str, str, str, str]
+
+
+def _ordered(counter: Counter[str]) -> dict[str, int]:
+    return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _distributions(
+    groups: Counter[TagGroup], languages: Counter[str], tokens: dict[str, float | int | None]
+) -> dict[str, Any]:
+    """The distributions from how many rewrites share each tag group and each programming
+    language, sorted by count then name so the output is stable."""
+    categories: Counter[str] = Counter()
+    subcategories: Counter[str] = Counter()
+    difficulty: Counter[str] = Counter()
+    natural: Counter[str] = Counter()
+    difficulty_by_category: dict[str, Counter[str]] = defaultdict(Counter)
+    for (category, subcategory, level, natural_language), n in groups.items():
+        categories[category] += n
+        subcategories[subcategory] += n
+        difficulty[level] += n
+        difficulty_by_category[category][level] += n
+        natural[natural_language] += n
+    return {
+        "categories": _ordered(categories),
+        "subcategories": _ordered(subcategories),
+        "difficulty": {d: difficulty.get(d, 0) for d in DIFFICULTIES},
+        "difficulty_by_category": {
+            c: {d: difficulty_by_category[c].get(d, 0) for d in DIFFICULTIES}
+            for c in _ordered(categories)
+        },
+        "programming_languages": _ordered(languages),
+        "natural_languages": _ordered(natural),
+        "question_tokens": tokens,
+    }
+
+
 def distributions(rewrites: list[Rewrite]) -> dict[str, Any]:
-    """Counts over ``rewrites`` (each with ``subcategory__category`` and ``language_links``
-    loaded), sorted by count then name so the output is stable."""
-
-    def ordered(counter: Counter) -> dict[str, int]:
-        return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
-
-    categories: Counter = Counter()
-    subcategories: Counter = Counter()
-    difficulty: Counter = Counter()
-    languages: Counter = Counter()
-    natural: Counter = Counter()
-    difficulty_by_category: dict[str, Counter] = defaultdict(Counter)
+    """Counts over ``rewrites`` held in memory (a release's samples, each with
+    ``subcategory__category`` and ``language_links`` loaded); ``rewrite_distributions`` counts
+    a queryset in the database, with the same result."""
+    groups: Counter[TagGroup] = Counter()
+    languages: Counter[str] = Counter()
     for r in rewrites:
         # Only a draft may lack a subcategory (a check constraint); these are accepted.
         assert r.subcategory is not None
-        category = r.subcategory.category.name
-        categories[category] += 1
-        subcategories[r.subcategory.name] += 1
-        difficulty[r.difficulty] += 1
-        difficulty_by_category[category][r.difficulty] += 1
+        groups[
+            (r.subcategory.category.name, r.subcategory.name, r.difficulty, r.natural_language)
+        ] += 1
         for link in r.language_links.all():
             languages[link.language.name] += 1
-        natural[r.natural_language] += 1
+    return _distributions(groups, languages, token_summary(r.question_tokens for r in rewrites))
+
+
+def rewrite_distributions(rewrites: QuerySet[Rewrite]) -> dict[str, Any]:
+    """``distributions`` of ``rewrites`` (submitted or later: each has a subcategory) counted by
+    the database, in four queries whatever their number: the tag groups, the programming
+    languages, the token aggregates and the middle token counts."""
+    groups: Counter[TagGroup] = Counter(
+        {
+            (category, subcategory, level, natural_language): n
+            for category, subcategory, level, natural_language, n in rewrites.order_by()
+            .values_list(
+                "subcategory__category__name", "subcategory__name", "difficulty", "natural_language"
+            )
+            .annotate(n=Count("pk"))
+        }
+    )
+    languages: Counter[str] = Counter(
+        dict(
+            RewriteLanguage.objects.filter(rewrite__in=rewrites.order_by().values("pk"))
+            .order_by()
+            .values_list("language__name")
+            .annotate(n=Count("pk"))
+        )
+    )
+    return _distributions(groups, languages, token_summary_of(rewrites))
+
+
+class Median(Aggregate):
+    """PostgreSQL's exact median: the middle value, or the mean of the two middle ones (as a
+    float either way)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+
+def token_summary_of(rewrites: QuerySet[Rewrite]) -> dict[str, float | int | None]:
+    """``token_summary`` of the rewrites' question token counts, by the database: count, min,
+    max, sum and (PostgreSQL) median in one query; elsewhere a second query reads the one or
+    two middle values. The median is ``statistics.median``'s: the middle value (an int), or
+    the mean of the two middle ones (a float)."""
+    counted = rewrites.exclude(question_tokens=None).order_by()
+    exact_median = connections[counted.db].vendor == "postgresql"
+    totals = counted.aggregate(
+        count=Count("question_tokens"),
+        min=Min("question_tokens"),
+        max=Max("question_tokens"),
+        sum=Sum("question_tokens"),
+        **({"median": Median("question_tokens")} if exact_median else {}),
+    )
+    count = totals["count"]
+    if not count:
+        return {"count": 0, "min": None, "max": None, "mean": None, "median": None}
+    median: float | int
+    if exact_median:
+        median = int(totals["median"]) if count % 2 else totals["median"]
+    else:
+        middle = [
+            n
+            for n in counted.order_by("question_tokens").values_list("question_tokens", flat=True)[
+                (count - 1) // 2 : count // 2 + 1
+            ]
+            if n is not None  # none is: excluded above
+        ]
+        median = middle[0] if count % 2 or len(middle) < 2 else (middle[0] + middle[1]) / 2
     return {
-        "categories": ordered(categories),
-        "subcategories": ordered(subcategories),
-        "difficulty": {d: difficulty.get(d, 0) for d in ("easy", "medium", "hard")},
-        "difficulty_by_category": {
-            c: {d: difficulty_by_category[c].get(d, 0) for d in ("easy", "medium", "hard")}
-            for c in ordered(categories)
-        },
-        "programming_languages": ordered(languages),
-        "natural_languages": ordered(natural),
-        "question_tokens": token_summary(r.question_tokens for r in rewrites),
+        "count": count,
+        "min": totals["min"],
+        "max": totals["max"],
+        # statistics.fmean: the exact sum divided by the count, rounded once.
+        "mean": round(totals["sum"] / count, 2),
+        "median": median,
     }
 
 
@@ -173,43 +278,93 @@ def accepted_rewrites(campaign: Campaign, *, releasable_only: bool = False) -> l
     )
 
 
-def panel_vote_table(campaign: Campaign) -> list[list[int]]:
-    """[valid, invalid] counts for every decided revision whose whole panel voted. Fleiss'
-    kappa needs one panel size; when the campaign's panel size changed (each panel keeps the
-    size it opened with), the table holds the panels of the most common size."""
-    rows = (
+def select_from(template: str, **tables: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of the SQL ``template``, in which each ``{name}`` stands for the queryset
+    ``tables[name]`` as a derived table (its columns named by its ``values()``): a second level
+    of grouping, or a join of grouped rows, that the ORM does not write. Every value travels as
+    a query parameter of the querysets; the template holds no input."""
+    compiled = {name: qs.query.sql_with_params() for name, qs in tables.items()}
+    params: list[Any] = []
+    for name in re.findall(r"\{(\w+)\}", template):
+        params.extend(compiled[name][1])
+    sql = template.format(**{name: f"({sql})" for name, (sql, _params) in compiled.items()})
+    db = {qs.db for qs in tables.values()}.pop()
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+
+
+def panel_vote_counts(campaign: Campaign) -> dict[tuple[int, int, int], int]:
+    """{(panel size, valid votes, invalid votes): revisions} over the revisions whose panel
+    voted to the end (``PANEL_DONE``), counted by the database in one query: how many panels
+    voted each way, without a row per panel leaving it."""
+    panels = (
         Rewrite.objects.filter(campaign=campaign, status__in=PANEL_DONE)
         .annotate(
-            valid=Count("ballots", filter=Q(ballots__decision=Decision.VALID)),
-            invalid=Count("ballots", filter=Q(ballots__decision=Decision.INVALID)),
-            size=Coalesce(F("panel_size"), F("campaign__panel_size")),
+            n_valid=Count("ballots", filter=Q(ballots__decision=Decision.VALID)),
+            n_invalid=Count("ballots", filter=Q(ballots__decision=Decision.INVALID)),
+            n_seats=Coalesce(F("panel_size"), F("campaign__panel_size")),
         )
-        .values_list("valid", "invalid", "size")
+        .order_by()
+        .values("n_seats", "n_valid", "n_invalid")
     )
-    by_size: dict[int, list[list[int]]] = defaultdict(list)
-    for valid, invalid, size in rows:
-        if valid + invalid == size:
-            by_size[size].append([valid, invalid])
-    if not by_size:
-        return []
-    # The most common size; on a tie, the campaign's current one, then the largest.
-    best = max(by_size, key=lambda n: (len(by_size[n]), n == campaign.panel_size, n))
-    return by_size[best]
+    return {
+        (size, valid, invalid): n
+        for size, valid, invalid, n in select_from(
+            "SELECT n_seats, n_valid, n_invalid, COUNT(*) FROM {panels} panels"
+            " GROUP BY n_seats, n_valid, n_invalid",
+            panels=panels,
+        )
+    }
 
 
 def agreement(campaign: Campaign) -> dict[str, Any]:
-    table = panel_vote_table(campaign)
-    kappa = fleiss_kappa(table) if table and sum(table[0]) >= 2 else None
+    """Fleiss' kappa over every decided revision whose whole panel voted, with how many panels
+    it covers, how many were unanimous and how many split evenly. Kappa needs one panel size;
+    when the campaign's panel size changed (each panel keeps the size it opened with), it is
+    computed over the panels of the most common size. One query."""
+    by_size: dict[int, Counter[tuple[int, ...]]] = defaultdict(Counter)
+    for (size, valid, invalid), n in panel_vote_counts(campaign).items():
+        if valid + invalid == size:
+            by_size[size][(valid, invalid)] += n
+    table: Counter[tuple[int, ...]] = Counter()
+    if by_size:
+        # The most common size; on a tie, the campaign's current one, then the largest.
+        best = max(by_size, key=lambda n: (by_size[n].total(), n == campaign.panel_size, n))
+        table = by_size[best]
+    kappa = fleiss_kappa_of_counts(table) if table and sum(next(iter(table))) >= 2 else None
     return {
         "fleiss_kappa": None if kappa is None else round(kappa, 4),
-        "panels": len(table),
-        "unanimous": sum(1 for v, i in table if v == 0 or i == 0),
-        "split": sum(1 for v, i in table if v == i),
+        "panels": table.total(),
+        "unanimous": sum(n for (v, i), n in table.items() if v == 0 or i == 0),
+        "split": sum(n for (v, i), n in table.items() if v == i),
     }
 
 
 def _median_minutes(durations: list[float]) -> float | None:
     return round(statistics.median(durations) / 60, 1) if durations else None
+
+
+def median_durations(
+    rows: QuerySet[Any], *, group: str, start: str, end: str
+) -> dict[Any, list[float]]:
+    """For each value of ``group`` among ``rows``, the one or two middle durations in seconds
+    from ``start`` to ``end`` (a negative one counts as 0): what ``statistics.median`` of all
+    of them needs, found by the database (rank within the group) in one query."""
+    ranked = (
+        rows.order_by()
+        .annotate(took=F(end) - F(start))
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F(group), order_by=F("took").asc()),
+            among=Window(Count("pk"), partition_by=F(group)),
+        )
+        .filter(Q(rank=(F("among") + 1) / 2) | Q(rank=F("among") / 2 + 1))
+        .values_list(group, "took")
+    )
+    middle: dict[Any, list[float]] = defaultdict(list)
+    for key, took in ranked:
+        middle[key].append(max(took.total_seconds(), 0.0))
+    return middle
 
 
 def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
@@ -250,14 +405,14 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
             decided=Count("pk", filter=Q(status__in=PANEL_DONE)),
         )
     }
-    durations: dict[int, list[float]] = defaultdict(list)
     # A first revision is created by its first save; later ones are created when the curator
     # returns the rewrite, so their age says nothing about the annotator's working time.
-    for author_id, started, submitted in Rewrite.objects.filter(
-        campaign=campaign, submitted_at__isnull=False, revision=1
-    ).values_list("author_id", "created_at", "submitted_at"):
-        assert submitted is not None  # filtered on submitted_at__isnull=False
-        durations[author_id].append(max((submitted - started).total_seconds(), 0.0))
+    durations = median_durations(
+        Rewrite.objects.filter(campaign=campaign, submitted_at__isnull=False, revision=1),
+        group="author_id",
+        start="created_at",
+        end="submitted_at",
+    )
     b_stats = {
         row["reviewer_id"]: row
         for row in Ballot.objects.filter(campaign=campaign)
@@ -302,11 +457,13 @@ def people(campaign: Campaign) -> dict[str, list[dict[str, Any]]]:
 
 
 def campaign_stats(campaign: Campaign) -> dict[str, Any]:
-    accepted = accepted_rewrites(campaign)
+    """The stats API's figures (``review.dashboard.campaign_overview`` adds to them), counted
+    by the database in a fixed number of queries, whatever the campaign's size."""
+    accepted = Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED)
     return {
         "campaign": campaign.slug,
         "funnel": campaign_funnel(campaign),
-        **distributions(accepted),
+        **rewrite_distributions(accepted),
         "agreement": agreement(campaign),
         "people": people(campaign),
         "tokenizer": campaign.tokenizer,

@@ -10,7 +10,13 @@ from ..stats import campaign_stats
 from . import metrics
 from .metrics import kappa_matrix
 from .presentation import FUNNEL_STAGES, dashboard_charts, funnel_rows
-from .queries import RevisionLoop, activity_by_day, coverage_counts, panel_votes, revision_loop
+from .queries import (
+    RevisionLoop,
+    activity_by_day,
+    coverage_counts,
+    panel_agreement,
+    revision_loop,
+)
 
 __all__ = [
     "FUNNEL_STAGES",
@@ -34,8 +40,10 @@ def coverage(campaign: Campaign) -> dict[str, Any]:
 
 
 def reviewer_agreement(campaign: Campaign) -> dict[str, Any]:
-    votes, status_of, rule_of = panel_votes(campaign)
-    return metrics.reviewer_agreement(votes, status_of, rule_of)
+    counts = panel_agreement(campaign)
+    return metrics.reviewer_agreement(
+        with_outcome=counts.with_outcome, pairs=counts.pairs, split_ids=counts.split_ids
+    )
 
 
 def progress(campaign: Campaign) -> list[dict[str, Any]]:

@@ -9,9 +9,7 @@ from typing import Any
 from annotation.models import Rewrite
 from annotation.sampling import sampling_quotas
 
-from ..agreement import cohen_kappa
-from ..consensus import Outcome, consensus
-from ..models import Decision
+from ..agreement import cohen_kappa_of_counts
 from ..stats import DECIDED
 
 
@@ -70,75 +68,47 @@ def coverage(
     }
 
 
-def panel_outcome(
-    status: str, valid: int, invalid: int, *, panel_size: int, threshold: int
-) -> Outcome | None:
-    """The panel's outcome of a decided revision; a returned or closed one was rejected or had
-    no consensus, and its votes say which."""
-    if status in DECIDED:
-        return Outcome(status)
-    return consensus(
-        valid=valid, invalid=invalid, panel_size=panel_size, threshold=threshold, early=True
-    )
-
-
 def reviewer_agreement(
-    votes: Mapping[int, Mapping[str, str]],
-    status_of: Mapping[int, str],
-    rule_of: Mapping[int, tuple[int, int]],
+    *,
+    with_outcome: Mapping[str, tuple[int, int]],
+    pairs: Mapping[tuple[str, str], Mapping[tuple[str, str], int]],
+    split_ids: list[int],
 ) -> dict[str, Any]:
-    """From each decided revision's votes ({rewrite id: {reviewer: decision}}): for every pair
-    of reviewers who voted on the same revisions, Cohen's kappa and their raw agreement; for
-    every reviewer, how often their vote matched the panel's outcome (accepted = valid,
-    rejected = invalid; no-consensus panels count for neither); and the ids of split panels (a
-    full panel with as many valid as invalid votes). ``rule_of`` gives each revision's (panel
-    size, threshold): a panel keeps the rule it opened with."""
-    matched: Counter[str] = Counter()
-    counted: Counter[str] = Counter()
-    splits = []
-    for rewrite_id, panel in votes.items():
-        valid = sum(1 for d in panel.values() if d == Decision.VALID)
-        invalid = len(panel) - valid
-        panel_size, threshold = rule_of[rewrite_id]
-        if len(panel) == panel_size and valid == invalid:
-            splits.append(rewrite_id)
-        outcome = panel_outcome(
-            status_of[rewrite_id], valid, invalid, panel_size=panel_size, threshold=threshold
-        )
-        if outcome in (Outcome.ACCEPTED, Outcome.REJECTED):
-            expected = Decision.VALID if outcome == Outcome.ACCEPTED else Decision.INVALID
-            for reviewer, decision in panel.items():
-                counted[reviewer] += 1
-                matched[reviewer] += decision == expected
-    reviewers = sorted({r for panel in votes.values() for r in panel})
-    pairs = []
+    """From the counts of ``queries.panel_agreement``: every reviewer who voted on a finished
+    panel (``with_outcome``: their votes on panels with an outcome and how many matched it),
+    each pair's contingency table (``pairs``, keyed by usernames a < b) and the split panels'
+    ids. For every pair of reviewers, Cohen's kappa and their raw agreement over the revisions
+    both voted on (none shared: None); for every reviewer, how often their vote matched the
+    panel's outcome (accepted = valid, rejected = invalid; no-consensus panels count for
+    neither)."""
+    reviewers = sorted(with_outcome)
+    out_pairs = []
     for a, b in combinations(reviewers, 2):
-        shared = [(p[a], p[b]) for p in votes.values() if a in p and b in p]
-        kappa = cohen_kappa(shared)
-        pairs.append(
+        table = pairs.get((a, b), {})
+        shared = sum(table.values())
+        agreed = sum(n for (x, y), n in table.items() if x == y)
+        kappa = cohen_kappa_of_counts(table)
+        out_pairs.append(
             {
                 "a": a,
                 "b": b,
-                "shared": len(shared),
-                "agreement": round(sum(x == y for x, y in shared) / len(shared), 4)
-                if shared
-                else None,
+                "shared": shared,
+                "agreement": round(agreed / shared, 4) if shared else None,
                 "cohen_kappa": None if kappa is None else round(kappa, 4),
             }
         )
-    with_outcome = {
-        r: {
-            "decided_votes": counted[r],
-            "matched": matched[r],
-            "rate": round(matched[r] / counted[r], 4) if counted[r] else None,
-        }
-        for r in reviewers
-    }
     return {
         "reviewers": reviewers,
-        "pairs": pairs,
-        "with_outcome": with_outcome,
-        "split_ids": sorted(splits),
+        "pairs": out_pairs,
+        "with_outcome": {
+            r: {
+                "decided_votes": counted,
+                "matched": matched,
+                "rate": round(matched / counted, 4) if counted else None,
+            }
+            for r, (counted, matched) in sorted(with_outcome.items())
+        },
+        "split_ids": sorted(split_ids),
     }
 
 

@@ -2,19 +2,20 @@
 stays fast at 2,000 seeds and 8,000 ballots (asserted in ``tests/test_review_pages.py``). The
 numbers are turned into metrics by ``metrics`` (pure) and drawn by ``presentation``."""
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, F, Prefetch, Q
+from django.db.models import Case, CharField, Count, F, Prefetch, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 
 from annotation.models import Campaign, Membership, Rewrite, Role, Seed, Subcategory
 from annotation.selectors import language_links_prefetch
 from quality.selectors import is_contaminated
 
-from ..models import Ballot
-from ..stats import PANEL_DONE
+from ..models import Ballot, Decision
+from ..stats import PANEL_DONE, select_from
 
 REVISION_LIST_LIMIT = 100
 CLOSED_LIST_LIMIT = 20
@@ -63,41 +64,139 @@ def coverage_counts(
     )
 
 
-def panel_votes(
-    campaign: Campaign,
-) -> tuple[dict[int, dict[str, str]], dict[int, str], dict[int, tuple[int, int]]]:
-    """The cast votes on revisions whose panel finished (decided, then perhaps returned or
-    closed), in one query: ({rewrite id: {reviewer: decision}}, {rewrite id: status}, {rewrite
-    id: (panel size, threshold) its panel opened with}). A revision a curator adjudicated
-    counts with the panel's own outcome, no consensus: the curator's decision is not a vote."""
-    votes: dict[int, dict[str, str]] = {}
-    status_of: dict[int, str] = {}
-    rule_of: dict[int, tuple[int, int]] = {}
-    for rewrite_id, status, by_curator, reviewer, decision, size, threshold in (
+# A pair of reviewers' contingency table: {(decision of a, decision of b): shared revisions}.
+Contingency = dict[tuple[str, str], int]
+
+
+@dataclass
+class PanelAgreement:
+    """What ``metrics.reviewer_agreement`` needs, counted by the database over the revisions
+    whose panel voted to the end (decided, then perhaps returned or closed)."""
+
+    # Every reviewer who cast a vote on one: (votes on a panel with an outcome, votes that
+    # matched it).
+    with_outcome: dict[str, tuple[int, int]]
+    # {(a, b): contingency} for reviewers a < b (by username) who voted on the same revisions.
+    pairs: dict[tuple[str, str], Contingency]
+    # Full panels split evenly, by id.
+    split_ids: list[int]
+
+
+def _cast_on_finished_panels(campaign: Campaign) -> QuerySet[Ballot]:
+    return Ballot.objects.filter(
+        campaign=campaign, status=Ballot.Status.CAST, rewrite__status__in=PANEL_DONE
+    ).order_by()
+
+
+def _panel_counts(rewrites: QuerySet[Rewrite]) -> QuerySet[Any]:
+    """``rewrites`` with their panel's cast votes counted (``n_valid``, ``n_invalid``,
+    ``n_cast``) and the size and threshold it opened with (``n_seats``, ``n_needed``)."""
+    cast = Q(ballots__status=Ballot.Status.CAST)
+    return rewrites.annotate(
+        n_valid=Count("ballots", filter=cast & Q(ballots__decision=Decision.VALID)),
+        n_invalid=Count("ballots", filter=cast & Q(ballots__decision=Decision.INVALID)),
+        n_cast=Count("ballots", filter=cast),
+        n_seats=Coalesce(F("panel_size"), F("campaign__panel_size")),
+        n_needed=Coalesce(F("accept_threshold"), F("campaign__accept_threshold")),
+    ).order_by()
+
+
+def panel_agreement(campaign: Campaign) -> PanelAgreement:
+    """Four queries, whatever the campaign's size:
+
+    - per reviewer, the votes cast on panels with an outcome and those that matched it: a
+      revision accepted by its panel expects 'valid', rejected 'invalid'; a revision a curator
+      adjudicated counts with its panel's own outcome, no consensus (the curator's decision is
+      not a vote), and a no-consensus one expects nothing;
+    - the same for returned and closed revisions, whose outcome their votes tell (the side that
+      reached the threshold, as ``consensus`` with early decision gives it, if any): counted
+      per revision first, so only these few revisions are grouped by revision;
+    - per pair of reviewers and pair of decisions, the revisions both voted on (the ballots
+      joined to themselves on the revision);
+    - the full panels with as many valid as invalid votes.
+
+    Each panel keeps the size and threshold it opened with."""
+    by_panel = Q(rewrite__decided_by_curator=False)
+    expects_valid = by_panel & Q(rewrite__status=Rewrite.Status.ACCEPTED)
+    expects_invalid = by_panel & Q(rewrite__status=Rewrite.Status.REJECTED)
+    name_of: dict[int, str] = {}
+    with_outcome: dict[str, tuple[int, int]] = {}
+    for voter, name, counted, matched in (
+        _cast_on_finished_panels(campaign)
+        .values_list("reviewer_id", "reviewer__username")
+        .annotate(
+            counted=Count("pk", filter=expects_valid | expects_invalid),
+            matched=Count(
+                "pk",
+                filter=(expects_valid & Q(decision=Decision.VALID))
+                | (expects_invalid & Q(decision=Decision.INVALID)),
+            ),
+        )
+    ):
+        name_of[voter] = name
+        with_outcome[name] = (counted, matched)
+    reopened = [Rewrite.Status.RETURNED, Rewrite.Status.CLOSED]
+    outcomes = (
+        _panel_counts(
+            Rewrite.objects.filter(campaign=campaign, status__in=reopened, decided_by_curator=False)
+        )
+        .annotate(
+            expected=Case(
+                When(n_valid__gte=F("n_needed"), then=Value(Decision.VALID)),
+                When(n_invalid__gte=F("n_needed"), then=Value(Decision.INVALID)),
+                default=None,
+                output_field=CharField(),
+            )
+        )
+        .values("id", "expected")
+    )
+    votes = (
         Ballot.objects.filter(
             campaign=campaign,
             status=Ballot.Status.CAST,
-            rewrite__status__in=PANEL_DONE,
+            rewrite__status__in=reopened,
+            rewrite__decided_by_curator=False,
         )
-        .annotate(
-            size=Coalesce(F("rewrite__panel_size"), F("campaign__panel_size")),
-            threshold=Coalesce(F("rewrite__accept_threshold"), F("campaign__accept_threshold")),
+        .order_by()
+        .values("decision", panel=F("rewrite_id"), voter=F("reviewer_id"))
+    )
+    for voter, counted, matched in select_from(
+        "SELECT votes.voter, COUNT(outcomes.expected),"
+        " SUM(CASE WHEN votes.decision = outcomes.expected THEN 1 ELSE 0 END)"
+        " FROM {votes} votes JOIN {outcomes} outcomes ON outcomes.id = votes.panel"
+        " GROUP BY votes.voter",
+        votes=votes,
+        outcomes=outcomes,
+    ):
+        if voter in name_of:  # else: a panel that finished between the two queries
+            before = with_outcome[name_of[voter]]
+            with_outcome[name_of[voter]] = (before[0] + counted, before[1] + matched)
+    pairs: dict[tuple[str, str], Contingency] = defaultdict(dict)
+    # Each pair once (the lower id first); ordered by username here, as the metrics list them.
+    for first, second, decision_first, decision_second, n in (
+        _cast_on_finished_panels(campaign)
+        .filter(
+            rewrite__ballots__status=Ballot.Status.CAST,
+            rewrite__ballots__reviewer_id__gt=F("reviewer_id"),
         )
         .values_list(
-            "rewrite_id",
-            "rewrite__status",
-            "rewrite__decided_by_curator",
-            "reviewer__username",
-            "decision",
-            "size",
-            "threshold",
+            "reviewer_id", "rewrite__ballots__reviewer_id", "decision", "rewrite__ballots__decision"
         )
-        .order_by("rewrite_id", "id")
+        .annotate(n=Count("pk"))
     ):
-        votes.setdefault(rewrite_id, {})[reviewer] = decision
-        status_of[rewrite_id] = Rewrite.Status.NO_CONSENSUS if by_curator else status
-        rule_of[rewrite_id] = (size, threshold)
-    return votes, status_of, rule_of
+        if first not in name_of or second not in name_of:
+            continue  # a panel that finished between the two queries
+        (a, decision_a), (b, decision_b) = sorted(
+            [(name_of[first], decision_first), (name_of[second], decision_second)]
+        )
+        pairs[(a, b)][(decision_a, decision_b)] = n
+    split_ids = list(
+        _panel_counts(Rewrite.objects.filter(campaign=campaign, status__in=PANEL_DONE))
+        .filter(n_cast=F("n_seats"), n_valid=F("n_invalid"))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    return PanelAgreement(with_outcome=with_outcome, pairs=dict(pairs), split_ids=split_ids)
 
 
 def activity_by_day(campaign: Campaign) -> tuple[list[tuple[Any, int]], list[tuple[Any, str, int]]]:
