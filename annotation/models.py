@@ -246,6 +246,14 @@ class Seed(models.Model):
             models.Index(fields=["campaign", "status", "sample_rank"]),
             models.Index(fields=["campaign", "subcategory"]),
             models.Index(fields=["campaign", "id"], name="seed_campaign_id"),
+            # Claim-next's queue: the claimable seeds in the order they are handed out. Only
+            # sampled seeds are in it, so a claimed seed leaves it (its entry is dead until
+            # VACUUM: migration 0013 vacuums this table early).
+            models.Index(
+                fields=["campaign", "sample_rank", "id"],
+                condition=Q(status="sampled"),
+                name="seed_claimable",
+            ),
         ]
 
     def __str__(self) -> str:

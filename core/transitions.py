@@ -154,6 +154,32 @@ def event_record(
     return event
 
 
+def event_log_written(
+    *,
+    campaign: Any,
+    actor: Any,
+    kind: EventKind,
+    object_type: str,
+    object_id: int,
+    from_state: str = "",
+    to_state: str = "",
+    data: Mapping[str, Any] | None = None,
+) -> None:
+    """Log, once the transaction commits, an event its service appended with SQL of its own
+    (claim-next writes its claim and both events in one statement): the line ``event_record``
+    would have logged. Outside a transaction (one statement in autocommit) it logs at once."""
+    _log_on_commit(
+        kind=EventKind(kind).value,
+        object_type=object_type,
+        ids=[object_id],
+        from_state=from_state,
+        to_state=to_state,
+        campaign_id=_campaign_id(campaign),
+        actor_id=getattr(_actor(actor), "pk", None),
+        data=data or {},
+    )
+
+
 def _numbers(data: Mapping[str, Any]) -> dict[str, Any]:
     """The numeric entries of an event's data (ids, counts, versions): safe to log."""
     return {k: v for k, v in data.items() if isinstance(v, int | float)}

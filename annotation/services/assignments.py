@@ -1,5 +1,7 @@
 """Assignments: dealing, claiming, lease expiry, seed rejection, skipping, reassignment."""
 
+import functools
+import json
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -7,21 +9,31 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from core import access
+from core import access, logs
 from core.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
 from core.transitions import (
     EventKind,
+    event_log_written,
     event_record,
     events_record_created,
     transition,
     transition_many,
 )
 
-from ..models import Assignment, Campaign, Membership, RejectReason, Rewrite, Role, Seed
+from ..models import (
+    Assignment,
+    Campaign,
+    Event,
+    Membership,
+    RejectReason,
+    Rewrite,
+    Role,
+    Seed,
+)
 
 
 def lease_end(campaign: Campaign, now: datetime) -> datetime:
@@ -154,11 +166,19 @@ def seeds_assign(
 def assignment_claim_next(*, campaign: Campaign, actor: Any) -> Assignment | None:
     """Hand ``actor`` the next sampled, unassigned seed of the campaign they have not skipped,
     or None when none is left. Atomic: concurrent callers skip rows another transaction has
-    locked, and the one-active-assignment-per-seed constraint backs it.
+    locked, and the one-active-assignment-per-seed constraint backs it. The seed moves
+    sampled -> assigned and an active assignment with a lease is created, with the events
+    ``seed.assigned`` and ``assignment.claimed``.
 
     Raises NotFound / NotAllowed (not an annotator of the campaign) and Conflict when the
     campaign's ``max_active_assignments`` is reached."""
+    if connection.vendor == "postgresql" and campaign.max_active_assignments is None:
+        return _claim_next_in_one_statement(campaign=campaign, actor=actor)
     access.require(actor, campaign, role=Role.ANNOTATOR, missing="No such campaign.")
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            _require_below_cap(campaign=campaign, actor=actor)
+            return _claim_next_statement(campaign=campaign, actor=actor, check_membership=False)
     for _attempt in range(3):
         try:
             return _claim_next_once(campaign=campaign, actor=actor)
@@ -169,26 +189,59 @@ def assignment_claim_next(*, campaign: Campaign, actor: Any) -> Assignment | Non
     raise Conflict("Could not claim a seed because of concurrent claims; try again.")
 
 
+def _claim_next_in_one_statement(*, campaign: Campaign, actor: Any) -> Assignment | None:
+    """Claim-next on PostgreSQL without a cap: one round trip. The statement is a transaction
+    of its own (or joins the caller's), so no BEGIN and COMMIT around it; and it claims only
+    for an annotator of the campaign, which for a member is exactly what ``core.access``
+    requires, so the role check rides in it. ``core.access`` still decides every refusal
+    (asked when nothing was claimed: not an annotator, or nothing left), and decides first when
+    roles come from elsewhere than memberships (an operator's, a view-as)."""
+    check_membership = access.viewing() is None and not access.is_operator(actor)
+    if not check_membership:
+        access.require(actor, campaign, role=Role.ANNOTATOR, missing="No such campaign.")
+    assignment = _claim_next_statement(
+        campaign=campaign, actor=actor, check_membership=check_membership
+    )
+    if check_membership:
+        if assignment is None:
+            # Raises NotFound / NotAllowed unless they are an annotator with nothing left.
+            access.require(actor, campaign, role=Role.ANNOTATOR, missing="No such campaign.")
+        else:
+            logs.bind(campaign=vars(campaign).get("slug"), user_id=actor.pk)  # as require does
+    return assignment
+
+
 def active_count(*, campaign: Campaign, annotator_id: int) -> int:
     return Assignment.objects.filter(
         campaign=campaign, annotator_id=annotator_id, status=Assignment.Status.ACTIVE
     ).count()
 
 
+def _require_below_cap(*, campaign: Campaign, actor: Any) -> None:
+    """Raise Conflict when ``actor`` holds the campaign's ``max_active_assignments`` already.
+    Locks their membership row, so two claims of theirs at once cannot both pass the cap:
+    call inside the claim's transaction."""
+    cap = campaign.max_active_assignments
+    if cap is None:
+        return
+    Membership.objects.select_for_update(no_key=True).filter(
+        campaign=campaign, user_id=actor.pk, role=Role.ANNOTATOR
+    ).first()
+    active = active_count(campaign=campaign, annotator_id=actor.pk)
+    if active >= cap:
+        held = f"{active} active assignment{'' if active == 1 else 's'}"
+        raise Conflict(
+            f"You already hold {held}, the most this campaign allows; submit, skip or "
+            "reject one first."
+        )
+
+
 @transaction.atomic
 def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
-    if campaign.max_active_assignments is not None:
-        # Serialise this annotator's claims so two at once cannot both pass the cap.
-        Membership.objects.select_for_update(no_key=True).filter(
-            campaign=campaign, user_id=actor.pk, role=Role.ANNOTATOR
-        ).first()
-        active = active_count(campaign=campaign, annotator_id=actor.pk)
-        if active >= campaign.max_active_assignments:
-            held = f"{active} active assignment{'' if active == 1 else 's'}"
-            raise Conflict(
-                f"You already hold {held}, the most this campaign allows; submit, skip or "
-                "reject one first."
-            )
+    """Claim-next with the ORM, for backends without data-modifying CTEs (SQLite): lock the
+    next seed, move it with the guarded transition, create the assignment, two events.
+    ``_claim_next_statement`` does the same in one statement on PostgreSQL."""
+    _require_below_cap(campaign=campaign, actor=actor)
     # A subquery in WHERE, not a join: FOR UPDATE SKIP LOCKED locks only the seed row.
     skipped_by_actor = Assignment.objects.filter(
         seed=OuterRef("pk"), annotator_id=actor.pk, status=Assignment.Status.SKIPPED
@@ -224,6 +277,136 @@ def _claim_next_once(*, campaign: Campaign, actor: Any) -> Assignment | None:
         to_state=Assignment.Status.ACTIVE,
         data={"seed": seed.pk},
     )
+    return assignment
+
+
+@functools.cache
+def _claim_sql(*, check_membership: bool) -> str:
+    """Claim-next as one PostgreSQL statement: pick the first claimable seed by rank that the
+    actor has not skipped, locking it and skipping seeds other claims hold (FOR NO KEY UPDATE
+    SKIP LOCKED, as every row lock here: foreign-key checks pass it); move it sampled ->
+    assigned with the guard of ``transition``; create the active assignment; append the
+    events ``seed.assigned`` then ``assignment.claimed`` (in that id order, as the ORM path
+    writes them). Every column the ORM path writes is written (tests/test_claim_scale.py
+    checks that both paths store the same rows). The pick reads the partial index of
+    claimable seeds (``seed_claimable``). With ``check_membership`` it claims only for a
+    member of the campaign with the annotator role (evaluated once, before the pick)."""
+    seed, assignment, event, membership = (
+        connection.ops.quote_name(model._meta.db_table)
+        for model in (Seed, Assignment, Event, Membership)
+    )
+    member = (
+        f"""
+      AND EXISTS (
+          SELECT 1 FROM {membership} m
+          WHERE m.campaign_id = %(campaign)s AND m.user_id = %(actor)s
+            AND m.role = '{Role.ANNOTATOR.value}'
+      )"""
+        if check_membership
+        else ""
+    )
+    sampled, assigned = Seed.Status.SAMPLED.value, Seed.Status.ASSIGNED.value
+    active, skipped = Assignment.Status.ACTIVE.value, Assignment.Status.SKIPPED.value
+    return f"""
+WITH picked AS (
+    SELECT s.id FROM {seed} s
+    WHERE s.campaign_id = %(campaign)s AND s.status = '{sampled}'
+      AND NOT EXISTS (
+          SELECT 1 FROM {assignment} k
+          WHERE k.seed_id = s.id AND k.annotator_id = %(actor)s AND k.campaign_id = s.campaign_id
+            AND k.status = '{skipped}'
+      ){member}
+    ORDER BY s.sample_rank, s.id
+    LIMIT 1
+    FOR NO KEY UPDATE SKIP LOCKED
+), moved AS (
+    UPDATE {seed} s SET status = '{assigned}'
+    FROM picked WHERE s.id = picked.id AND s.status = '{sampled}'
+    RETURNING s.id
+), claimed AS (
+    INSERT INTO {assignment} (
+        campaign_id, seed_id, annotator_id, status, lease_expires_at,
+        reject_reason, reject_note, skip_reason, created_at, updated_at
+    )
+    SELECT %(campaign)s, moved.id, %(actor)s, '{active}', %(lease)s, '', '', '', %(now)s, %(now)s
+    FROM moved
+    RETURNING id, seed_id
+), logged AS (
+    INSERT INTO {event} (
+        campaign_id, actor_id, kind, object_type, object_id, from_state, to_state, data,
+        created_at
+    )
+    SELECT %(campaign)s, %(actor)s, e.kind, e.object_type, e.object_id, e.from_state,
+        e.to_state, e.data, %(now)s
+    FROM claimed CROSS JOIN LATERAL (VALUES
+        (1, '{EventKind.SEED_ASSIGNED.value}', '{Seed._meta.model_name}', claimed.seed_id,
+            '{sampled}', '{assigned}', %(seed_data)s::jsonb),
+        (2, '{EventKind.ASSIGNMENT_CLAIMED.value}', '{Assignment._meta.model_name}', claimed.id,
+            '', '{active}', jsonb_build_object('seed', claimed.seed_id))
+    ) AS e (n, kind, object_type, object_id, from_state, to_state, data)
+    ORDER BY e.n
+)
+SELECT id, seed_id FROM claimed"""
+
+
+def _claim_next_statement(
+    *, campaign: Campaign, actor: Any, check_membership: bool
+) -> Assignment | None:
+    """Claim-next in one round trip on PostgreSQL (``_claim_sql``); the same rows, events and
+    log lines as ``_claim_next_once``. Returns the assignment (its seed loads on access), or
+    None: nothing left, or (``check_membership``) ``actor`` is not an annotator of the
+    campaign."""
+    now = timezone.now()
+    lease = lease_end(campaign, now)
+    seed_data = {"annotator": actor.get_username()}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _claim_sql(check_membership=check_membership),
+            {
+                "campaign": campaign.pk,
+                "actor": actor.pk,
+                "lease": lease,
+                "now": now,
+                "seed_data": json.dumps(seed_data),
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    assignment_id, seed_id = row
+    # The log lines of the two events, after commit (at once in autocommit), as transition()
+    # and event_record() log them.
+    event_log_written(
+        campaign=campaign,
+        actor=actor,
+        kind=EventKind.SEED_ASSIGNED,
+        object_type=str(Seed._meta.model_name),
+        object_id=seed_id,
+        from_state=Seed.Status.SAMPLED,
+        to_state=Seed.Status.ASSIGNED,
+        data=seed_data,
+    )
+    event_log_written(
+        campaign=campaign,
+        actor=actor,
+        kind=EventKind.ASSIGNMENT_CLAIMED,
+        object_type=str(Assignment._meta.model_name),
+        object_id=assignment_id,
+        to_state=Assignment.Status.ACTIVE,
+        data={"seed": seed_id},
+    )
+    assignment = Assignment(
+        id=assignment_id,
+        campaign=campaign,
+        seed_id=seed_id,
+        annotator=actor,
+        status=Assignment.Status.ACTIVE,
+        lease_expires_at=lease,
+        created_at=now,
+        updated_at=now,
+    )
+    assignment._state.adding = False
+    assignment._state.db = connection.alias
     return assignment
 
 
