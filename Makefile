@@ -54,13 +54,16 @@ check: install
 
 lint: check
 
-## Performance benchmarks; results land in bench/results/.
+## Performance benchmarks; results land in bench/results/ (bench/README.md). BENCH_DATABASE_URL
+## picks the database (default: SQLite files); bench/scale.py, the 1,000,000-seed campaign of
+## issue 18 (BENCH_SCALE, BENCH_CLAIM_SECONDS), runs on PostgreSQL only and is skipped otherwise.
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/dashboard.py
 	$(BIN)/python bench/seed_import.py
 	$(BIN)/python bench/browser.py
+	$(BIN)/python bench/scale.py
 
 ## A worker and beat beside `make demo`'s runserver (local settings; DATABASE_URL and
 ## CELERY_BROKER_URL from the environment). `make serve` runs the production processes.
