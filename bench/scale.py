@@ -28,6 +28,7 @@ import contextlib
 import os
 import resource
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
@@ -103,6 +104,52 @@ def rss_mb() -> float:
 
 def max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# Process groups this benchmark started (the gunicorn server): their CPU is the benchmark's.
+OWN_PGIDS: set[int] = set()
+
+
+def cpu_snapshot() -> dict[str, float]:
+    """CPU seconds used so far: by the whole machine (busy, not idle or waiting), by this
+    process, by PostgreSQL's processes and by the process groups in ``OWN_PGIDS`` (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    values = [int(v) for v in fields]
+    busy = sum(values[:8]) - values[3] - values[4]  # all but idle and iowait
+    out = {"machine": busy / tick, "self": 0.0, "postgres": 0.0, "own_servers": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        rest = raw[raw.rindex(")") + 2 :].split()
+        pgid, used = int(rest[2]), (int(rest[11]) + int(rest[12])) / tick
+        if int(entry.name) == os.getpid():
+            out["self"] += used
+        elif comm == "postgres":
+            out["postgres"] += used
+        elif pgid in OWN_PGIDS:
+            out["own_servers"] += used
+    return out
+
+
+def other_cpu(before: dict[str, float], seconds: float) -> dict[str, float]:
+    """What other processes (not this benchmark, its server or PostgreSQL) used of the machine
+    while a measure ran: on 2 cores, a share well above 0 means the figure is disturbed."""
+    after = cpu_snapshot()
+    used = {key: after[key] - before[key] for key in after}
+    others = max(0.0, used["machine"] - used["self"] - used["postgres"] - used["own_servers"])
+    return {
+        "cpu_s_self": round(used["self"], 2),
+        "cpu_s_postgres": round(used["postgres"], 2),
+        "cpu_s_server": round(used["own_servers"], 2),
+        "cpu_s_other_processes": round(others, 2),
+        "other_processes_cpu_share": round(others / (seconds * (os.cpu_count() or 1)), 3),
+    }
 
 
 # --- the campaign --------------------------------------------------------------------------
@@ -222,10 +269,12 @@ def claim_run(
             connection.close()  # this thread's
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
+    cpu_before, wall_before = cpu_snapshot(), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    cpu = other_cpu(cpu_before, time.perf_counter() - wall_before)
     start = clock["start"]
     latencies = sorted(x for t in per_thread for x in t["latencies"])
     finished = [x for t in per_thread for x in t["finished"]]
@@ -264,6 +313,7 @@ def claim_run(
         "claims_per_client_max": per_client[-1],
         "duplicates_in_memory": len(seeds) - len(set(seeds)),
         "pool_exhausted": exhausted,
+        **cpu,
         "errors": errors,
     }
     return figures, seeds
@@ -306,9 +356,39 @@ def _reset(campaign_id: int, seed_ids: list[int], after_assignment: int, after_e
         cur.execute("UPDATE annotation_seed SET status = 'sampled' WHERE id = ANY(%s)", [seed_ids])
 
 
+def restore_pool(campaign: Campaign, scale: float) -> int:
+    """Undo what an interrupted run left: every claim of a seed of the sampled pool (ranked
+    after the generator's rewritten and assigned seeds) goes, with its events. Returns how
+    many seeds went back to the pool."""
+    n = large.sizes(scale)
+    first_pool_rank = n["rewrites"] + n["active"]
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM annotation_event WHERE campaign_id = %(c)s AND (kind = 'seed.assigned' "
+            "OR (object_type = 'assignment' AND object_id IN (SELECT a.id FROM "
+            "annotation_assignment a JOIN annotation_seed s ON s.id = a.seed_id "
+            "WHERE a.campaign_id = %(c)s AND s.sample_rank > %(t)s)))",
+            {"c": campaign.pk, "t": first_pool_rank},
+        )
+        cur.execute(
+            "DELETE FROM annotation_assignment a USING annotation_seed s WHERE s.id = a.seed_id "
+            "AND a.campaign_id = %(c)s AND s.sample_rank > %(t)s",
+            {"c": campaign.pk, "t": first_pool_rank},
+        )
+        cur.execute(
+            "UPDATE annotation_seed SET status = 'sampled' WHERE campaign_id = %(c)s "
+            "AND status = 'assigned' AND sample_rank > %(t)s",
+            {"c": campaign.pk, "t": first_pool_rank},
+        )
+        return cur.rowcount
+
+
 def claim_benchmarks(
     campaign: Campaign, clients_list: list[int], seconds: float, *, http: bool
 ) -> dict[str, Any]:
+    restored = restore_pool(campaign, ARGS.scale)
+    if restored:
+        print(f"{restored:,} seeds claimed by an interrupted run went back to the pool")
     annotators = list(
         Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
         .select_related("user")
@@ -436,6 +516,7 @@ def gunicorn_server() -> Iterator[tuple[str, dict[str, Any]]]:
             start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
+    OWN_PGIDS.add(process.pid)  # its own session: the group of the master and its workers
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -517,6 +598,7 @@ def curator_benchmarks(campaign: Campaign, runs: int, trace: bool) -> dict:
     for name, fn in measures.items():
         seconds, queries, db_seconds = [], [], []
         rss_before = rss_mb()
+        cpu_before, wall_before = cpu_snapshot(), time.perf_counter()
         load_before = round(os.getloadavg()[0], 2)
         for _ in range(runs):
             with CaptureQueriesContext(connection) as captured:
@@ -538,6 +620,7 @@ def curator_benchmarks(campaign: Campaign, runs: int, trace: bool) -> dict:
             "max_rss_mb": round(max_rss_mb(), 1),
             "loadavg_1m_before": load_before,
             "loadavg_1m_after": round(os.getloadavg()[0], 2),
+            **other_cpu(cpu_before, time.perf_counter() - wall_before),
         }
         if trace:
             tracemalloc.start()
@@ -579,7 +662,8 @@ def table(record: dict) -> None:
                 f"| claim-next {run['mode']}, {run['clients']} clients | "
                 f"{run['claims_per_s']}/s, p50 {run['latency_ms_p50']} ms, "
                 f"p99 {run['latency_ms_p99']} ms, windows {run['claims_per_s_by_10s_window']}, "
-                f"{run['duplicates_in_memory']} duplicates, load {run['loadavg_1m_before']} |"
+                f"{run['duplicates_in_memory']} duplicates, "
+                f"others' CPU {run['other_processes_cpu_share']:.0%} |"
             )
         for key, value in claims.items():
             if key.startswith("ratio_"):
@@ -588,11 +672,14 @@ def table(record: dict) -> None:
         print(
             f"| {name} | median {row['median_s']} s, {row['queries']} queries, "
             f"alloc peak {row.get('python_alloc_peak_mb', '-')} MB, "
-            f"max RSS {row['max_rss_mb']} MB, load {row['loadavg_1m_before']} |"
+            f"max RSS {row['max_rss_mb']} MB, "
+            f"others' CPU {row['other_processes_cpu_share']:.0%} |"
         )
 
 
 def main() -> None:
+    # Stopped with SIGTERM: unwind like Ctrl-C, so the gunicorn it started is stopped too.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if connection.vendor != "postgresql":
         print("bench/scale.py: skipped (needs PostgreSQL: set BENCH_DATABASE_URL)")
         return
