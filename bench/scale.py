@@ -108,45 +108,68 @@ def max_rss_mb() -> float:
 
 # Process groups this benchmark started (the gunicorn server): their CPU is the benchmark's.
 OWN_PGIDS: set[int] = set()
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_snapshot() -> dict[str, float]:
-    """CPU seconds used so far: by the whole machine (busy, not idle or waiting), by this
-    process, by PostgreSQL's processes and by the process groups in ``OWN_PGIDS`` (Linux)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    values = [int(v) for v in fields]
-    busy = sum(values[:8]) - values[3] - values[4]  # all but idle and iowait
-    out = {"machine": busy / tick, "self": 0.0, "postgres": 0.0, "own_servers": 0.0}
+def cpu_snapshot() -> dict[str, Any]:
+    """CPU seconds used so far (Linux): by the whole machine outside interrupts (busy, not
+    idle or waiting), by interrupts, and by every process with its kind: this process, the
+    servers it started (``OWN_PGIDS``), PostgreSQL's processes of this benchmark's database,
+    PostgreSQL's shared background processes, anything else."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
+    database = connection.settings_dict["NAME"]
+    processes: dict[int, tuple[str, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             raw = (entry / "stat").read_text()
-        except OSError:
+            comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+            rest = raw[raw.rindex(")") + 2 :].split()
+            kind = "others"
+            if int(entry.name) == os.getpid():
+                kind = "self"
+            elif int(rest[2]) in OWN_PGIDS:
+                kind = "server"
+            elif comm == "postgres":
+                title = (
+                    (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                )
+                words = title.split()
+                if database in words:
+                    kind = "postgres"
+                elif not any(w.endswith(")") or "." in w or w.isdigit() for w in words[3:]):
+                    kind = "postgres_shared"  # checkpointer, WAL writer, autovacuum launcher...
+        except (OSError, ValueError):
             continue
-        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
-        rest = raw[raw.rindex(")") + 2 :].split()
-        pgid, used = int(rest[2]), (int(rest[11]) + int(rest[12])) / tick
-        if int(entry.name) == os.getpid():
-            out["self"] += used
-        elif comm == "postgres":
-            out["postgres"] += used
-        elif pgid in OWN_PGIDS:
-            out["own_servers"] += used
-    return out
-
-
-def other_cpu(before: dict[str, float], seconds: float) -> dict[str, float]:
-    """What other processes (not this benchmark, its server or PostgreSQL) used of the machine
-    while a measure ran: on 2 cores, a share well above 0 means the figure is disturbed."""
-    after = cpu_snapshot()
-    used = {key: after[key] - before[key] for key in after}
-    others = max(0.0, used["machine"] - used["self"] - used["postgres"] - used["own_servers"])
+        processes[int(entry.name)] = (kind, (int(rest[11]) + int(rest[12])) / _TICK)
     return {
-        "cpu_s_self": round(used["self"], 2),
-        "cpu_s_postgres": round(used["postgres"], 2),
-        "cpu_s_server": round(used["own_servers"], 2),
+        "busy": (user + nice + system + steal) / _TICK,
+        "interrupts": (irq + softirq) / _TICK,
+        "processes": processes,
+    }
+
+
+def other_cpu(before: dict[str, Any], seconds: float) -> dict[str, float]:
+    """Who used the machine while a measure ran. Take ``before`` just before it and call this
+    while the measure's processes still live (a process that ended meanwhile counts as
+    others'). On 2 cores, a share of other processes well above 0 means a disturbed figure."""
+    after = cpu_snapshot()
+    used: dict[str, float] = {}
+    for pid, (kind, cpu) in after["processes"].items():
+        previous = before["processes"].get(pid)
+        delta = cpu - (previous[1] if previous and previous[0] == kind else 0.0)
+        used[kind] = used.get(kind, 0.0) + max(0.0, delta)
+    busy = after["busy"] - before["busy"]
+    known = sum(used.get(k, 0.0) for k in ("self", "server", "postgres", "postgres_shared"))
+    others = max(0.0, busy - known)
+    return {
+        "cpu_s_self": round(used.get("self", 0.0), 2),
+        "cpu_s_server": round(used.get("server", 0.0), 2),
+        "cpu_s_postgres": round(used.get("postgres", 0.0), 2),
+        "cpu_s_postgres_shared": round(used.get("postgres_shared", 0.0), 2),
+        "cpu_s_interrupts": round(after["interrupts"] - before["interrupts"], 2),
         "cpu_s_other_processes": round(others, 2),
         "other_processes_cpu_share": round(others / (seconds * (os.cpu_count() or 1)), 3),
     }
@@ -235,17 +258,20 @@ def claim_run(
     barrier = threading.Barrier(clients, action=go)
     per_thread: list[dict[str, Any]] = [{} for _ in range(clients)]
 
+    # The threads keep their connections until the CPU figures are read: a database process
+    # that has ended can no longer say what it used.
+    finish, release = threading.Barrier(clients + 1), threading.Event()
+
     def worker(index: int) -> None:
         out = per_thread[index]
         out.update(latencies=[], finished=[], seeds=[], errors={}, exhausted=False)
         try:
-            claim = claimer(campaign_id, users[index % len(users)])
-        except Exception as exc:  # noqa: BLE001 - reported, the run goes on without it
-            out["errors"][f"set-up: {type(exc).__name__}: {exc}"[:200]] = 1
-            barrier.wait()
-            connection.close()
-            return
-        try:
+            try:
+                claim = claimer(campaign_id, users[index % len(users)])
+            except Exception as exc:  # noqa: BLE001 - reported, the run goes on without it
+                out["errors"][f"set-up: {type(exc).__name__}: {exc}"[:200]] = 1
+                barrier.wait()
+                return
             barrier.wait()
             deadline = clock["deadline"]
             while True:
@@ -266,15 +292,19 @@ def claim_run(
                 out["finished"].append(ended)
                 out["seeds"].append(seed_id)
         finally:
+            finish.wait()
+            release.wait()
             connection.close()  # this thread's
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(clients)]
     cpu_before, wall_before = cpu_snapshot(), time.perf_counter()
     for thread in threads:
         thread.start()
+    finish.wait()
+    cpu = other_cpu(cpu_before, time.perf_counter() - wall_before)
+    release.set()
     for thread in threads:
         thread.join()
-    cpu = other_cpu(cpu_before, time.perf_counter() - wall_before)
     start = clock["start"]
     latencies = sorted(x for t in per_thread for x in t["latencies"])
     finished = [x for t in per_thread for x in t["finished"]]
