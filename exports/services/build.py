@@ -1,23 +1,35 @@
 """Building a release: token counts, a last decontamination of the accepted rewrites,
-selection, every file prepared in memory, then published in a local folder and, for a release
-job, saved into the releases storage (``publishing``).
+selection, then every file written in a staging folder as the samples stream in, published in
+a local folder and, for a release job, saved into the releases storage (``publishing``).
 
 One service, ``release_build``, is used by ``export_benchmark`` and by the release job
 (``queue.release_start`` -> Celery -> ``job.release_run``). The same database and parameters
 give byte-identical ``benchmark.jsonl``, ``questions.jsonl`` and ``stats.json`` (and manifest,
-card and figures)."""
+card and figures).
 
+Memory does not grow with the text of the release: selection and the checks read ids and tags
+only (``Candidate``, one streamed query); the samples' texts, languages, votes, provenance and
+answers are then read a chunk of RELEASE_CHUNK samples at a time, in the order of
+benchmark.jsonl, and each chunk is appended to every file (jsonl lines, a row group's Arrow
+columns for the parquet file) and counted into stats.json's tallies before the next is read.
+The zip is written from the staged files. Queries: a fixed number, plus five per chunk."""
+
+import shutil
 import statistics
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from django.db import connection
+from django.db.models import Count
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
 
 from annotation.codearena import task_type_for
-from annotation.models import Campaign, Rewrite
+from annotation.models import Campaign, Rewrite, RewriteLanguage, Subcategory
 from annotation.services import rewrites_count_missing_tokens
 from core.errors import ValidationFailed
 from core.transitions import EventKind, event_record
@@ -25,10 +37,11 @@ from quality.models import SimilarityFlag
 from quality.services import rewrites_decontaminate
 from review.models import Ballot, Decision
 from review.stats import (
-    accepted_rewrites,
+    TagGroup,
+    _distributions,
     agreement,
     campaign_funnel,
-    distributions,
+    releasable_queryset,
     token_summary,
 )
 
@@ -37,20 +50,22 @@ from ..figures import release_figures
 from ..models import BaselineResponse
 from .formats import (
     ARENA_HARD_BASELINES,
+    FIXED_KEYS,
     MODEL_DRAFTED,
+    HashedFile,
+    ParquetRows,
     Provenance,
-    arena_hard_answers,
-    arena_hard_questions,
-    benchmark_parquet,
-    benchmark_record,
+    answer_record,
+    benchmark_row,
     dumps_document,
-    file_meta,
-    jsonl,
-    release_zip,
-    sample_id,
+    jsonl_lines,
+    path_meta,
+    question_record,
+    release_zip_write,
+    seed_sample_id,
 )
-from .publishing import release_files_publish, release_files_store
-from .selection import ReleaseParameters, select_rewrites
+from .publishing import release_files_store, release_staging_open, release_staging_publish
+from .selection import Candidate, ReleaseParameters, select_rewrites
 
 Progress = Callable[[int, str], None]
 
@@ -59,6 +74,9 @@ Progress = Callable[[int, str], None]
 CODEARENA_MAX_WORDS = 1024
 # How many samples a refusal names in its message (all of them are in its details).
 NAMED_IN_MESSAGE = 20
+# How many samples are read, written and forgotten at a time (and the fetch size of streamed
+# queries): memory is bounded by a chunk, queries grow by five per chunk.
+RELEASE_CHUNK = 2000
 
 
 @dataclass
@@ -71,13 +89,37 @@ class ExportResult:
     samples: list[tuple[str, int]]
 
 
-def _vote_counts(rewrite_ids: list[int]) -> dict[int, dict[str, int]]:
-    counts: dict[int, dict[str, int]] = defaultdict(lambda: {"valid": 0, "invalid": 0})
-    for rewrite_id, decision in Ballot.objects.filter(
-        rewrite_id__in=rewrite_ids, status=Ballot.Status.CAST
-    ).values_list("rewrite_id", "decision"):
-        counts[rewrite_id]["valid" if decision == Decision.VALID else "invalid"] += 1
-    return dict(counts)
+def _among(ids: list[int]) -> Any:
+    """``ids`` for an ``__in`` lookup. On PostgreSQL one array parameter (``IN (SELECT
+    unnest(...))``): binding thousands of separate parameters costs the driver more than the
+    query costs the database."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (ids,))
+    return ids
+
+
+def eligible_candidates(campaign: Campaign) -> list[Candidate]:
+    """The campaign's accepted, uncontaminated rewrites (one per seed) as ``Candidate``s, by
+    id: one streamed query (and one for the taxonomy), no text."""
+    names: dict[str, str] = {}  # one str object per name, shared by the candidates
+    taxonomy = {
+        pk: (names.setdefault(category, category), names.setdefault(name, name))
+        for pk, category, name in Subcategory.objects.filter(campaign=campaign).values_list(
+            "pk", "category__name", "name"
+        )
+    }
+    rows = (
+        releasable_queryset(campaign)
+        .order_by("pk")
+        .values_list("pk", "seed_id", "seed__external_id", "subcategory_id", "decided_by_curator")
+        .iterator(chunk_size=RELEASE_CHUNK)
+    )
+    candidates = []
+    for pk, seed_id, external_id, subcategory_id, curator in rows:
+        # Only a draft may lack a subcategory (a check constraint); these are accepted.
+        category, subcategory = taxonomy[subcategory_id]
+        candidates.append(Candidate(pk, seed_id, external_id, category, subcategory, curator))
+    return candidates
 
 
 def _provenance(rewrite_ids: list[int]) -> dict[int, Provenance]:
@@ -85,7 +127,7 @@ def _provenance(rewrite_ids: list[int]) -> dict[int, Provenance]:
     inserted suggestion; the others are a person's). One query, whatever the number of
     samples; the suggestion's text is measured by the database, not loaded."""
     rows = (
-        Rewrite.objects.filter(pk__in=rewrite_ids, suggestion__isnull=False)
+        Rewrite.objects.filter(pk__in=_among(rewrite_ids), suggestion__isnull=False)
         .annotate(suggestion_chars=Length("suggestion__text"))
         .values_list(
             "pk",
@@ -131,6 +173,49 @@ def _spread(values: list[int] | list[float], digits: int) -> dict[str, float | i
     }
 
 
+class ProvenanceTally:
+    """stats.json's ``provenance`` counted one sample at a time (``provenance_stats``): counts
+    per model and prompt version, and the measured edit distances and ratios as packed
+    numbers (8 bytes each), for their medians."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.drafted = 0
+        self.by_model: Counter[str] = Counter()
+        self.by_version: dict[str, Counter[str]] = defaultdict(Counter)
+        self.distances = array("q")
+        self.ratios = array("d")
+
+    def add(self, p: Provenance) -> None:
+        self.total += 1
+        if p.origin != MODEL_DRAFTED:
+            return
+        self.drafted += 1
+        self.by_model[str(p.model)] += 1
+        self.by_version[str(p.model)][str(p.prompt_version)] += 1
+        if p.edit_distance is not None:
+            self.distances.append(p.edit_distance)
+            self.ratios.append(p.edit_distance / max(1, p.suggestion_chars or 0))
+
+    def stats(self) -> dict[str, Any]:
+        distances = list(self.distances)
+        return {
+            "human_written": self.total - self.drafted,
+            "model_drafted": self.drafted,
+            "by_model": dict(sorted(self.by_model.items())),
+            "by_prompt_version": {
+                model: dict(sorted(versions.items()))
+                for model, versions in sorted(self.by_version.items())
+            },
+            "edit_distance": _spread(distances, 2),
+            "edit_ratio": _spread(list(self.ratios), 3),
+            "edit_distance_buckets": {
+                name: sum(1 for d in distances if low <= d and (high is None or d <= high))
+                for name, low, high in EDIT_DISTANCE_BUCKETS
+            },
+        }
+
+
 def provenance_stats(provenances: list[Provenance]) -> dict[str, Any]:
     """stats.json's ``provenance``: how many samples a person wrote and how many were drafted
     from a model suggestion (they add up to the total), per model and per (model, prompt
@@ -138,65 +223,60 @@ def provenance_stats(provenances: list[Provenance]) -> dict[str, Any]:
     and its ratio to the suggestion's length (min / max / mean / median; None without
     model-drafted samples) and the distances in buckets (0 = inserted unchanged). A
     model-drafted sample without a recorded distance is counted but not measured."""
-    drafted = [p for p in provenances if p.origin == MODEL_DRAFTED]
-    by_model = Counter(str(p.model) for p in drafted)
-    by_version: dict[str, Counter[str]] = defaultdict(Counter)
-    for p in drafted:
-        by_version[str(p.model)][str(p.prompt_version)] += 1
-    measured = [p for p in drafted if p.edit_distance is not None]
-    distances = [p.edit_distance for p in measured if p.edit_distance is not None]
-    ratios = [(p.edit_distance or 0) / max(1, p.suggestion_chars or 0) for p in measured]
-    return {
-        "human_written": len(provenances) - len(drafted),
-        "model_drafted": len(drafted),
-        "by_model": dict(sorted(by_model.items())),
-        "by_prompt_version": {
-            model: dict(sorted(versions.items())) for model, versions in sorted(by_version.items())
-        },
-        "edit_distance": _spread(distances, 2),
-        "edit_ratio": _spread(ratios, 3),
-        "edit_distance_buckets": {
-            name: sum(1 for d in distances if low <= d and (high is None or d <= high))
-            for name, low, high in EDIT_DISTANCE_BUCKETS
-        },
-    }
+    tally = ProvenanceTally()
+    for p in provenances:
+        tally.add(p)
+    return tally.stats()
 
 
-def _responses(
-    campaign: Campaign, seed_ids: list[int]
-) -> tuple[list[str], dict[tuple[int, str], tuple[str, int | None]]]:
-    """Imported models (sorted) and {(seed_id, model): (text, tokens)} for the chosen seeds."""
+def _answered(
+    campaign: Campaign, chosen: Sequence[Candidate]
+) -> tuple[list[str], dict[str, set[int]]]:
+    """Imported models (sorted) and, for each, the chosen seeds it answered (ids only; the
+    answers are read with their chunk)."""
     models = sorted(
         BaselineResponse.objects.filter(campaign=campaign)
         .values_list("model", flat=True)
         .order_by("model")  # without the model's default ordering, which DISTINCT would see
         .distinct()
     )
-    found = {
-        (seed_id, model): (text, tokens)
-        for seed_id, model, text, tokens in BaselineResponse.objects.filter(
-            campaign=campaign, seed_id__in=seed_ids
-        ).values_list("seed_id", "model", "text", "tokens")
-    }
-    return models, found
+    answered: dict[str, set[int]] = {model: set() for model in models}
+    if models:
+        seeds = {c.seed_id for c in chosen}
+        for seed_id, model in (
+            BaselineResponse.objects.filter(campaign=campaign)
+            .order_by()
+            .values_list("seed_id", "model")
+            .iterator(chunk_size=RELEASE_CHUNK)
+        ):
+            if seed_id in seeds:
+                answered[model].add(seed_id)
+    return models, answered
 
 
 def _release_quality(campaign: Campaign, chosen_ids: set[int]) -> dict[str, int]:
-    flags = SimilarityFlag.objects.filter(campaign=campaign, rewrite_id__in=chosen_ids)
-    copied = flags.filter(kind=SimilarityFlag.Kind.COPIED_SEED).count()
-    pairs = {
-        (min(a, b), max(a, b))
-        for a, b in flags.filter(kind=SimilarityFlag.Kind.NEAR_DUPLICATE).values_list(
-            "rewrite_id", "other_id"
-        )
-        if a in chosen_ids and b in chosen_ids
-    }
+    """Copied-seed flags and near-duplicate pairs among the chosen rewrites (the campaign's
+    flags streamed, filtered here)."""
+    copied = 0
+    pairs: set[tuple[int, int]] = set()
+    for kind, a, b in (
+        SimilarityFlag.objects.filter(campaign=campaign)
+        .order_by()
+        .values_list("kind", "rewrite_id", "other_id")
+        .iterator(chunk_size=RELEASE_CHUNK)
+    ):
+        if a not in chosen_ids:
+            continue
+        if kind == SimilarityFlag.Kind.COPIED_SEED:
+            copied += 1
+        elif kind == SimilarityFlag.Kind.NEAR_DUPLICATE and b in chosen_ids:
+            pairs.add((min(a, b), max(a, b)))
     return {"copied_seed": copied, "near_duplicate_pairs": len(pairs)}
 
 
-def _named(rewrites: list[Rewrite]) -> str:
-    shown = ", ".join(r.seed.external_id for r in rewrites[:NAMED_IN_MESSAGE])
-    more = len(rewrites) - NAMED_IN_MESSAGE
+def _named(candidates: list[Candidate]) -> str:
+    shown = ", ".join(c.external_id for c in candidates[:NAMED_IN_MESSAGE])
+    more = len(candidates) - NAMED_IN_MESSAGE
     return shown + (f" and {more} more" if more > 0 else "")
 
 
@@ -223,9 +303,9 @@ def plan_responses(
     *,
     campaign: Campaign,
     params: ReleaseParameters,
-    chosen: list[Rewrite],
+    chosen: list[Candidate],
     models: list[str],
-    responses: dict[tuple[int, str], tuple[str, int | None]],
+    answered: dict[str, set[int]],
 ) -> ResponsePlan:
     """Apply the release's ``missing_responses`` policy to the imported models. No sample ever
     gets a null or empty answer: a model without an answer for some samples refuses the release
@@ -233,10 +313,11 @@ def plan_responses(
     policy leaves the model out (``drop_model``) or its key out of those samples
     (``drop_key``). The baseline model must answer every sample whatever the policy (both
     tools need the baseline's answer to every question)."""
-    ids = {r.pk: sample_id(campaign, r) for r in chosen}
-    missing = {
-        model: [r for r in chosen if (r.seed_id, model) not in responses] for model in models
-    }
+
+    def sid(c: Candidate) -> str:
+        return seed_sample_id(campaign.slug, c.external_id)
+
+    missing = {model: [c for c in chosen if c.seed_id not in answered[model]] for model in models}
     baseline = params.baseline_model
     if baseline and baseline not in models:
         raise ValidationFailed(
@@ -253,7 +334,7 @@ def plan_responses(
             "answer to every question. Import the missing answers or choose another baseline.",
             details={
                 "errors": {"baseline_model": [f"no answer for {len(gaps)} sample(s)"]},
-                "missing": {baseline: [ids[r.pk] for r in gaps]},
+                "missing": {baseline: [sid(c) for c in gaps]},
             },
         )
     incomplete = {model: gaps for model, gaps in missing.items() if gaps}
@@ -275,13 +356,13 @@ def plan_responses(
                         for model, gaps in incomplete.items()
                     ]
                 },
-                "missing": {m: [ids[r.pk] for r in gaps] for m, gaps in incomplete.items()},
+                "missing": {m: [sid(c) for c in gaps] for m, gaps in incomplete.items()},
             },
         )
     if params.missing_responses == "drop_model":
         return ResponsePlan(
             models=[m for m in models if m not in incomplete],
-            dropped_models={m: sorted(ids[r.pk] for r in g) for m, g in incomplete.items()},
+            dropped_models={m: sorted(sid(c) for c in g) for m, g in incomplete.items()},
             dropped_keys={},
         )
     # drop_key (or nothing missing). A model that answered none of these samples has nothing
@@ -289,15 +370,15 @@ def plan_responses(
     unanswered = {m for m, gaps in incomplete.items() if len(gaps) == len(chosen)}
     return ResponsePlan(
         models=[m for m in models if m not in unanswered],
-        dropped_models={m: sorted(ids[r.pk] for r in incomplete[m]) for m in sorted(unanswered)},
+        dropped_models={m: sorted(sid(c) for c in incomplete[m]) for m in sorted(unanswered)},
         dropped_keys={
-            m: sorted(ids[r.pk] for r in g) for m, g in incomplete.items() if m not in unanswered
+            m: sorted(sid(c) for c in g) for m, g in incomplete.items() if m not in unanswered
         },
     )
 
 
 def plan_task_types(
-    *, params: ReleaseParameters, chosen: list[Rewrite]
+    *, params: ReleaseParameters, chosen: list[Candidate]
 ) -> dict[tuple[str, str], str] | None:
     """The CodeArena task type of each (category, subcategory) of the chosen samples
     (``annotation.codearena.task_type_for``: a task type whose first pair in CodeArena's map is
@@ -306,14 +387,16 @@ def plan_task_types(
     benchmark.jsonl whose meta CodeArena cannot look up would stop its evaluation."""
     if params.codearena_meta == "omit":
         return None
+    looked_up: dict[tuple[str, str], str | None] = {}
     found: dict[tuple[str, str], str] = {}
-    unknown: dict[tuple[str, str], list[Rewrite]] = defaultdict(list)
-    for r in chosen:
-        assert r.subcategory is not None  # accepted rewrites have one
-        pair = (r.subcategory.category.name, r.subcategory.name)
-        task_type = task_type_for(*pair)
+    unknown: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+    for c in chosen:
+        pair = (c.category, c.subcategory)
+        if pair not in looked_up:
+            looked_up[pair] = task_type_for(*pair)
+        task_type = looked_up[pair]
         if task_type is None:
-            unknown[pair].append(r)
+            unknown[pair].append(c)
         else:
             found[pair] = task_type
     if unknown:
@@ -338,7 +421,7 @@ def release_check(*, campaign: Campaign, parameters: ReleaseParameters) -> None:
     type. Checked on the rewrites eligible now (the build checks again after its last
     decontamination). Raises ValidationFailed."""
     parameters.validate()
-    eligible = accepted_rewrites(campaign, releasable_only=True)
+    eligible = eligible_candidates(campaign)
     chosen = select_rewrites(
         eligible,
         size=parameters.size,
@@ -346,9 +429,9 @@ def release_check(*, campaign: Campaign, parameters: ReleaseParameters) -> None:
         stratify=parameters.stratify,
         allow_smaller=parameters.allow_smaller,
     )
-    models, responses = _responses(campaign, [r.seed_id for r in chosen])
+    models, answered = _answered(campaign, chosen)
     plan_responses(
-        campaign=campaign, params=parameters, chosen=chosen, models=models, responses=responses
+        campaign=campaign, params=parameters, chosen=chosen, models=models, answered=answered
     )
     plan_task_types(params=parameters, chosen=chosen)
 
@@ -399,12 +482,14 @@ def release_build(
         )
     )
     check = rewrites_decontaminate(campaign=campaign, rewrite_ids=accepted_ids, actor=actor)
+    del accepted_ids
     say(
         30,
         f"decontaminated {check.checked} accepted rewrites against "
         f"{len(check.reference_sets)} reference set(s): {check.contaminated} contaminated",
     )
-    eligible = accepted_rewrites(campaign, releasable_only=True)
+    eligible = eligible_candidates(campaign)
+    n_eligible = len(eligible)
     chosen = select_rewrites(
         eligible,
         size=params.size,
@@ -412,145 +497,49 @@ def release_build(
         stratify=params.stratify,
         allow_smaller=params.allow_smaller,
     )
-    say(40, f"selected {len(chosen)} of {len(eligible)} eligible rewrites")
+    del eligible
+    say(40, f"selected {len(chosen)} of {n_eligible} eligible rewrites")
 
-    votes = _vote_counts([r.pk for r in chosen])
-    provenance = _provenance([r.pk for r in chosen])
-    imported, responses = _responses(campaign, [r.seed_id for r in chosen])
+    imported, answered = _answered(campaign, chosen)
     plan = plan_responses(
-        campaign=campaign, params=params, chosen=chosen, models=imported, responses=responses
+        campaign=campaign, params=params, chosen=chosen, models=imported, answered=answered
     )
+    del answered
     models = plan.models
     task_types = plan_task_types(params=params, chosen=chosen)
-    rewrite_of = {sample_id(campaign, r): r.pk for r in chosen}
+    # benchmark.jsonl's order: by sample id.
+    order = sorted(
+        ((seed_sample_id(campaign.slug, c.external_id), c) for c in chosen), key=lambda x: x[0]
+    )
+    total = len(order)
+    curator_decided = sum(1 for c in chosen if c.decided_by_curator)
+    chosen_ids = {c.pk for c in chosen}
+    del chosen
 
-    def answers_to(r: Rewrite) -> dict[str, str]:
-        return {m: responses[(r.seed_id, m)][0] for m in models if (r.seed_id, m) in responses}
-
-    def task_type(r: Rewrite) -> str | None:
-        if task_types is None:
-            return None
-        assert r.subcategory is not None
-        return task_types[(r.subcategory.category.name, r.subcategory.name)]
-
-    baseline = params.baseline_model
-    records = [
-        benchmark_record(
-            campaign,
-            r,
-            votes=votes.get(r.pk, {"valid": 0, "invalid": 0}),
-            responses=answers_to(r),
-            task_type=task_type(r),
-            baseline=responses[(r.seed_id, baseline)][0] if baseline else None,
-            provenance=provenance.get(r.pk),
-        )
-        for r in chosen
-    ]
-    records.sort(key=lambda rec: rec["id"])
-    # benchmark.parquet's columns: every key of benchmark.jsonl, in its order.
-    columns = list(records[0])[:10] if records else []
-    columns += ["meta"] * (task_types is not None) + ["baseline"] * bool(baseline)
-    columns += [f"{model}_response" for model in models]
-    columns += ["provenance"] if records else []
-    benchmark = jsonl(records)
-    parquet = benchmark_parquet(records, columns=columns)
-    category = params.arena_hard_category
-    questions = arena_hard_questions(records, category=category)
-    bench = arena_hard_bench(campaign, params)
-    answer_files = {
-        f"arena-hard-auto/data/{bench}/model_answer/{model}.jsonl": arena_hard_answers(
-            records,
-            model=model,
-            answers={
-                rec["id"]: rec[f"{model}_response"] for rec in records if f"{model}_response" in rec
+    staging = release_staging_open(out_dir)
+    try:
+        files, stats = _release_write(
+            staging,
+            campaign=campaign,
+            params=params,
+            order=order,
+            models=models,
+            task_types=task_types,
+            say=say,
+            quality={
+                "reference_sets": check.reference_sets,
+                "ngram": check.n,
+                **_release_quality(campaign, chosen_ids),
             },
-            bench=bench,
+            plan=plan,
+            released_curator_decided=curator_decided,
+            eligible=n_eligible,
         )
-        for model in models
-    }
-    say(55, f"wrote {len(records)} samples")
-
-    funnel = campaign_funnel(campaign)
-    funnel["released"] = len(records)
-    funnel["released_curator_decided"] = sum(1 for r in chosen if r.decided_by_curator)
-    stats = {
-        "campaign": campaign.slug,
-        "release": params.name,
-        "total": len(records),
-        **distributions(chosen),
-        "response_tokens": {
-            model: token_summary(responses.get((r.seed_id, model), (None, None))[1] for r in chosen)
-            for model in models
-        },
-        "funnel": funnel,
-        "agreement": agreement(campaign),
-        "quality": {
-            "contaminated_excluded": funnel["contaminated"],
-            "reference_sets": check.reference_sets,
-            "ngram": check.n,
-            **_release_quality(campaign, {r.pk for r in chosen}),
-        },
-        "provenance": provenance_stats([provenance.get(r.pk, Provenance()) for r in chosen]),
-        "responses": plan.report(params),
-        "codearena": {
-            "task_types": [
-                {"category": c, "subcategory": s, "task_type": t}
-                for (c, s), t in sorted((task_types or {}).items())
-            ],
-            "meta": "omitted" if task_types is None else "written",
-            "long_questions": sorted(
-                rec["id"]
-                for rec in records
-                if len(rec["messages"][0]["content"].split()) >= CODEARENA_MAX_WORDS
-            ),
-        },
-        "arena_hard": {
-            "bench": bench,
-            "category": category,
-            "baseline": baseline or ARENA_HARD_BASELINES.get(category),
-            "baseline_shipped": bool(baseline),
-            "builtin_baseline": ARENA_HARD_BASELINES.get(category),
-            "models": models,
-        },
-        "tokenizer": campaign.tokenizer,
-        "parameters": {**asdict(params), "eligible": len(eligible)},
-    }
-    stats_bytes = dumps_document(stats)
-    say(65, "computed statistics")
-
-    figures = release_figures(stats)
-    card = dataset_card(campaign=campaign, stats=stats, figures=sorted(figures)).encode("utf-8")
-    files: dict[str, bytes] = {
-        "benchmark.jsonl": benchmark,
-        "benchmark.parquet": parquet,
-        "questions.jsonl": questions,
-        f"arena-hard-auto/data/{bench}/question.jsonl": questions,
-        **answer_files,
-        "stats.json": stats_bytes,
-        "README.md": card,
-        **{f"figures/{name}": data for name, data in sorted(figures.items())},
-    }
-    manifest = {
-        "campaign": campaign.slug,
-        "release": params.name,
-        "parameters": stats["parameters"],
-        "tokenizer": campaign.tokenizer,
-        "counts": {
-            "samples": len(records),
-            "eligible": len(eligible),
-            "accepted": funnel["accepted"],
-            "contaminated": funnel["contaminated"],
-            "models": models,
-        },
-        "files": {name: file_meta(data) for name, data in files.items()},
-    }
-    files["manifest.json"] = dumps_document(manifest)
-    # The whole release as one download; not in the manifest (the manifest is inside it).
-    folder = f"{campaign.slug}-{params.name}"
-    files[zip_name(campaign, params)] = release_zip(files, folder=folder)
-    say(80, "written dataset card, figures, manifest and zip")
-
-    written = release_files_publish(Path(out_dir), files)
+        release_staging_publish(out_dir, staging, written=files)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    written = files
     if store_as:
         say(85, f"published {len(written)} files")
         release_files_store(source=Path(out_dir), names=written, prefix=store_as)
@@ -564,12 +553,255 @@ def release_build(
         actor=actor,
         kind=EventKind.RELEASE_BUILT,
         obj=campaign,
-        data={**where, "total": len(records), **stats["parameters"]},
+        data={**where, "total": total, **stats["parameters"]},
     )
     return ExportResult(
         out_dir=Path(out_dir),
         files=written,
-        total=len(records),
+        total=total,
         stats=stats,
-        samples=[(rec["id"], rewrite_of[rec["id"]]) for rec in records],
+        samples=[(sample, c.pk) for sample, c in order],
     )
+
+
+@dataclass
+class _Tally:
+    """stats.json's counts over the samples, added a chunk at a time."""
+
+    models: list[str]
+
+    def __post_init__(self) -> None:
+        self.groups: Counter[TagGroup] = Counter()
+        self.languages: Counter[str] = Counter()
+        self.question_tokens = array("q")
+        self.response_tokens = {model: array("q") for model in self.models}
+        self.provenance = ProvenanceTally()
+        self.long_questions: list[str] = []
+
+
+def _chunk_records(
+    campaign: Campaign,
+    part: list[tuple[str, Candidate]],
+    *,
+    models: list[str],
+    baseline: str,
+    task_types: dict[tuple[str, str], str] | None,
+    tally: _Tally,
+) -> list[dict[str, Any]]:
+    """The benchmark.jsonl records of ``part`` (sample id, candidate), in its order, read in
+    five queries, and counted into ``tally``."""
+    pks = [c.pk for _, c in part]
+    rows: dict[int, tuple[str, str, str, int | None]] = {
+        pk: (text, difficulty, natural, tokens)
+        for pk, text, difficulty, natural, tokens in Rewrite.objects.filter(
+            pk__in=_among(pks)
+        ).values_list("pk", "text", "difficulty", "natural_language", "question_tokens")
+    }
+    languages: dict[int, list[str]] = defaultdict(list)
+    for rewrite_id, name in (
+        RewriteLanguage.objects.filter(rewrite_id__in=_among(pks))
+        .order_by("rewrite_id", "position")
+        .values_list("rewrite_id", "language__name")
+    ):
+        languages[rewrite_id].append(name)
+    votes: dict[int, dict[str, int]] = defaultdict(lambda: {"valid": 0, "invalid": 0})
+    for rewrite_id, decision, n in (
+        Ballot.objects.filter(rewrite_id__in=_among(pks), status=Ballot.Status.CAST)
+        .order_by()
+        .values_list("rewrite_id", "decision")
+        .annotate(n=Count("pk"))
+    ):
+        votes[rewrite_id]["valid" if decision == Decision.VALID else "invalid"] += n
+    provenance = _provenance(pks)
+    answers: dict[tuple[int, str], tuple[str, int | None]] = {}
+    if models:
+        answers = {
+            (seed_id, model): (text, tokens)
+            for seed_id, model, text, tokens in BaselineResponse.objects.filter(
+                campaign=campaign,
+                seed_id__in=_among([c.seed_id for _, c in part]),
+                model__in=models,
+            ).values_list("seed_id", "model", "text", "tokens")
+        }
+    records = []
+    for sample, c in part:
+        text, difficulty, natural_language, question_tokens = rows[c.pk]
+        langs = languages.get(c.pk, [])
+        prov = provenance.get(c.pk)
+        record = benchmark_row(
+            sample=sample,
+            text=text,
+            category=c.category,
+            subcategory=c.subcategory,
+            difficulty=difficulty,
+            programming_languages=langs,
+            natural_language=natural_language,
+            question_tokens=question_tokens,
+            seed_id=c.external_id,
+            votes=votes.get(c.pk, {"valid": 0, "invalid": 0}),
+            responses={m: answers[(c.seed_id, m)][0] for m in models if (c.seed_id, m) in answers},
+            task_type=None if task_types is None else task_types[(c.category, c.subcategory)],
+            baseline=answers[(c.seed_id, baseline)][0] if baseline else None,
+            provenance=prov,
+        )
+        records.append(record)
+        tally.groups[(c.category, c.subcategory, difficulty, natural_language)] += 1
+        tally.languages.update(langs)
+        if question_tokens is not None:
+            tally.question_tokens.append(question_tokens)
+        for model in models:
+            tokens = answers.get((c.seed_id, model), (None, None))[1]
+            if tokens is not None:
+                tally.response_tokens[model].append(tokens)
+        tally.provenance.add(prov or Provenance())
+        if len(text.split()) >= CODEARENA_MAX_WORDS:
+            tally.long_questions.append(sample)
+    return records
+
+
+def _release_write(
+    staging: Path,
+    *,
+    campaign: Campaign,
+    params: ReleaseParameters,
+    order: list[tuple[str, Candidate]],
+    models: list[str],
+    task_types: dict[tuple[str, str], str] | None,
+    say: Progress,
+    quality: dict[str, Any],
+    plan: ResponsePlan,
+    released_curator_decided: int,
+    eligible: int,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Write every file of the release into ``staging``, the samples a chunk at a time.
+    Returns {file: sha256 and size} in the manifest's order (then manifest.json and the zip)
+    and stats.json's content."""
+    total = len(order)
+    baseline = params.baseline_model
+    category = params.arena_hard_category
+    bench = arena_hard_bench(campaign, params)
+    arena = f"arena-hard-auto/data/{bench}"
+    # benchmark.parquet's columns: every key of benchmark.jsonl, in its order.
+    columns = list(FIXED_KEYS) if total else []
+    columns += ["meta"] * (task_types is not None) + ["baseline"] * bool(baseline)
+    columns += [f"{model}_response" for model in models]
+    columns += ["provenance"] if total else []
+
+    answer_names = {model: f"{arena}/model_answer/{model}.jsonl" for model in models}
+    texts = {
+        name: HashedFile(staging / name)
+        for name in ["benchmark.jsonl", "questions.jsonl", f"{arena}/question.jsonl"]
+        + list(answer_names.values())
+    }
+    parquet = ParquetRows(staging / "benchmark.parquet", columns=columns)
+    tally = _Tally(models)
+    for start in range(0, total, RELEASE_CHUNK):
+        records = _chunk_records(
+            campaign,
+            order[start : start + RELEASE_CHUNK],
+            models=models,
+            baseline=baseline,
+            task_types=task_types,
+            tally=tally,
+        )
+        texts["benchmark.jsonl"].write(jsonl_lines(records).encode("utf-8"))
+        questions = jsonl_lines(question_record(rec, category=category) for rec in records)
+        texts["questions.jsonl"].write(questions.encode("utf-8"))
+        texts[f"{arena}/question.jsonl"].write(questions.encode("utf-8"))
+        for model, name in answer_names.items():
+            key = f"{model}_response"
+            lines = jsonl_lines(
+                answer_record(rec, model=model, text=rec[key], bench=bench)
+                for rec in records
+                if key in rec
+            )
+            texts[name].write(lines.encode("utf-8"))
+        parquet.add(records)
+        del records
+    parquet.close()
+    metas = {name: f.close() for name, f in texts.items()}
+    metas["benchmark.parquet"] = path_meta(staging / "benchmark.parquet")
+    say(55, f"wrote {total} samples")
+
+    funnel = campaign_funnel(campaign)
+    funnel["released"] = total
+    funnel["released_curator_decided"] = released_curator_decided
+    stats = {
+        "campaign": campaign.slug,
+        "release": params.name,
+        "total": total,
+        **_distributions(tally.groups, tally.languages, token_summary(tally.question_tokens)),
+        "response_tokens": {model: token_summary(tally.response_tokens[model]) for model in models},
+        "funnel": funnel,
+        "agreement": agreement(campaign),
+        "quality": {"contaminated_excluded": funnel["contaminated"], **quality},
+        "provenance": tally.provenance.stats(),
+        "responses": plan.report(params),
+        "codearena": {
+            "task_types": [
+                {"category": c, "subcategory": s, "task_type": t}
+                for (c, s), t in sorted((task_types or {}).items())
+            ],
+            "meta": "omitted" if task_types is None else "written",
+            "long_questions": sorted(tally.long_questions),
+        },
+        "arena_hard": {
+            "bench": bench,
+            "category": category,
+            "baseline": baseline or ARENA_HARD_BASELINES.get(category),
+            "baseline_shipped": bool(baseline),
+            "builtin_baseline": ARENA_HARD_BASELINES.get(category),
+            "models": models,
+        },
+        "tokenizer": campaign.tokenizer,
+        "parameters": {**asdict(params), "eligible": eligible},
+    }
+    say(65, "computed statistics")
+
+    figures = release_figures(stats)
+    small: dict[str, bytes] = {
+        "stats.json": dumps_document(stats),
+        "README.md": dataset_card(campaign=campaign, stats=stats, figures=sorted(figures)).encode(
+            "utf-8"
+        ),
+        **{f"figures/{name}": data for name, data in sorted(figures.items())},
+    }
+    for name, data in small.items():
+        out = HashedFile(staging / name)
+        out.write(data)
+        metas[name] = out.close()
+    # The manifest's order: the samples' files, the answer files, then the others.
+    listed = [
+        "benchmark.jsonl",
+        "benchmark.parquet",
+        "questions.jsonl",
+        f"{arena}/question.jsonl",
+        *answer_names.values(),
+        *small,
+    ]
+    files = {name: metas[name] for name in listed}
+    manifest = {
+        "campaign": campaign.slug,
+        "release": params.name,
+        "parameters": stats["parameters"],
+        "tokenizer": campaign.tokenizer,
+        "counts": {
+            "samples": total,
+            "eligible": eligible,
+            "accepted": funnel["accepted"],
+            "contaminated": funnel["contaminated"],
+            "models": models,
+        },
+        "files": dict(files),
+    }
+    out = HashedFile(staging / "manifest.json")
+    out.write(dumps_document(manifest))
+    files["manifest.json"] = out.close()
+    # The whole release as one download; not in the manifest (the manifest is inside it).
+    zipped = zip_name(campaign, params)
+    release_zip_write(
+        staging / zipped, source=staging, names=list(files), folder=f"{campaign.slug}-{params.name}"
+    )
+    files[zipped] = path_meta(staging / zipped)
+    say(80, "written dataset card, figures, manifest and zip")
+    return files, stats

@@ -8,9 +8,12 @@ the zip of a whole release. Pure: records in, bytes out; the same input gives th
 import hashlib
 import io
 import json
+import os
 import re
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
@@ -94,6 +97,44 @@ def benchmark_record(
     baseline: str | None = None,
     provenance: Provenance | None = None,
 ) -> dict[str, Any]:
+    """``benchmark_row`` of a rewrite with its seed, tags and programming languages loaded."""
+    # Only a draft may lack a subcategory (a check constraint); released rewrites are accepted.
+    assert rewrite.subcategory is not None
+    return benchmark_row(
+        sample=sample_id(campaign, rewrite),
+        text=rewrite.text,
+        category=rewrite.subcategory.category.name,
+        subcategory=rewrite.subcategory.name,
+        difficulty=rewrite.difficulty,
+        programming_languages=[link.language.name for link in rewrite.language_links.all()],
+        natural_language=rewrite.natural_language,
+        question_tokens=rewrite.question_tokens,
+        seed_id=rewrite.seed.external_id,
+        votes=votes,
+        responses=responses,
+        task_type=task_type,
+        baseline=baseline,
+        provenance=provenance,
+    )
+
+
+def benchmark_row(
+    *,
+    sample: str,
+    text: str,
+    category: str,
+    subcategory: str,
+    difficulty: str,
+    programming_languages: list[str],
+    natural_language: str,
+    question_tokens: int | None,
+    seed_id: str,
+    votes: dict[str, int],
+    responses: dict[str, str],
+    task_type: str | None = None,
+    baseline: str | None = None,
+    provenance: Provenance | None = None,
+) -> dict[str, Any]:
     """One ``benchmark.jsonl`` sample: the keys in DESIGN.md's order; then ``meta`` (CodeArena's
     ``{"parsed": {"task_type": [task_type]}}``, when given); then ``baseline`` (the baseline
     model's answer, which CodeArena's judge reads when its two built-in baseline keys are
@@ -101,51 +142,70 @@ def benchmark_record(
     null: the caller leaves a key out rather than write no answer); last ``provenance``
     (``Provenance.record``; a person's when not given), so the keys before it keep their
     documented order."""
-    # Only a draft may lack a subcategory (a check constraint); released rewrites are accepted.
-    assert rewrite.subcategory is not None
     record: dict[str, Any] = {
-        "id": sample_id(campaign, rewrite),
-        "messages": [{"role": "user", "content": rewrite.text}],
-        "category": rewrite.subcategory.category.name,
-        "subcategory": rewrite.subcategory.name,
-        "difficulty": rewrite.difficulty,
-        "programming_language": [link.language.name for link in rewrite.language_links.all()],
-        "language": rewrite.natural_language,
-        "question_tokens": rewrite.question_tokens,
-        "seed_id": rewrite.seed.external_id,
+        "id": sample,
+        "messages": [{"role": "user", "content": text}],
+        "category": category,
+        "subcategory": subcategory,
+        "difficulty": difficulty,
+        "programming_language": programming_languages,
+        "language": natural_language,
+        "question_tokens": question_tokens,
+        "seed_id": seed_id,
         "votes": votes,
     }
     if task_type is not None:
         record["meta"] = {"parsed": {"task_type": [task_type]}}
     if baseline is not None:
         record["baseline"] = baseline
-    for model, text in responses.items():
-        record[f"{model}_response"] = text
+    for model, text_ in responses.items():
+        record[f"{model}_response"] = text_
     record["provenance"] = (provenance or Provenance()).record()
     return record
 
 
+# The keys every sample has, first and in this order (``benchmark_row``).
+FIXED_KEYS = (
+    "id",
+    "messages",
+    "category",
+    "subcategory",
+    "difficulty",
+    "programming_language",
+    "language",
+    "question_tokens",
+    "seed_id",
+    "votes",
+)
+
+
 def jsonl(records: list[dict[str, Any]]) -> bytes:
-    return "".join(dumps_line(rec) + "\n" for rec in records).encode("utf-8")
+    return jsonl_lines(records).encode("utf-8")
+
+
+def jsonl_lines(records: Iterable[dict[str, Any]]) -> str:
+    """``records`` as jsonl text: one line each, in order."""
+    return "".join(dumps_line(rec) + "\n" for rec in records)
+
+
+def question_record(record: dict[str, Any], *, category: str) -> dict[str, Any]:
+    """A benchmark sample as an arena-hard-auto question (``uid``, ``category``,
+    ``subcategory``, ``prompt``; its ``load_questions`` reads ``uid``, ``prompt`` and
+    ``category``)."""
+    return {
+        "uid": record["id"],
+        "category": category,
+        "subcategory": record["subcategory"],
+        "prompt": record["messages"][0]["content"],
+    }
 
 
 def arena_hard_questions(
     records: list[dict[str, Any]], *, category: str = ARENA_HARD_CATEGORY
 ) -> bytes:
-    """``questions.jsonl``: each benchmark sample as an arena-hard-auto question (``uid``,
-    ``category``, ``subcategory``, ``prompt``; its ``load_questions`` reads ``uid``, ``prompt`` and
-    ``category``)."""
-    return jsonl(
-        [
-            {
-                "uid": rec["id"],
-                "category": category,
-                "subcategory": rec["subcategory"],
-                "prompt": rec["messages"][0]["content"],
-            }
-            for rec in records
-        ]
-    )
+    """``questions.jsonl``: each benchmark sample as an arena-hard-auto question
+    (``question_record``)."""
+    return jsonl([question_record(rec, category=category) for rec in records])
 
 
 # --- arena-hard-auto model answers ---------------------------------------------------------
@@ -213,6 +273,22 @@ def answer_id(*parts: str) -> str:
     return "".join(chars)
 
 
+def answer_record(record: dict[str, Any], *, model: str, text: str, bench: str) -> dict[str, Any]:
+    """One line of ``model_answer/<model>.jsonl``: ``model``'s answer ``text`` to the sample
+    ``record``."""
+    return {
+        "uid": record["id"],
+        "ans_id": answer_id(bench, model, record["id"], text),
+        "model": model,
+        "messages": [
+            {"role": "user", "content": record["messages"][0]["content"]},
+            {"role": "assistant", "content": {"answer": text}},
+        ],
+        "tstamp": ANSWER_TSTAMP,
+        "metadata": answer_metadata(text),
+    }
+
+
 def arena_hard_answers(
     records: list[dict[str, Any]], *, model: str, answers: dict[str, str], bench: str
 ) -> bytes:
@@ -223,19 +299,7 @@ def arena_hard_answers(
         text = answers.get(rec["id"])
         if text is None:
             continue
-        lines.append(
-            {
-                "uid": rec["id"],
-                "ans_id": answer_id(bench, model, rec["id"], text),
-                "model": model,
-                "messages": [
-                    {"role": "user", "content": rec["messages"][0]["content"]},
-                    {"role": "assistant", "content": {"answer": text}},
-                ],
-                "tstamp": ANSWER_TSTAMP,
-                "metadata": answer_metadata(text),
-            }
-        )
+        lines.append(answer_record(rec, model=model, text=text, bench=bench))
     return jsonl(lines)
 
 
@@ -274,13 +338,9 @@ _PROVENANCE_FIELD = pa.field(
 )
 
 
-def benchmark_parquet(records: list[dict[str, Any]], *, columns: list[str]) -> bytes:
-    """``benchmark.parquet``: the rows of ``benchmark.jsonl`` with an explicit schema (nested
-    messages, votes, meta and provenance as structs, every answer column a string, null where a
-    sample has no such key). ``columns`` lists the keys in file order (the fixed ones, then
-    ``meta``, ``baseline``, the ``<model>_response`` keys present in any record and
-    ``provenance``). No pandas metadata and no statistics: the bytes depend on the rows and the
-    pyarrow version only."""
+def parquet_schema(columns: list[str]) -> pa.Schema:
+    """``benchmark.parquet``'s explicit schema for ``columns`` (in file order): nested messages,
+    votes, meta and provenance as structs, every answer column a string."""
     fields = []
     fixed = {f.name: f for f in _FIXED_FIELDS}
     for name in columns:
@@ -292,16 +352,96 @@ def benchmark_parquet(records: list[dict[str, Any]], *, columns: list[str]) -> b
             fields.append(_PROVENANCE_FIELD)
         else:
             fields.append(pa.field(name, pa.string()))
-    schema = pa.schema(fields)
-    table = pa.Table.from_pylist(
-        [{name: rec.get(name) for name in columns} for rec in records], schema=schema
-    )
+    return pa.schema(fields)
+
+
+# How the file is written (no pandas metadata and no statistics: the bytes depend on the rows
+# and the pyarrow version only).
+_PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "write_statistics": False,
+    "store_schema": True,
+}
+# pyarrow's largest row group (``write_table`` without ``row_group_size``): one row group up to
+# this many rows, as a single ``write_table`` of every row writes them.
+PARQUET_ROW_GROUP_ROWS = 1024 * 1024
+
+
+def benchmark_parquet(records: list[dict[str, Any]], *, columns: list[str]) -> bytes:
+    """``benchmark.parquet``: the rows of ``benchmark.jsonl`` with an explicit schema
+    (``parquet_schema``), null where a sample has no such key. ``columns`` lists the keys in
+    file order (the fixed ones, then ``meta``, ``baseline``, the ``<model>_response`` keys
+    present in any record and ``provenance``). ``ParquetRows`` writes the same bytes row by
+    row."""
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd", write_statistics=False, store_schema=True)
+    writer = ParquetRows(sink, columns=columns)
+    writer.add(records)
+    writer.close()
     return sink.getvalue()
 
 
+class ParquetRows:
+    """``benchmark.parquet`` written as the samples come, a chunk at a time: each chunk becomes
+    Arrow columns at once (no Python object per sample is kept), and a row group is written
+    once ``row_group_rows`` rows are buffered (and the rest on ``close``). The row groups are
+    those of one ``write_table`` of every row, so the bytes are those of ``benchmark_parquet``
+    of all the records; only the Arrow columns of one row group are held."""
+
+    def __init__(
+        self, where: Any, *, columns: list[str], row_group_rows: int = PARQUET_ROW_GROUP_ROWS
+    ) -> None:
+        self.columns = columns
+        self.schema = parquet_schema(columns)
+        self.row_group_rows = row_group_rows
+        self._writer = pq.ParquetWriter(where, self.schema, **_PARQUET_OPTIONS)
+        self._batches: list[pa.RecordBatch] = []
+        self._buffered = 0
+        self._written = 0
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        if not records:
+            return
+        rows = [{name: rec.get(name) for name in self.columns} for rec in records]
+        self._batches.append(pa.RecordBatch.from_pylist(rows, schema=self.schema))
+        self._buffered += len(rows)
+        if self._buffered >= self.row_group_rows:
+            self._flush(final=False)
+
+    def _flush(self, *, final: bool) -> None:
+        # One contiguous table per row group, as a single write_table would slice it (pages and
+        # dictionaries depend on how values reach the column writers, not only on the values).
+        table = pa.Table.from_batches(self._batches, schema=self.schema).combine_chunks()
+        self._batches = []
+        while table.num_rows >= self.row_group_rows or (final and table.num_rows):
+            size = min(table.num_rows, self.row_group_rows)
+            self._writer.write_table(table.slice(0, size))
+            self._written += size
+            table = table.slice(size)
+        if table.num_rows:
+            self._batches = table.combine_chunks().to_batches()
+        self._buffered = table.num_rows
+
+    def close(self) -> None:
+        if self._batches:
+            self._flush(final=True)
+        if not self._written:
+            # What write_table of no rows writes.
+            self._writer.write_table(self.schema.empty_table())
+        self._writer.close()
+
+
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _zip_info(name: str, *, folder: str, size: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(f"{folder}/{name}", date_time=ZIP_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    info.create_system = 3
+    # What ZipFile.writestr(..., compresslevel=9) sets; its size decides the zip64 header.
+    setattr(info, "_compresslevel", 9)  # noqa: B010 (not in the type stubs)
+    info.file_size = size
+    return info
 
 
 def release_zip(files: dict[str, bytes], *, folder: str) -> bytes:
@@ -310,9 +450,55 @@ def release_zip(files: dict[str, bytes], *, folder: str) -> bytes:
     sink = io.BytesIO()
     with zipfile.ZipFile(sink, "w") as archive:
         for name in sorted(files):
-            info = zipfile.ZipInfo(f"{folder}/{name}", date_time=ZIP_DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            archive.writestr(info, files[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            data = files[name]
+            with archive.open(_zip_info(name, folder=folder, size=len(data)), "w") as dest:
+                dest.write(data)
     return sink.getvalue()
+
+
+ZIP_CHUNK = 1 << 20
+
+
+def release_zip_write(target: Path, *, source: Path, names: Iterable[str], folder: str) -> None:
+    """``release_zip`` of the files ``names`` under the folder ``source``, written to ``target``
+    a chunk at a time (the same bytes; no file is held whole)."""
+    with zipfile.ZipFile(target, "w") as archive:
+        for name in sorted(names):
+            path = source / name
+            info = _zip_info(name, folder=folder, size=path.stat().st_size)
+            with open(path, "rb") as src, archive.open(info, "w") as dest:
+                while chunk := src.read(ZIP_CHUNK):
+                    dest.write(chunk)
+
+
+class HashedFile:
+    """A file written a piece at a time whose sha256 and size (``file_meta``) are known when it
+    is closed (after an fsync: the publishing swap moves only whole files)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(path, "wb")  # noqa: SIM115 (closed by close())
+        self._sha = hashlib.sha256()
+        self._bytes = 0
+
+    def write(self, data: bytes) -> None:
+        self._fh.write(data)
+        self._sha.update(data)
+        self._bytes += len(data)
+
+    def close(self) -> dict[str, Any]:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        return {"sha256": self._sha.hexdigest(), "bytes": self._bytes}
+
+
+def path_meta(path: Path) -> dict[str, Any]:
+    """``file_meta`` of a file on disk, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(ZIP_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"sha256": digest.hexdigest(), "bytes": size}

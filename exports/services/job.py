@@ -49,6 +49,8 @@ QUEUED_STALE_AFTER = timedelta(minutes=10)
 # How many times a worker may start building a release before it is failed: a build that kills
 # its worker every time (out of memory) is not redelivered forever.
 MAX_ATTEMPTS = 3
+# How many ReleaseSample rows a finished release inserts at a time.
+SAMPLE_BATCH = 5000
 
 
 def _staging_root() -> Path:
@@ -109,16 +111,20 @@ def _release_finish(
                 where=where,
                 extra={"finished_at": timezone.now(), **fields},
             )
-            ReleaseSample.objects.bulk_create(
-                ReleaseSample(
-                    release=release,
-                    campaign_id=release.campaign_id,
-                    rewrite_id=rewrite_id,
-                    sample_id=sample,
-                    position=position,
+            # In batches: bulk_create makes a list of every object it is given.
+            for start in range(0, len(samples), SAMPLE_BATCH):
+                ReleaseSample.objects.bulk_create(
+                    ReleaseSample(
+                        release=release,
+                        campaign_id=release.campaign_id,
+                        rewrite_id=rewrite_id,
+                        sample_id=sample,
+                        position=position,
+                    )
+                    for position, (sample, rewrite_id) in enumerate(
+                        samples[start : start + SAMPLE_BATCH], start=start + 1
+                    )
                 )
-                for position, (sample, rewrite_id) in enumerate(samples, start=1)
-            )
     except InvalidTransition:
         return False
     return True

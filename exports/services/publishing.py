@@ -21,17 +21,9 @@ STALE_STAGING_SECONDS = 3600
 def release_files_publish(out_dir: Path, files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
     """Write ``files`` (relative path -> bytes) into ``out_dir`` so that no reader ever sees a
     partial file or a mix of two releases: everything is written and fsynced in a staging
-    folder beside ``out_dir``, which is then renamed to ``out_dir``; an existing ``out_dir`` is
-    first renamed aside (``.<name>.previous-*``) and removed once the new one is in place. A
-    kill between those two renames leaves no ``out_dir`` and the previous release aside. A
-    staging folder left by a killed run is removed by the next run once it is an hour old."""
-    out_dir = Path(out_dir).absolute()
-    parent = out_dir.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    for stale in parent.glob(f".{out_dir.name}.staging-*"):
-        if time.time() - stale.stat().st_mtime > STALE_STAGING_SECONDS:
-            shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.staging-"))
+    folder beside ``out_dir`` (``release_staging_open``), which then replaces ``out_dir``
+    (``release_staging_publish``)."""
+    staging = release_staging_open(out_dir)
     try:
         for rel, data in files.items():
             target = staging / rel
@@ -40,26 +32,50 @@ def release_files_publish(out_dir: Path, files: dict[str, bytes]) -> dict[str, d
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-        staging.chmod(0o755)
-        if not out_dir.exists():
-            os.rename(staging, out_dir)
-        else:
-            # Swap whole folders, so the files of two releases never sit side by side (a new
-            # benchmark.jsonl beside an old manifest.json). Entries the new release does not
-            # write (a team's own notes, say) are carried over afterwards.
-            aside = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.previous-"))
-            aside.rmdir()
-            os.rename(out_dir, aside)
-            os.rename(staging, out_dir)
-            written = {Path(rel).parts[0] for rel in files}
-            for entry in sorted(aside.iterdir()):
-                if entry.name not in written:
-                    os.rename(entry, out_dir / entry.name)
-            shutil.rmtree(aside, ignore_errors=True)
+        release_staging_publish(out_dir, staging, written=files)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return {rel: file_meta(data) for rel, data in files.items()}
+
+
+def release_staging_open(out_dir: Path) -> Path:
+    """A new, empty staging folder beside ``out_dir`` for the files of a release, written
+    (and fsynced) there one by one, then moved into place by ``release_staging_publish``; the
+    caller removes it if the build fails. A staging folder left by a killed run is removed by
+    a later run once it is an hour old."""
+    out_dir = Path(out_dir).absolute()
+    parent = out_dir.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f".{out_dir.name}.staging-*"):
+        if time.time() - stale.stat().st_mtime > STALE_STAGING_SECONDS:
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.staging-"))
+
+
+def release_staging_publish(out_dir: Path, staging: Path, *, written: Iterable[str]) -> None:
+    """Rename the staging folder (holding the files ``written``) to ``out_dir``; an existing
+    ``out_dir`` is first renamed aside (``.<name>.previous-*``) and removed once the new one is
+    in place. A kill between those two renames leaves no ``out_dir`` and the previous release
+    aside."""
+    out_dir = Path(out_dir).absolute()
+    parent = out_dir.parent
+    staging.chmod(0o755)
+    if not out_dir.exists():
+        os.rename(staging, out_dir)
+        return
+    # Swap whole folders, so the files of two releases never sit side by side (a new
+    # benchmark.jsonl beside an old manifest.json). Entries the new release does not write (a
+    # team's own notes, say) are carried over afterwards.
+    aside = Path(tempfile.mkdtemp(dir=parent, prefix=f".{out_dir.name}.previous-"))
+    aside.rmdir()
+    os.rename(out_dir, aside)
+    os.rename(staging, out_dir)
+    top = {Path(rel).parts[0] for rel in written}
+    for entry in sorted(aside.iterdir()):
+        if entry.name not in top:
+            os.rename(entry, out_dir / entry.name)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _stored_names(storage: Storage, folder: str) -> Iterator[str]:

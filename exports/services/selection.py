@@ -5,8 +5,8 @@ import random
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from annotation.models import Rewrite
 from annotation.sampling import sampling_quotas
 from core.errors import ValidationFailed
 
@@ -98,35 +98,50 @@ class ReleaseParameters:
             )
 
 
+class Candidate(NamedTuple):
+    """An eligible rewrite as selection and the release's checks see it: ids and tags only, no
+    text (a release streams the text of its samples later, a chunk at a time)."""
+
+    pk: int
+    seed_id: int
+    external_id: str
+    category: str
+    subcategory: str
+    decided_by_curator: bool
+
+
 def select_rewrites(
-    rewrites: list[Rewrite], *, size: int | None, seed: int, stratify: str, allow_smaller: bool
-) -> list[Rewrite]:
-    """A deterministic subset of ``rewrites`` of ``size`` (all when None), spread over strata as
-    ``sampling_quotas`` spreads seeds; the parameters were checked by
+    candidates: list[Candidate],
+    *,
+    size: int | None,
+    seed: int,
+    stratify: str,
+    allow_smaller: bool,
+) -> list[Candidate]:
+    """A deterministic subset of ``candidates`` of ``size`` (all when None), spread over strata
+    as ``sampling_quotas`` spreads seeds; the parameters were checked by
     ``ReleaseParameters.validate``. Raises ValidationFailed if fewer are eligible than asked
     for, unless ``allow_smaller``."""
     if size is None:
-        return rewrites
-    if len(rewrites) < size and not allow_smaller:
+        return candidates
+    if len(candidates) < size and not allow_smaller:
         raise ValidationFailed(
-            f"Only {len(rewrites)} accepted, uncontaminated rewrites are eligible, fewer than "
+            f"Only {len(candidates)} accepted, uncontaminated rewrites are eligible, fewer than "
             f"--size {size}. Accept more rewrites, lower --size, or pass --allow-smaller."
         )
 
-    def stratum(r: Rewrite) -> str:
-        if stratify not in ("subcategory", "category"):
-            return ""
-        # Only a draft may lack a subcategory (a check constraint); these are accepted.
-        assert r.subcategory is not None
+    def stratum(c: Candidate) -> str:
         if stratify == "subcategory":
-            return r.subcategory.name
-        return r.subcategory.category.name
+            return c.subcategory
+        if stratify == "category":
+            return c.category
+        return ""
 
-    groups: dict[str, list[Rewrite]] = defaultdict(list)
-    for r in sorted(rewrites, key=lambda r: r.seed.external_id):
-        groups[stratum(r)].append(r)
+    groups: dict[str, list[Candidate]] = defaultdict(list)
+    for c in sorted(candidates, key=lambda c: c.external_id):
+        groups[stratum(c)].append(c)
     quotas = sampling_quotas({k: len(v) for k, v in groups.items()}, size)
-    chosen: list[Rewrite] = []
+    chosen: list[Candidate] = []
     for key in sorted(groups):
         rng = random.Random(f"{seed}:{key}")
         chosen.extend(rng.sample(groups[key], quotas[key]))
