@@ -173,3 +173,55 @@ class RewriteCheck(models.Model):
 
     def __str__(self) -> str:
         return f"rewrite {self.rewrite_id} check {self.status}"
+
+
+class SimilarityIndex(models.Model):
+    """The state of a campaign's near-duplicate index (``RewriteSignature`` and
+    ``RewriteBand``): built with ``rows`` MinHash values per LSH band (which follows from the
+    campaign's duplicate threshold, ``quality.minhash.lsh_bands``). No row, or other ``rows``:
+    the index misses rewrites (submitted before it existed) or has bands of another threshold,
+    and is (re)built before it is used (``quality.services.similarity_index_build``)."""
+
+    campaign = models.OneToOneField(
+        Campaign, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    rows = models.PositiveSmallIntegerField(help_text="MinHash values per LSH band.")
+    built_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"similarity index of campaign {self.campaign_id} (r={self.rows})"
+
+
+class RewriteSignature(models.Model):
+    """The MinHash signature of a current rewrite's word 3-grams (``quality.minhash``:
+    NUM_PERM unsigned 32-bit values, little-endian), with the band size its ``RewriteBand`` rows
+    were written with. A submitted revision's text never changes, so neither does this."""
+
+    rewrite = models.OneToOneField(
+        Rewrite, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    minhash = models.BinaryField()
+    rows = models.PositiveSmallIntegerField(help_text="MinHash values per LSH band.")
+
+    class Meta:
+        indexes = [models.Index(fields=["campaign", "rows"], name="rewrite_signature_rows")]
+
+    def __str__(self) -> str:
+        return f"signature of rewrite {self.rewrite_id}"
+
+
+class RewriteBand(models.Model):
+    """One LSH band of a rewrite's signature: ``key`` is a 64-bit hash of (campaign, band size,
+    band number, the band's MinHash values), so two rewrites of a campaign share a key exactly
+    when their signatures agree on a whole band. Looking up a rewrite's candidates is one
+    indexed query on ``key`` (the primary key's leading column)."""
+
+    pk = models.CompositePrimaryKey("key", "rewrite")
+    key = models.BigIntegerField()
+    rewrite = models.ForeignKey(Rewrite, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"band {self.key} of rewrite {self.rewrite_id}"

@@ -5,6 +5,7 @@ from typing import Any
 from celery import shared_task
 from django.db import IntegrityError, OperationalError
 
+from annotation.models import Campaign
 from core.jobs import broker_error_text, enqueue
 
 from .services.checks import (
@@ -12,6 +13,7 @@ from .services.checks import (
     rewrite_quality_check,
     rewrites_unchecked,
 )
+from .services.similarity import similarity_index_build
 
 
 @shared_task(
@@ -56,3 +58,16 @@ def check_rewrite_quality_old_name(rewrite_id: int) -> dict[str, Any]:
     broker still holds from before the deploy run instead of being dropped as unregistered.
     Nothing enqueues it any more; remove it once no such message can be left."""
     return rewrite_quality_check(rewrite_id=rewrite_id)
+
+
+@shared_task(
+    name="quality.tasks.build_similarity_index",
+    autoretry_for=(OSError, IntegrityError, OperationalError),
+    retry_backoff=True,
+    max_retries=5,
+)
+def build_similarity_index(campaign_id: int) -> int:
+    """Index a campaign's rewrites for near-duplicate lookups (after a deploy, or a change of
+    its duplicate threshold); safe to run twice. Returns how many rewrites were indexed."""
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    return 0 if campaign is None else similarity_index_build(campaign=campaign)

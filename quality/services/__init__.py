@@ -20,8 +20,8 @@ from .references import (
 from .similarity import (
     SimilarityResult,
     campaign_similarity_check,
-    lsh_threshold,
     rewrite_similarity_check,
+    similarity_index_build,
 )
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "SimilarityResult",
     "campaign_ngram_set",
     "campaign_similarity_check",
-    "lsh_threshold",
     "reference_index",
     "reference_set_delete",
     "reference_set_load",
@@ -43,4 +42,5 @@ __all__ = [
     "rewrite_similarity_check",
     "rewrites_decontaminate",
     "rewrites_decontaminate_all_campaigns",
+    "similarity_index_build",
 ]

@@ -18,8 +18,26 @@ from core.errors import ValidationFailed
 from core.transitions import EventKind, event_record
 
 from ..models import ContaminationHit, ReferenceDocument, ReferenceSet
-from ..ngrams import ngrams, words
+from ..ngrams import words
 from ..selectors import CHECKED, applicable_reference_sets
+
+
+def gram_hashes(tokens: Sequence[str], n: int) -> np.ndarray:
+    """The hash of every run of ``n`` consecutive tokens, in order (uint64): a polynomial over
+    the tokens' own hashes, computed for all runs at once. Python's string hash is salted per
+    process, so these hashes are only compared within one process."""
+    count = len(tokens) - n + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    values = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+    out = np.zeros(count, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            out = out * _GRAM_BASE + values[j : j + count]
+    return out
+
+
+_GRAM_BASE = np.uint64(0x100000001B3)  # odd: the polynomial's base
 
 
 class ReferenceIndex:
@@ -35,14 +53,14 @@ class ReferenceIndex:
 
     @classmethod
     def build(cls, documents: Iterable[tuple[int, str]], n: int) -> "ReferenceIndex":
-        hashes: list[int] = []
-        owners: list[int] = []
+        hashes: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
         for pk, text in documents:
-            grams = {hash(g) for g in ngrams(words(text), n)}
-            hashes.extend(grams)
-            owners.extend([pk] * len(grams))
-        h = np.array(hashes, dtype=np.int64)
-        d = np.array(owners, dtype=np.int64)
+            grams = np.unique(gram_hashes(words(text), n))  # each distinct n-gram once
+            hashes.append(grams)
+            owners.append(np.full(len(grams), pk, dtype=np.int64))
+        h = np.concatenate(hashes) if hashes else np.zeros(0, dtype=np.uint64)
+        d = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
         order = np.argsort(h, kind="stable")
         return cls(n, h[order], d[order])
 
@@ -52,10 +70,9 @@ class ReferenceIndex:
     def matches(self, tokens: Sequence[str]) -> dict[int, tuple[int, int]]:
         """For each document sharing an n-gram with ``tokens``: (position of the first shared
         n-gram in ``tokens``, number of distinct shared n-grams)."""
-        grams = list(ngrams(tokens, self.n))
-        if not grams or not len(self.hashes):
+        query = gram_hashes(tokens, self.n)
+        if not len(query) or not len(self.hashes):
             return {}
-        query = np.array([hash(g) for g in grams], dtype=np.int64)
         left = np.searchsorted(self.hashes, query, side="left")
         right = np.searchsorted(self.hashes, query, side="right")
         first: dict[int, int] = {}
@@ -164,19 +181,28 @@ def rewrites_decontaminate(
             locked = locked.filter(pk__in=[s.pk for s in reference_sets])
         sets = list(locked)
         index = reference_index(reference_sets=sets, n=n)
-        rows = list(rewrites.order_by("pk").values_list("pk", "text"))
-        ids = [pk for pk, _ in rows]
-        stale = ContaminationHit.objects.filter(campaign=campaign, rewrite_id__in=ids)
+        stale = ContaminationHit.objects.filter(
+            campaign=campaign, rewrite_id__in=rewrites.values("pk")
+        )
         if reference_sets is not None:
             # Only these sets' hits; with all sets, every hit of these rewrites is replaced
             # (hits of deleted sets went with their documents), which is also a much cheaper
             # query on SQLite than the join.
             stale = stale.filter(document__reference_set_id__in=[s.pk for s in sets])
         stale.delete()
+        # Streamed (a server-side cursor on PostgreSQL), hits written as they come: memory
+        # does not grow with the campaign.
+        checked = hits_count = 0
+        contaminated_ids: list[int] = []
         hits: list[ContaminationHit] = []
-        for pk, text in rows:
+        rows = rewrites.order_by("pk").values_list("pk", "text")
+        for pk, text in rows.iterator(chunk_size=2000):
+            checked += 1
             tokens = words(text)
-            for doc, (position, overlap) in sorted(index.matches(tokens).items()):
+            matches = index.matches(tokens)
+            if matches:
+                contaminated_ids.append(pk)
+            for doc, (position, overlap) in sorted(matches.items()):
                 hits.append(
                     ContaminationHit(
                         campaign=campaign,
@@ -187,15 +213,20 @@ def rewrites_decontaminate(
                         overlap=overlap,
                     )
                 )
+            if len(hits) >= 1000:
+                ContaminationHit.objects.bulk_create(hits)
+                hits_count += len(hits)
+                hits = []
             if progress:
                 progress(1)
         ContaminationHit.objects.bulk_create(hits, batch_size=1000)
+        hits_count += len(hits)
         _mark_checked(sets)
-        contaminated = len({h.rewrite_id for h in hits})
+        contaminated = len(contaminated_ids)
         result = DecontaminationResult(
-            checked=len(rows),
+            checked=checked,
             contaminated=contaminated,
-            hits=len(hits),
+            hits=hits_count,
             n=n,
             reference_sets=[s.name for s in sets],
         )
@@ -205,7 +236,7 @@ def rewrites_decontaminate(
                 actor=actor,
                 kind=EventKind.REWRITES_DECONTAMINATED,
                 obj=campaign,
-                data={**result.__dict__, "rewrites": sorted({h.rewrite_id for h in hits})[:100]},
+                data={**result.__dict__, "rewrites": contaminated_ids[:100]},
             )
     return result
 
