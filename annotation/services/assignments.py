@@ -34,6 +34,7 @@ from ..models import (
     Role,
     Seed,
 )
+from . import seeds_bulk
 
 
 def lease_end(campaign: Campaign, now: datetime) -> datetime:
@@ -103,49 +104,115 @@ def seeds_assign(
     next one in the rotation; a seed every annotator skipped stays in the pool). Each seed
     moves sampled -> assigned and each assignment is created active, with their events.
 
+    The deal is ``deal_order``'s, computed from the groups' sizes (``seeds_bulk.deal_plan``:
+    one integer per seed in Python); on PostgreSQL the seeds are locked into a temporary
+    table and moved, and the assignments and events inserted, by set-based statements
+    (``seeds_bulk.deal_lock`` / ``deal_write``): a constant number of queries whatever the
+    pool's size.
+
     Raises InvalidTransition if the campaign has no annotators."""
     annotators = list(
         Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
-        .select_related("user")
         .order_by("user__username")
+        .values_list("user_id", "user__username")
     )
     if not annotators:
         raise InvalidTransition(
             f"Campaign {campaign.slug!r} has no annotators; add some with add_member first."
         )
-    users = [m.user for m in annotators]
-    seeds = list(
+    now = timezone.now()
+    lease = now + timedelta(hours=lease_hours) if lease_hours else None
+    user_ids = [pk for pk, _ in annotators]
+    if connection.vendor == "postgresql":
+        groups, skipped = seeds_bulk.deal_lock(campaign_id=campaign.pk)
+        plan = seeds_bulk.deal_plan(
+            groups,
+            len(annotators),
+            seed=seed,
+            refused=seeds_bulk.refusals(skipped, user_ids),
+            order=True,
+        )
+        assigned = seeds_bulk.deal_write(
+            campaign_id=campaign.pk,
+            actor=actor,
+            offsets=plan.offsets,
+            order=plan.order,
+            overrides=plan.overrides,
+            annotators=annotators,
+            lease=lease,
+            now=now,
+        )
+    else:
+        plan, assigned = _seeds_assign_orm(
+            campaign=campaign, seed=seed, actor=actor, annotators=annotators, lease=lease
+        )
+    per_annotator = {
+        name: sum(counts.values()) for (_, name), counts in zip(annotators, plan.mix, strict=True)
+    }
+    return AssignReport(assigned=assigned, per_annotator=per_annotator)
+
+
+def _seeds_assign_orm(
+    *,
+    campaign: Campaign,
+    seed: int,
+    actor: Any,
+    annotators: list[tuple[int, str]],
+    lease: datetime | None,
+) -> tuple["seeds_bulk.DealPlan", int]:
+    """``seeds_assign`` with the ORM, for backends without the set-based statements (SQLite):
+    the sampled seeds' ids are read and locked, dealt by the same plan, moved by the guarded
+    transition and given their assignments, with the same events in the same order."""
+    ids: dict[int, list[int]] = defaultdict(list)
+    names: dict[int, str] = {}
+    for pk, sub_id, sub_name in (
         Seed.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
         .filter(campaign=campaign, status=Seed.Status.SAMPLED)
-        .select_related("subcategory")
         .order_by("sample_rank", "id")
-    )
-    by_sub: dict[str, list[Seed]] = defaultdict(list)
-    for s in seeds:
-        by_sub[s.subcategory.name if s.subcategory else ""].append(s)
-    skipped = set(
-        Assignment.objects.filter(
+        .values_list("id", "subcategory_id", "subcategory__name")
+    ):
+        key = sub_id or 0
+        ids[key].append(pk)
+        names[key] = sub_name or ""
+    where = {pk: (key, n) for key, group in ids.items() for n, pk in enumerate(group)}
+    skipped = [
+        (*where[seed_id], who)
+        for seed_id, who in Assignment.objects.filter(
             campaign=campaign, status=Assignment.Status.SKIPPED, seed__status=Seed.Status.SAMPLED
         ).values_list("seed_id", "annotator_id")
+        if seed_id in where
+    ]
+    plan = seeds_bulk.deal_plan(
+        [(key, names[key], len(group)) for key, group in ids.items()],
+        len(annotators),
+        seed=seed,
+        refused=seeds_bulk.refusals(skipped, [pk for pk, _ in annotators]),
+        order=True,
     )
-    pairs = deal_order(by_sub, users, seed=seed, refuses=lambda s, user: (s.pk, user.pk) in skipped)
-    lease = timezone.now() + timedelta(hours=lease_hours) if lease_hours else None
-    annotator_of = {s.pk: user for s, user in pairs}
+    at = {plan.offsets[key] + n: pk for key, group in ids.items() for n, pk in enumerate(group)}
+    pairs: list[tuple[int, int, str]] = []  # (seed id, annotator id, username), in deal order
+    for k, j in enumerate(plan.order):
+        a = plan.overrides[k] if k in plan.overrides else k % len(annotators)
+        if a is not None:
+            pairs.append((at[j], *annotators[a]))
+    name_of = {seed_id: name for seed_id, _, name in pairs}
     transition_many(
         Seed,
-        list(annotator_of),
+        [seed_id for seed_id, _, _ in pairs],
         from_state=Seed.Status.SAMPLED,
         to=Seed.Status.ASSIGNED,
         allowed=Seed.TRANSITIONS,
         kind=EventKind.SEED_ASSIGNED,
         actor=actor,
         campaign=campaign,
-        data=lambda pk: {"annotator": annotator_of[pk].get_username(), "dealt": True},
+        data=lambda pk: {"annotator": name_of[pk], "dealt": True},
     )
     assignments = Assignment.objects.bulk_create(
         [
-            Assignment(campaign=campaign, seed=s, annotator=user, lease_expires_at=lease)
-            for s, user in pairs
+            Assignment(
+                campaign=campaign, seed_id=seed_id, annotator_id=user_id, lease_expires_at=lease
+            )
+            for seed_id, user_id, _ in pairs
         ],
         batch_size=1000,
     )
@@ -155,12 +222,9 @@ def seeds_assign(
         actor=actor,
         campaign=campaign,
         to_state=Assignment.Status.ACTIVE,
-        data=lambda a: {"seed": a.seed_id, "annotator": a.annotator.get_username()},
+        data=lambda a: {"seed": a.seed_id, "annotator": name_of[a.seed_id]},
     )
-    per_annotator = {u.get_username(): 0 for u in users}
-    for a in assignments:
-        per_annotator[a.annotator.get_username()] += 1
-    return AssignReport(assigned=len(assignments), per_annotator=per_annotator)
+    return plan, len(assignments)
 
 
 def assignment_claim_next(*, campaign: Campaign, actor: Any) -> Assignment | None:

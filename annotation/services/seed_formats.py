@@ -710,6 +710,52 @@ def loads(text: str) -> Any:
 def record_problems(value: Any, *, depth_limit: int = DEFAULT_MAX_DEPTH) -> list[str]:
     """Why a decoded record cannot be stored (each problem with its place, e.g.
     ``metadata.tags.0``), walked without recursion; messages never repeat the input."""
+    if _looks_clean(value, depth_limit):
+        return []  # the common case, told without building a path for every value
+    return _record_problems(value, depth_limit)
+
+
+_SCALARS = (type(None), bool)
+# What ``string_problem`` refuses: a NUL character or a lone UTF-16 surrogate.
+_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+
+
+def _looks_clean(value: Any, depth_limit: int) -> bool:
+    """True when ``_record_problems`` would find nothing: the same checks, without the places
+    (a record that fails here, or holds a value of another type, gets the full walk)."""
+    search = _BAD_CHARACTER.search
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is str:
+            if search(item):
+                return False
+        elif kind is dict:
+            if depth > depth_limit:
+                return False
+            for key, child in item.items():
+                if type(key) is not str or search(key):
+                    return False
+                push((child, depth + 1))
+        elif kind is list:
+            if depth > depth_limit:
+                return False
+            for child in item:
+                push((child, depth + 1))
+        elif kind is int:
+            if item >= INT_LIMIT or item <= -INT_LIMIT:
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind not in _SCALARS:
+            return False
+    return True
+
+
+def _record_problems(value: Any, depth_limit: int) -> list[str]:
     problems: list[str] = []
     stack: list[tuple[Any, str, int]] = [(value, "", 1)]
     while stack and len(problems) < 10:

@@ -9,17 +9,25 @@ checked -> importing (``seed_import_approve``, a curator), checked -> discarded
 Both jobs read the stored file the same way, as the upload's ``options`` say (format, preset,
 field mapping: ``seed_formats``), as a stream of records (strict UTF-8), and validate each with
 the rules and messages of ``seeds_import`` (``SeedLines``). Neither holds the seeds: seeds are
-parsed, looked up and (by the import) written a batch at a time; only ids (duplicate ids are bad
-lines) and, for the check, content hashes of seeds to import stay in memory. The import commits
-each batch with its progress and its running report, so a job whose worker died resumes after
-the last committed batch, and seeds already present (same id) are skipped: importing a file
-twice imports nothing twice. Jobs are enqueued by ``annotation.jobs``."""
+streamed, never held. On PostgreSQL (``seed_staging``) each job streams the parsed seeds with
+COPY into a staging table and sorts them there with SQL (ids repeated within the file, seeds
+already present, duplicate content), so nothing per seed stays in memory and the queries are
+constant in the file's size; the import then writes the new seeds with one ``INSERT ...
+SELECT`` and moves the job to done in the same transaction, so a job whose worker died left
+nothing behind and starts again from the top. Progress is written on a connection of its own
+meanwhile, so it shows while that transaction runs. On SQLite seeds are looked up and written a
+batch at a time; only ids (duplicate ids are bad lines) and, for the check, content hashes of
+seeds to import stay in memory, and the import commits each batch with its progress and its
+running report, so a job whose worker died resumes after the last committed batch. Either way
+seeds already present (same id) are skipped: importing a file twice imports nothing twice. Jobs
+are enqueued by ``annotation.jobs``."""
 
 import hashlib
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +44,7 @@ from core.transitions import EventKind, event_record, transition
 
 from ..models import Campaign, Role, Seed, SeedImport
 from ..vocabulary import Vocabulary
+from . import seed_staging
 from .seed_formats import (
     FORMATS,
     FieldMapping,
@@ -45,7 +54,8 @@ from .seed_formats import (
     is_blank,
     open_seed_file,
 )
-from .seeds import SeedLines, max_reported_errors
+from .seed_staging import Outcome, ProgressAside, Stage
+from .seeds import SeedFields, SeedLines, duplicate_id_message, max_reported_errors
 
 # Lists in a report keep this many entries (the counts next to them are complete).
 REPORT_CAP = 1000
@@ -103,7 +113,7 @@ class SeedFileTally:
         self.task_type_notes = parser.task_types.notes(cap=REPORT_CAP)
 
 
-def _sample_row(lineno: int, seed: Seed, outcome: str) -> dict[str, Any]:
+def _sample_row(lineno: int, seed: Seed | SeedFields, outcome: str) -> dict[str, Any]:
     sub = seed.subcategory
     return {
         "line": lineno,
@@ -217,11 +227,31 @@ def _percent(done: int, total: int) -> int:
     return min(done * 100 // total, 99) if total else 99
 
 
+_ASIDE: ContextVar[ProgressAside | None] = ContextVar("seed_import_progress", default=None)
+
+
 def _write_progress(import_id: int, *, status: str, claimed: datetime, **values: Any) -> int:
-    """Progress is not a status change: no event, and only while this worker holds the job."""
+    """Progress is not a status change: no event, and only while this worker holds the job.
+    Inside ``_progress_aside`` it is written on a connection of its own."""
+    aside = _ASIDE.get()
+    if aside is not None:
+        return aside.write(import_id, status=status, claimed=claimed, values=values)
     return SeedImport.objects.filter(pk=import_id, status=status, started_at=claimed).update(
         **values
     )
+
+
+@contextmanager
+def _progress_aside() -> Iterator[None]:
+    """Progress written while the job's transaction runs shows at once (``ProgressAside``)."""
+    aside = ProgressAside()
+    aside.open()
+    token = _ASIDE.set(aside)
+    try:
+        yield
+    finally:
+        _ASIDE.reset(token)
+        aside.close()
 
 
 def _claim(import_id: int, *, status: str, now: datetime) -> bool:
@@ -403,7 +433,115 @@ def _check_message(report: dict[str, Any]) -> str:
     return text[:300]
 
 
+class _Sample:
+    """The first SAMPLE_ROWS seeds of the file whose id no earlier seed has (the report's
+    sample; their outcomes are read from the staging table). Ids are remembered only until the
+    sample is full."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, SeedFields]] = []
+        self.ids: set[str] | None = set()
+
+    def offer(self, line: int, fields: SeedFields) -> None:
+        if self.ids is None or fields.external_id in self.ids:
+            return
+        self.ids.add(fields.external_id)
+        self.rows.append((line, fields))
+        if len(self.rows) >= SAMPLE_ROWS:
+            self.ids = None
+
+
+_OUTCOMES = {
+    Outcome.PRESENT: "already_present",
+    Outcome.DUPLICATE: "duplicate_content",
+    Outcome.NEW: "new",
+}
+
+
+def _tally_staged(
+    stage: Stage, parser: SeedLines, tally: SeedFileTally, sample: _Sample, *, staged: int
+) -> None:
+    """Fill ``tally`` from the sorted staging table: counts, and the capped lists in file
+    order, as ``_Sorter`` and ``SeedLines`` fill them one seed at a time."""
+    counts = stage.counts()
+    repeated = counts[Outcome.REPEATED_ID]
+    tally.seeds = staged - repeated
+    if parser.repeats_are_tasks:
+        tally.repeated = repeated
+        tally.repeats = [
+            {"line": r.line, "id": r.external_id, "first_line": r.ref_line}
+            for r in stage.first(Outcome.REPEATED_ID, REPORT_CAP)
+        ]
+    elif repeated:
+        cap = max_reported_errors()
+        extra = []
+        for r in stage.first(Outcome.REPEATED_ID, cap):
+            message = duplicate_id_message(r.external_id, int(r.ref_line or 0))
+            extra.append({"line": r.line, "message": message, "reasons": [message]})
+        tally.errors = sorted(tally.errors + extra, key=lambda e: int(e["line"]))[:cap]
+        tally.bad_lines += repeated
+    tally.new = counts[Outcome.NEW]
+    tally.already_present = counts[Outcome.PRESENT]
+    tally.already_present_ids = [r.external_id for r in stage.first(Outcome.PRESENT, REPORT_CAP)]
+    tally.duplicate_content = counts[Outcome.DUPLICATE]
+    tally.duplicates = [
+        {"line": r.line, "id": r.external_id, "same_as": r.same_as}
+        for r in stage.first(Outcome.DUPLICATE, REPORT_CAP)
+    ]
+    outcomes = stage.of_lines([line for line, _ in sample.rows])
+    tally.sample = [
+        _sample_row(line, fields, _OUTCOMES[outcomes[line].kind]) for line, fields in sample.rows
+    ]
+    tally.note_task_types(parser)
+
+
+def _check_staged(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
+    """``_check`` as set-based SQL (PostgreSQL): the ids and content hashes streamed with COPY
+    into a staging table and sorted there, in one transaction that writes nothing else."""
+    vocab = Vocabulary.for_campaign(seed_import.campaign)
+    parser = SeedLines(vocab, _mapping(seed_import))
+    tally = SeedFileTally()
+    sample = _Sample()
+    stage = Stage(full=False)
+    shown = 0
+    with transaction.atomic(), _progress_aside():
+        stage.create()
+        with _seed_file(seed_import) as seed_file, stage.copying() as write:
+            unit = seed_file.detected.unit
+            for row in seed_file.rows():
+                tally.lines = row.index
+                if not is_blank(row):
+                    parsed = parser.parse_alone(row)
+                    if parsed.errors:
+                        tally.bad_line(row.number, parsed.errors)
+                    elif parsed.fields is not None:
+                        write(row.number, parsed.fields)
+                        sample.offer(row.number, parsed.fields)
+                percent = _percent(int(seed_file.fraction() * 1000), 1000)
+                if percent > shown:
+                    shown = percent
+                    _write_progress(
+                        seed_import.pk,
+                        status=SeedImport.Status.CHECKING,
+                        claimed=claimed,
+                        progress=percent,
+                        message=f"checking: {row.number} {unit}s read",
+                    )
+            detected = seed_file.detected.to_dict()
+        parser.check_mapping()
+        stage.classify(seed_import.campaign_id)
+        _tally_staged(stage, parser, tally, sample, staged=stage.rows)
+    return {
+        **tally.to_dict(),
+        "format": detected,
+        "taxonomy": taxonomy_fingerprint(vocab),
+        "nothing_to_import": _nothing_to_import(tally, unit),
+    }
+
+
 def _check(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
+    if seed_staging.available():
+        return _check_staged(seed_import, claimed=claimed)
     vocab = Vocabulary.for_campaign(seed_import.campaign)
     parser = SeedLines(vocab, _mapping(seed_import))
     sorter = _Sorter(seed_import.campaign)
@@ -563,35 +701,137 @@ def seed_import_run(*, import_id: int) -> SeedImport:
     if not _claim(import_id, status=SeedImport.Status.IMPORTING, now=now):
         return _load(import_id)
     seed_import = _load(import_id)
+    # A job an earlier version left half done (batches committed) resumes batch by batch.
+    staged = seed_staging.available() and not (seed_import.report or {}).get("resume_after")
     try:
-        report = _import(seed_import, claimed=now)
+        if staged:
+            _import_staged(seed_import, claimed=now)  # done in the same transaction
+        else:
+            _finish_done(seed_import, _import(seed_import, claimed=now), claimed=now)
     except _TakenOver:
         pass
     except Exception as exc:
         _fail(seed_import, exc, claimed=now)
         if not isinstance(exc, DomainError):
             raise
-    else:
-        created = report["new"]
-        _finish(
-            seed_import,
-            to=SeedImport.Status.DONE,
-            kind=EventKind.SEED_IMPORT_DONE,
-            claimed=now,
-            data={
-                "created": created,
-                "already_present": report["already_present"],
-                "duplicate_content": report["duplicate_content"],
-                "skipped_bad_lines": report["bad_lines"],
-            },
-            extra={
-                "report": report,
-                "progress": 100,
-                "message": f"{created} seeds imported",
-            },
-        )
     seed_import.refresh_from_db()
     return seed_import
+
+
+def _finish_done(seed_import: SeedImport, report: dict[str, Any], *, claimed: datetime) -> bool:
+    created = report["new"]
+    return _finish(
+        seed_import,
+        to=SeedImport.Status.DONE,
+        kind=EventKind.SEED_IMPORT_DONE,
+        claimed=claimed,
+        data={
+            "created": created,
+            "already_present": report["already_present"],
+            "duplicate_content": report["duplicate_content"],
+            "skipped_bad_lines": report["bad_lines"],
+        },
+        extra={
+            "report": report,
+            "progress": 100,
+            "message": f"{created} seeds imported",
+        },
+    )
+
+
+def _import_staged(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
+    """``_import`` as set-based SQL (PostgreSQL), in one transaction: every parsed seed
+    streamed with COPY into a staging table (progress every BATCH seeds, written aside), then,
+    holding the job and the campaign, the seeds sorted there, the new ones written with one
+    ``INSERT ... SELECT``, and the job moved to done with its report and events. A worker that
+    dies leaves nothing; the job is taken over after STALE_AFTER and starts from the top."""
+    campaign = seed_import.campaign
+    vocab = Vocabulary.for_campaign(campaign)
+    if seed_import.check_report.get("taxonomy") != taxonomy_fingerprint(vocab):
+        raise Conflict(
+            "The campaign's categories or subcategories changed since this file was checked; "
+            "upload it again to check it against them."
+        )
+    parser = SeedLines(vocab, _mapping(seed_import))
+    tally = SeedFileTally()
+    sample = _Sample()
+    stage = Stage(full=True)
+    first_bad: tuple[int, list[str]] | None = None
+    with transaction.atomic():
+        stage.create()
+        with (
+            _progress_aside(),
+            _seed_file(seed_import) as seed_file,
+            stage.copying() as write,
+        ):
+            unit = seed_file.detected.unit
+
+            def progress(lineno: int) -> None:
+                _write_progress(
+                    seed_import.pk,
+                    status=SeedImport.Status.IMPORTING,
+                    claimed=claimed,
+                    progress=_percent(int(seed_file.fraction() * 1000), 1000),
+                    message=f"importing: {lineno} {unit}s read",
+                )
+
+            lineno = 0
+            for row in seed_file.rows():
+                lineno = row.number
+                tally.lines = row.index
+                if is_blank(row):
+                    continue
+                parsed = parser.parse_alone(row)
+                if parsed.errors:
+                    if not seed_import.skip_bad_lines:
+                        first_bad = (lineno, parsed.errors)
+                        break
+                    tally.bad_line(lineno, parsed.errors)
+                    continue
+                assert parsed.fields is not None
+                write(lineno, parsed.fields)
+                sample.offer(lineno, parsed.fields)
+                if stage.rows % BATCH == 0:
+                    progress(lineno)
+            if first_bad is None:
+                progress(lineno)
+        _hold(seed_import, claimed=claimed)
+        stage.classify(campaign.pk)
+        if not seed_import.skip_bad_lines and not parser.repeats_are_tasks:
+            before = first_bad[0] if first_bad else None
+            for r in stage.first(Outcome.REPEATED_ID, 1, before=before):
+                message = duplicate_id_message(r.external_id, int(r.ref_line or 0))
+                first_bad = (r.line, [message])
+        if first_bad is not None:
+            bad_line, errors = first_bad
+            raise ValidationFailed(
+                f"{unit.capitalize()} {bad_line} is bad although the check passed "
+                f"({'; '.join(errors)}); the import stopped there. Upload the file again to "
+                "check it.",
+                details={"errors": [f"{unit} {bad_line}: {e}" for e in errors]},
+            )
+        _tally_staged(stage, parser, tally, sample, staged=stage.rows)
+        written = stage.insert_new(campaign.pk) if tally.new else 0
+        assert written == tally.new, (written, tally.new)
+        report = tally.to_dict()
+        if not _finish_done(seed_import, report, claimed=claimed):
+            raise _TakenOver
+    return report
+
+
+def _hold(seed_import: SeedImport, *, claimed: datetime) -> None:
+    """Lock the job (still this worker's, or _TakenOver) and its campaign until the end of the
+    transaction: one importer of a campaign at a time from lookup to insert, so another import
+    (or import_seeds) of overlapping seeds sees these as already present instead of colliding
+    with them on the unique constraints."""
+    held = (
+        SeedImport.objects.select_for_update(no_key=True)
+        .filter(pk=seed_import.pk, status=SeedImport.Status.IMPORTING, started_at=claimed)
+        .exists()
+    )
+    if not held:
+        raise _TakenOver
+    Campaign.objects.select_for_update(no_key=True).filter(pk=seed_import.campaign_id).first()
 
 
 def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:

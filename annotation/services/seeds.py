@@ -1,7 +1,6 @@
 import contextlib
 import hashlib
 import json
-import random
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -11,17 +10,19 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count, Max, Q
+from django.utils import timezone
 
 from core.errors import InvalidTransition, ValidationFailed
 from core.transitions import EventKind, event_record, transition_many
 
 from ..codearena import levels_for
-from ..models import Campaign, Seed
+from ..models import Campaign, Membership, Role, Seed
 from ..sampling import sampling_quotas
-from ..selectors_seeds import dealing_inputs, sampling_counts
+from ..selectors_seeds import sampling_counts
 from ..vocabulary import Vocabulary
-from .assignments import deal_preview
+from . import seed_staging, seeds_bulk
 from .seed_formats import (
     FieldMapping,
     Row,
@@ -35,12 +36,21 @@ from .seed_formats import (
 Progress = Callable[[int], None]
 
 _url = URLValidator(schemes=["http", "https"])
+# URLs that ``_url`` accepts, told faster (a host name of ASCII labels, a port, a path of
+# printable ASCII; at most 253 characters in all): anything else goes to ``_url``.
+_PLAIN_URL = re.compile(
+    r"https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
+    r"(?::[0-9]{1,5})?(?:[/?#][!-~]*)?\Z",
+    re.ASCII,
+)
 
 
 def seed_content_hash(*, title: str, text: str) -> str:
     """sha256 of title and text with case and whitespace folded: the same question pasted twice
     with different spacing is the same seed."""
-    normal = re.sub(r"\s+", " ", f"{title}\n{text}").strip().casefold()
+    # str.split() splits at exactly the characters re's \s matches in a str pattern (both are
+    # str.isspace()), and drops them at both ends: re.sub(r"\s+", " ", ...).strip(), faster.
+    normal = " ".join(f"{title}\n{text}".split()).casefold()
     return hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 
@@ -59,14 +69,23 @@ class LineError:
         return f"line {self.line}: {self.message}"
 
 
+# The lists of a report (ids already present, duplicates, repeats) keep this many entries in
+# file order; the totals next to them count them all, so memory stays flat in the file's size.
+REPORT_LIST_CAP = 1000
+
+
 @dataclass
 class SeedImportReport:
     lines: int = 0  # lines of JSON lines, rows of CSV/TSV/Parquet, records of a JSON array
     created: int = 0
+    # the first REPORT_LIST_CAP of each, in file order; the *_total fields count them all
     already_present: list[str] = field(default_factory=list)
     duplicate_content: list[tuple[int, str]] = field(default_factory=list)
     # (line, id, first line): the same task again (a Label Studio JSON-MIN export)
     repeated: list[tuple[int, str, int]] = field(default_factory=list)
+    already_present_total: int = 0
+    duplicate_content_total: int = 0
+    repeated_total: int = 0
     # the first CURATION_IMPORT_MAX_REPORTED_ERRORS bad lines; ``bad_lines`` counts them all
     errors: list[LineError] = field(default_factory=list)
     bad_lines: int = 0
@@ -77,20 +96,35 @@ class SeedImportReport:
     @property
     def seeds(self) -> int:
         """Well-formed seeds: created (or to create), already present or duplicate content."""
-        return self.created + len(self.already_present) + len(self.duplicate_content)
+        return self.created + self.already_present_total + self.duplicate_content_total
 
     def nothing_imported_because(self) -> str | None:
         """Why an import created nothing and found nothing present, or None if it did not."""
-        if self.created or self.already_present:
+        if self.created or self.already_present_total:
             return None
         why = []
-        if not self.lines or (not self.errors and not self.seeds and not self.repeated):
+        if not self.lines or (not self.errors and not self.seeds and not self.repeated_total):
             why.append("the file has no records")
         if self.bad_lines:
             why.append(f"{self.bad_lines} of {self.lines} {self.unit}s are bad")
-        if self.duplicate_content:
-            why.append(f"{len(self.duplicate_content)} seed(s) repeat the content of others")
+        if self.duplicate_content_total:
+            why.append(f"{self.duplicate_content_total} seed(s) repeat the content of others")
         return "; ".join(why) or "no record is a seed"
+
+    def present(self, seed_id: str) -> None:
+        self.already_present_total += 1
+        if len(self.already_present) < REPORT_LIST_CAP:
+            self.already_present.append(seed_id)
+
+    def duplicate(self, line: int, same_as: str) -> None:
+        self.duplicate_content_total += 1
+        if len(self.duplicate_content) < REPORT_LIST_CAP:
+            self.duplicate_content.append((line, same_as))
+
+    def repeat(self, line: int, seed_id: str, first_line: int) -> None:
+        self.repeated_total += 1
+        if len(self.repeated) < REPORT_LIST_CAP:
+            self.repeated.append((line, seed_id, first_line))
 
     @property
     def unit(self) -> str:
@@ -202,9 +236,45 @@ def _from(mapping: FieldMapping, target: str) -> str:
     return f"; read from {mapping.describe(target)}"
 
 
+@dataclass(slots=True)
+class SeedFields:
+    """A parsed seed's fields, as the ``Seed`` columns name them (lighter than a model
+    instance, which is built only where one is needed: ``to_seed``)."""
+
+    external_id: str
+    title: str
+    body: str
+    answer: str
+    source_url: str
+    cluster: str
+    subcategory: Any  # a Subcategory of the campaign, or None
+    language_hint: str
+    metadata: dict[str, Any]
+    content_hash: str
+
+    @property
+    def subcategory_id(self) -> int | None:
+        return self.subcategory.pk if self.subcategory is not None else None
+
+    def to_seed(self, campaign: Campaign) -> Seed:
+        return Seed(
+            campaign=campaign,
+            external_id=self.external_id,
+            title=self.title,
+            body=self.body,
+            answer=self.answer,
+            source_url=self.source_url,
+            cluster=self.cluster,
+            subcategory=self.subcategory,
+            language_hint=self.language_hint,
+            metadata=self.metadata,
+            content_hash=self.content_hash,
+        )
+
+
 def _parse_seed_record(
     value: Any, vocab: Vocabulary, mapping: FieldMapping, task_types: TaskTypeTally
-) -> tuple[Seed | None, list[str]]:
+) -> tuple[SeedFields | None, list[str]]:
     if not isinstance(value, dict):
         return None, ["a seed must be a JSON object"]
     record = mapping.apply(value)
@@ -228,7 +298,7 @@ def _parse_seed_record(
     cluster = _str_field(record, "cluster", errors, max_length=300)
     language = _str_field(record, "language", errors, max_length=64)
     source_url = _str_field(record, "source_url", errors, max_length=1000)
-    if source_url:
+    if source_url and not (len(source_url) <= 253 and _PLAIN_URL.match(source_url)):
         try:
             _url(source_url)
         except ValidationError:
@@ -277,8 +347,7 @@ def _parse_seed_record(
     if errors:
         return None, errors
     return (
-        Seed(
-            campaign=vocab.campaign,
+        SeedFields(
             external_id=str(seed_id).strip(),
             title=title,
             body=text,
@@ -315,9 +384,18 @@ def _classify(task_type: str, category: Any, vocab: Vocabulary, task_types: Task
 
 @dataclass
 class Parsed:
-    seed: Seed | None
+    fields: SeedFields | None
     errors: list[str]
     repeated_of: int | None = None  # the line of the first record of this id (JSON-MIN)
+    campaign: Campaign | None = None
+
+    @property
+    def seed(self) -> Seed | None:
+        """The unsaved seed (a model instance, built on first use)."""
+        if self.fields is None:
+            return None
+        assert self.campaign is not None
+        return self.fields.to_seed(self.campaign)
 
 
 class SeedLines:
@@ -341,20 +419,32 @@ class SeedLines:
     def parse_row(self, row: Row) -> Parsed:
         """The unsaved seed of a row, or None with every reason it is bad, or None and the line
         of the first record of its id (a repeated task, for a preset that expects those)."""
-        if row.error is not None:
-            return Parsed(None, [row.error])
-        seed, errors = _parse_seed_record(row.record, self.vocab, self.mapping, self.task_types)
+        parsed = self.parse_alone(row)
+        seed = parsed.fields
         if seed is None:
-            return Parsed(None, errors)
+            return parsed
         earlier = self.first_line_of_id.get(seed.external_id)
         if earlier is not None:
             if self.mapping.preset.repeated_ids:
                 return Parsed(None, [], repeated_of=earlier)
-            return Parsed(
-                None, [f"duplicate id {seed.external_id!r} (first seen on line {earlier})"]
-            )
+            return Parsed(None, [duplicate_id_message(seed.external_id, earlier)])
         self.first_line_of_id[seed.external_id] = row.number
-        return Parsed(seed, [])
+        return parsed
+
+    def parse_alone(self, row: Row) -> Parsed:
+        """``parse_row`` without the check that ids are unique within the file (the caller
+        checks them elsewhere: the staged import, in the database)."""
+        if row.error is not None:
+            return Parsed(None, [row.error])
+        fields, errors = _parse_seed_record(row.record, self.vocab, self.mapping, self.task_types)
+        if fields is None:
+            return Parsed(None, errors)
+        return Parsed(fields, [], campaign=self.vocab.campaign)
+
+    @property
+    def repeats_are_tasks(self) -> bool:
+        """A repeated id is the same task again (kept once), not a bad line."""
+        return bool(self.mapping.preset.repeated_ids)
 
     def row_id(self, row: Row) -> str:
         """The seed id a (well-formed) row maps to."""
@@ -375,6 +465,10 @@ class SeedLines:
                 + "; check the names (a nested key is a dotted path such as data.question).",
                 details={"errors": {"fields": [f"{u}: in no record" for u in unseen]}},
             )
+
+
+def duplicate_id_message(seed_id: str, first_line: int) -> str:
+    return f"duplicate id {seed_id!r} (first seen on line {first_line})"
 
 
 def seeds_import(
@@ -403,11 +497,49 @@ def seeds_import(
         raise TypeError("seeds_import takes lines or rows")
     vocab = Vocabulary.for_campaign(campaign)
     report = SeedImportReport(dry_run=dry_run, format=file_format or {})
-    parsed: list[tuple[int, Seed]] = []
     parser = SeedLines(vocab, mapping)
     report.task_types = parser.task_types
+    stream = rows if rows is not None else lines_rows(lines)
+    with transaction.atomic():
+        if seed_staging.available():
+            created = _seeds_import_staged(
+                campaign, stream, parser, report, skip_bad_lines=skip_bad_lines, progress=progress
+            )
+        else:
+            created = _seeds_import_rows(
+                campaign, stream, parser, report, skip_bad_lines=skip_bad_lines, progress=progress
+            )
+        if not created:
+            return report
+        event_record(
+            campaign=campaign,
+            actor=actor,
+            kind=EventKind.SEEDS_IMPORTED,
+            obj=campaign,
+            data={
+                "created": report.created,
+                "already_present": report.already_present_total,
+                "duplicate_content": report.duplicate_content_total,
+                "skipped_bad_lines": report.bad_lines,
+            },
+        )
+    return report
+
+
+def _seeds_import_rows(
+    campaign: Campaign,
+    stream: Iterable[Row],
+    parser: SeedLines,
+    report: SeedImportReport,
+    *,
+    skip_bad_lines: bool,
+    progress: Progress | None,
+) -> bool:
+    """``seeds_import`` one seed at a time (SQLite): the parsed seeds are held until the end.
+    True once the new seeds are written (in the caller's transaction)."""
+    parsed: list[tuple[int, SeedFields]] = []
     first_line_of_id = parser.first_line_of_id
-    for row in rows if rows is not None else lines_rows(lines):
+    for row in stream:
         report.lines = row.index
         if progress:
             progress(1)
@@ -417,55 +549,112 @@ def seeds_import(
         if result.errors:
             report.bad_line(LineError(row.number, result.errors))
         elif result.repeated_of is not None:
-            report.repeated.append((row.number, parser.row_id(row), result.repeated_of))
-        elif result.seed is not None:
-            parsed.append((row.number, result.seed))
+            report.repeat(row.number, parser.row_id(row), result.repeated_of)
+        elif result.fields is not None:
+            parsed.append((row.number, result.fields))
     parser.check_mapping()
     if report.bad_lines and not skip_bad_lines:
         raise SeedImportError(report)
 
-    with transaction.atomic():
-        if not dry_run:
-            # One importer of this campaign at a time from lookup to insert (a seed-import job
-            # of overlapping seeds waits, then sees these as already present).
-            Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
-        existing_ids = set(
-            Seed.objects.filter(campaign=campaign, external_id__in=first_line_of_id).values_list(
-                "external_id", flat=True
-            )
+    if not report.dry_run:
+        # One importer of this campaign at a time from lookup to insert (a seed-import job
+        # of overlapping seeds waits, then sees these as already present).
+        Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
+    existing_ids = set(
+        Seed.objects.filter(campaign=campaign, external_id__in=first_line_of_id).values_list(
+            "external_id", flat=True
         )
-        known_hashes = dict(
-            Seed.objects.filter(
-                campaign=campaign, content_hash__in={s.content_hash for _, s in parsed}
-            ).values_list("content_hash", "external_id")
-        )
-        to_create: list[Seed] = []
-        for lineno, seed in parsed:
-            if seed.external_id in existing_ids:
-                report.already_present.append(seed.external_id)
+    )
+    known_hashes = dict(
+        Seed.objects.filter(
+            campaign=campaign, content_hash__in={s.content_hash for _, s in parsed}
+        ).values_list("content_hash", "external_id")
+    )
+    to_create: list[Seed] = []
+    for lineno, seed in parsed:
+        if seed.external_id in existing_ids:
+            report.present(seed.external_id)
+            continue
+        if seed.content_hash in known_hashes:
+            report.duplicate(lineno, known_hashes[seed.content_hash])
+            continue
+        known_hashes[seed.content_hash] = seed.external_id
+        to_create.append(seed.to_seed(campaign))
+    report.created = len(to_create)
+    if report.dry_run or not to_create:
+        return False
+    Seed.objects.bulk_create(to_create, batch_size=1000)
+    return True
+
+
+def _seeds_import_staged(
+    campaign: Campaign,
+    stream: Iterable[Row],
+    parser: SeedLines,
+    report: SeedImportReport,
+    *,
+    skip_bad_lines: bool,
+    progress: Progress | None,
+) -> bool:
+    """``seeds_import`` as set-based SQL (PostgreSQL, ``seed_staging``): each parsed seed is
+    streamed with COPY into a staging table and dropped; the ids repeated within the file, the
+    seeds already present and the duplicate content are found there, and the new seeds written
+    with one INSERT ... SELECT, in the caller's transaction. Memory is flat in the file's
+    size (the report's lists are capped) and the queries are constant in it. True once the
+    new seeds are written."""
+    stage = seed_staging.Stage(full=not report.dry_run)
+    stage.create()
+    with stage.copying() as write:
+        for row in stream:
+            report.lines = row.index
+            if progress:
+                progress(1)
+            if is_blank(row):
                 continue
-            if seed.content_hash in known_hashes:
-                report.duplicate_content.append((lineno, known_hashes[seed.content_hash]))
-                continue
-            known_hashes[seed.content_hash] = seed.external_id
-            to_create.append(seed)
-        report.created = len(to_create)
-        if dry_run or not to_create:
-            return report
-        Seed.objects.bulk_create(to_create, batch_size=1000)
-        event_record(
-            campaign=campaign,
-            actor=actor,
-            kind=EventKind.SEEDS_IMPORTED,
-            obj=campaign,
-            data={
-                "created": report.created,
-                "already_present": len(report.already_present),
-                "duplicate_content": len(report.duplicate_content),
-                "skipped_bad_lines": report.bad_lines,
-            },
-        )
-    return report
+            result = parser.parse_alone(row)
+            if result.errors:
+                report.bad_line(LineError(row.number, result.errors))
+            elif result.fields is not None:
+                write(row.number, result.fields)
+    parser.check_mapping()
+    if not report.dry_run:
+        # One importer of this campaign at a time from lookup to insert (a seed-import job
+        # of overlapping seeds waits, then sees these as already present).
+        Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
+    stage.classify(campaign.pk)
+    counts = stage.counts()
+    repeated = seed_staging.Outcome.REPEATED_ID
+    if parser.repeats_are_tasks:
+        report.repeated_total = counts[repeated]
+        report.repeated = [
+            (r.line, r.external_id, int(r.ref_line or 0))
+            for r in stage.first(repeated, REPORT_LIST_CAP)
+        ]
+    elif counts[repeated]:
+        cap = max_reported_errors()
+        extra = [
+            LineError(r.line, [duplicate_id_message(r.external_id, int(r.ref_line or 0))])
+            for r in stage.first(repeated, cap)
+        ]
+        report.errors = sorted(report.errors + extra, key=lambda e: e.line)[:cap]
+        report.bad_lines += counts[repeated]
+    if report.bad_lines and not skip_bad_lines:
+        raise SeedImportError(report)
+    report.already_present_total = counts[seed_staging.Outcome.PRESENT]
+    report.already_present = [
+        r.external_id for r in stage.first(seed_staging.Outcome.PRESENT, REPORT_LIST_CAP)
+    ]
+    report.duplicate_content_total = counts[seed_staging.Outcome.DUPLICATE]
+    report.duplicate_content = [
+        (r.line, r.same_as or "")
+        for r in stage.first(seed_staging.Outcome.DUPLICATE, REPORT_LIST_CAP)
+    ]
+    report.created = counts[seed_staging.Outcome.NEW]
+    if report.dry_run or not report.created:
+        return False
+    written = stage.insert_new(campaign.pk)
+    assert written == report.created, (written, report.created)
+    return True
 
 
 @dataclass
@@ -580,57 +769,97 @@ def seeds_sample(
 
     Seeds already sampled count towards the quotas, so a later, larger run tops the sample up.
     The draw is deterministic for the same pool and ``seed``. Seeds without a subcategory are
-    not sampled. Raises InvalidTransition if ``size`` is smaller than what is already sampled."""
+    not sampled. Raises InvalidTransition if ``size`` is smaller than what is already sampled.
+
+    Reads counts, never the pool: the draw (``seeds_bulk.sample_draw``) picks positions, and on
+    PostgreSQL one statement moves the seeds there, ranks them and appends their events
+    (``seeds_bulk.sample_write``); a constant number of queries whatever the pool's size."""
     if size < 1:
         raise ValidationFailed("--size must be at least 1.", details={"errors": {"size": [">= 1"]}})
     # Lock the campaign row so two samplings of one campaign cannot interleave.
     Campaign.objects.select_for_update(no_key=True).get(pk=campaign.pk)
-    rows = list(
-        Seed.objects.filter(campaign=campaign)
-        .values_list("id", "external_id", "status", "subcategory_id", "subcategory__name")
-        .order_by("external_id")
-    )
-    unclassified = sum(1 for r in rows if r[3] is None)
-    already = Counter(r[3] for r in rows if r[3] is not None and r[2] != Seed.Status.POOLED)
-    pooled: dict[int, list[tuple[int, str]]] = defaultdict(list)
     names: dict[int, str] = {}
-    for pk, external_id, status, sub_id, sub_name in rows:
+    pooled: dict[int, int] = {}
+    available: dict[int, int] = {}
+    unclassified = 0
+    for sub_id, sub_name, pooled_n, total in (
+        Seed.objects.filter(campaign=campaign)
+        .values_list("subcategory_id", "subcategory__name")
+        .annotate(pooled=Count("id", filter=Q(status=Seed.Status.POOLED)), total=Count("id"))
+        .order_by()
+    ):
         if sub_id is None:
+            unclassified += total
             continue
-        names[sub_id] = sub_name
-        if status == Seed.Status.POOLED:
-            pooled[sub_id].append((pk, external_id))
+        names[sub_id], pooled[sub_id], available[sub_id] = sub_name, pooled_n, total
+    already = {sub: available[sub] - pooled[sub] for sub in names}
     already_total = sum(already.values())
-    available = {sub: already[sub] + len(pooled[sub]) for sub in names}
     quotas = sampling_plan(
         available=available, already=already, names=names, size=size, seed=seed
     ).quota_of
-    picks: list[list[int]] = []
-    for sub_id in sorted(names):
-        want = quotas[sub_id] - already[sub_id]
-        rng = random.Random(f"{seed}:{names[sub_id]}")
-        chosen = rng.sample(pooled[sub_id], want)
-        picks.append([pk for pk, _ in chosen])
-    # Ranks interleave subcategories so claim-next hands out a mix, not one subcategory at a time.
-    order_rng = random.Random(f"{seed}:order")
-    start = (
-        Seed.objects.filter(campaign=campaign, sample_rank__isnull=False)
-        .order_by("-sample_rank")
-        .values_list("sample_rank", flat=True)
-        .first()
-        or 0
+    start = Seed.objects.filter(campaign=campaign).aggregate(top=Max("sample_rank"))["top"] or 0
+    draw = seeds_bulk.sample_draw(
+        names=names,
+        pooled=pooled,
+        want={sub: quotas[sub] - already[sub] for sub in names},
+        seed=seed,
+        start=start,
     )
-    ranked: list[int] = []
-    depth = max((len(p) for p in picks), default=0)
-    for i in range(depth):
-        layer = [p[i] for p in picks if i < len(p)]
-        order_rng.shuffle(layer)
-        ranked.extend(layer)
-    rank_of = {pk: start + n + 1 for n, pk in enumerate(ranked)}
-    seeds = list(Seed.objects.filter(pk__in=ranked))
-    for s in seeds:
-        s.sample_rank = rank_of[s.pk]
-    Seed.objects.bulk_update(seeds, ["sample_rank"], batch_size=1000)
+    if connection.vendor == "postgresql":
+        seeds_bulk.sample_write(
+            campaign_id=campaign.pk,
+            actor=actor,
+            seed=seed,
+            subcategories=draw.subcategories,
+            positions=draw.positions,
+            ranks=draw.ranks,
+            now=timezone.now(),
+        )
+    else:
+        _sample_orm(campaign=campaign, draw=draw, seed=seed, actor=actor)
+    sampled_now = len(draw.ranks)
+    event_record(
+        campaign=campaign,
+        actor=actor,
+        kind=EventKind.SEEDS_SAMPLED,
+        obj=campaign,
+        data={"size": size, "seed": seed, "sampled_now": sampled_now},
+    )
+    return SampleReport(
+        size=size,
+        sampled_now=sampled_now,
+        sampled_total=already_total + sampled_now,
+        quotas={names[k]: v for k, v in quotas.items()},
+        available={names[k]: v for k, v in available.items()},
+        unclassified=unclassified,
+    )
+
+
+def _sample_orm(*, campaign: Campaign, draw: seeds_bulk.SampleDraw, seed: int, actor: Any) -> None:
+    """``seeds_bulk.sample_write`` with the ORM, for backends without it (SQLite): the ids of
+    the pooled seeds of the subcategories drawn from (ids only), the ranks, the guarded
+    transition with its events."""
+    ids: dict[int, list[int]] = defaultdict(list)
+    for sub_id, pk in (
+        Seed.objects.filter(
+            campaign=campaign,
+            status=Seed.Status.POOLED,
+            subcategory_id__in=set(draw.subcategories),
+        )
+        .order_by("subcategory_id", "external_id")
+        .values_list("subcategory_id", "id")
+        .iterator(chunk_size=10_000)
+    ):
+        ids[sub_id].append(pk)
+    ranked = [
+        ids[sub][position] for sub, position in zip(draw.subcategories, draw.positions, strict=True)
+    ]
+    rank_of = dict(zip(ranked, draw.ranks, strict=True))
+    Seed.objects.bulk_update(
+        [Seed(pk=pk, sample_rank=rank) for pk, rank in rank_of.items()],
+        ["sample_rank"],
+        batch_size=1000,
+    )
     transition_many(
         Seed,
         ranked,
@@ -641,21 +870,6 @@ def seeds_sample(
         actor=actor,
         campaign=campaign,
         data=lambda pk: {"seed": seed, "rank": rank_of[pk]},
-    )
-    event_record(
-        campaign=campaign,
-        actor=actor,
-        kind=EventKind.SEEDS_SAMPLED,
-        obj=campaign,
-        data={"size": size, "seed": seed, "sampled_now": len(seeds)},
-    )
-    return SampleReport(
-        size=size,
-        sampled_now=len(seeds),
-        sampled_total=already_total + len(seeds),
-        quotas={names[k]: v for k, v in quotas.items()},
-        available={names[k]: v for k, v in available.items()},
-        unclassified=unclassified,
     )
 
 
@@ -677,23 +891,31 @@ def seeds_deal_preview(*, campaign: Campaign, seed: int = 42) -> DealingPlan:
     """What ``seeds_assign`` with ``seed`` would deal now, per annotator (count and
     subcategory mix), writing nothing (the caller has checked access). Seeds claimed in the
     meantime are not dealt by the real step. Raises InvalidTransition (as ``seeds_assign``)
-    when the campaign has no annotators."""
-    inputs = dealing_inputs(campaign=campaign)
-    if not inputs.annotators:
+    when the campaign has no annotators.
+
+    Counts, never seeds: the deal follows from the groups' sizes (``seeds_bulk.deal_plan``),
+    plus the positions of skipped seeds if any; four queries at most, whatever the pool."""
+    annotators = list(
+        Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
+        .order_by("user__username")
+        .values_list("user_id", "user__username")
+    )
+    if not annotators:
         raise InvalidTransition(
             f"Campaign {campaign.slug!r} has no annotators; add some with add_member first."
         )
-    mix = deal_preview(
-        inputs.groups,
-        inputs.annotators,
+    groups, skipped = seeds_bulk.deal_groups(campaign_id=campaign.pk)
+    plan = seeds_bulk.deal_plan(
+        groups,
+        len(annotators),
         seed=seed,
-        refuses=lambda seed_id, username: (seed_id, username) in inputs.skipped,
+        refused=seeds_bulk.refusals(skipped, [pk for pk, _ in annotators]),
     )
     return DealingPlan(
         seed=seed,
-        seeds=sum(len(g) for g in inputs.groups.values()),
+        seeds=plan.total,
         annotators=[
             AnnotatorShare(annotator=name, seeds=sum(counts.values()), subcategories=counts)
-            for name, counts in mix.items()
+            for (_, name), counts in zip(annotators, plan.mix, strict=True)
         ],
     )

@@ -147,11 +147,17 @@ class Command(CampaignCommand):
             self.stderr.write(
                 f"{_where(path, unit, lineno)}: skipped: same content as seed {other!r}"
             )
+        unlisted = report.duplicate_content_total - len(report.duplicate_content)
+        if unlisted:
+            self.stderr.write(f"... and {unlisted} more with the same content as another seed.")
         for lineno, seed_id, first in report.repeated:
             self.stderr.write(
                 f"{_where(path, unit, lineno)}: skipped: task {seed_id!r} again (kept {unit} "
                 f"{first})"
             )
+        unlisted = report.repeated_total - len(report.repeated)
+        if unlisted:
+            self.stderr.write(f"... and {unlisted} more repeated task(s).")
         notes = report.task_types.summary()
         if notes:
             self.stderr.write(f"{path.name}: {notes}.")
@@ -171,12 +177,12 @@ class Command(CampaignCommand):
                 f"{'would be ' if report.dry_run else ''}imported: {why}."
             )
         verb = "would import" if report.dry_run else "imported"
-        repeated = f", {len(report.repeated)} repeated task(s)" if report.repeated else ""
+        repeated = f", {report.repeated_total} repeated task(s)" if report.repeated_total else ""
         self.stdout.write(
             self.style.SUCCESS(
                 f"{path.name} ({seed_file.detected.describe()}): {report.lines} {unit}s, "
-                f"{verb} {report.created} seeds, {len(report.already_present)} already present, "
-                f"{len(report.duplicate_content)} duplicate content{repeated}, "
+                f"{verb} {report.created} seeds, {report.already_present_total} already present, "
+                f"{report.duplicate_content_total} duplicate content{repeated}, "
                 f"{report.bad_lines} bad {unit}(s) skipped."
             )
         )
