@@ -55,8 +55,9 @@ check: install
 lint: check
 
 ## Performance benchmarks; results land in bench/results/ (bench/README.md). BENCH_DATABASE_URL
-## picks the database (default: SQLite files); bench/scale.py, the 1,000,000-seed campaign of
-## issue 18 (BENCH_SCALE, BENCH_CLAIM_SECONDS), runs on PostgreSQL only and is skipped otherwise.
+## picks the database (default: SQLite files). The scale_*.py and scale.py benchmarks, the
+## 1,000,000-seed campaign of issue 18 (BENCH_SCALE, BENCH_CLAIM_SECONDS), run on PostgreSQL
+## only and are skipped otherwise; at full scale they take about an hour together.
 bench: install
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/quality.py
@@ -64,6 +65,11 @@ bench: install
 	$(BIN)/python bench/seed_import.py
 	$(BIN)/python bench/browser.py
 	$(BIN)/python bench/scale.py
+	$(BIN)/python bench/scale_mixed.py --reuse
+	$(BIN)/python bench/scale_release.py
+	$(BIN)/python bench/scale_quality.py
+	$(BIN)/python bench/scale_sampling.py
+	$(BIN)/python bench/scale_import.py
 
 ## A worker and beat beside `make demo`'s runserver (local settings; DATABASE_URL and
 ## CELERY_BROKER_URL from the environment). `make serve` runs the production processes.
