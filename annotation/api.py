@@ -106,12 +106,16 @@ class ClaimNextView(APIView):
         summary="Claim the next seed",
     )
     def post(self, request: Request, slug: str) -> Response:
-        campaign = selectors.campaign_for_member(user=request.user, slug=slug, role=Role.ANNOTATOR)
+        # The service checks the role itself (in its claim statement on PostgreSQL, from the
+        # request's memberships otherwise) and refuses as ``campaign_for_member`` would: no
+        # separate membership read on the way in.
+        campaign = selectors.campaign_for_claim(slug=slug)
         assignment = services.assignment_claim_next(campaign=campaign, actor=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(
-            AssignmentOut(_reload(request, assignment.pk)).data, status=status.HTTP_201_CREATED
+            AssignmentOut(selectors.assignment_claimed(assignment, campaign=campaign)).data,
+            status=status.HTTP_201_CREATED,
         )
 
 
@@ -143,8 +147,7 @@ class DraftSaveView(APIView):
             data=services.DraftInput(**data, checklist=checklist),
             version=version,
         )
-        assignment = _reload(request, pk)
-        return Response(DraftOut(selectors.current_revision(assignment) or draft).data)
+        return Response(DraftOut(selectors.newest_revision(assignment_id=pk) or draft).data)
 
 
 class RejectSeedView(APIView):

@@ -373,6 +373,12 @@ class Assignment(models.Model):
             models.Index(fields=["annotator", "campaign", "status"]),
             models.Index(fields=["status", "lease_expires_at"]),
             models.Index(fields=["campaign", "status", "id"], name="assignment_campaign_status_id"),
+            # An annotator's open assignments, a page at a time in id order (the queue page).
+            models.Index(
+                fields=["campaign", "annotator", "id"],
+                condition=Q(status="active"),
+                name="assignment_active_queue",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,9 +6,10 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Case, Count, F, Prefetch, Q, QuerySet, When
+from django.db.models.functions import Left
 
 from core import access
-from core.errors import ValidationFailed
+from core.errors import NotFound, ValidationFailed
 
 from .detect import guess_natural_language
 from .models import Assignment, Campaign, Membership, Rewrite, RewriteLanguage, Role
@@ -42,6 +43,27 @@ def campaign_for_member(*, user: Any, slug: str, role: str | None = None) -> Cam
     access.require(user, campaign, role=role, missing="No such campaign.")
     assert campaign is not None  # require() raised NotFound otherwise
     return campaign
+
+
+def campaign_for_claim(*, slug: str) -> Campaign:
+    """The campaign ``slug`` for claim-next, whose service checks the actor's role itself
+    (``assignment_claim_next``); NotFound when there is no such campaign, with the message a
+    non-member gets."""
+    campaign = Campaign.objects.filter(slug=slug).first()
+    if campaign is None:
+        raise NotFound("No such campaign.")
+    return campaign
+
+
+def assignment_claimed(assignment: Assignment, *, campaign: Campaign) -> Assignment:
+    """A just-claimed assignment as ``assignment_for_user`` loads it, in one query: its seed
+    with subcategory and category; a new assignment has no revisions yet."""
+    claimed = (
+        Assignment.objects.select_related("seed__subcategory__category").filter(pk=assignment.pk)
+    ).get()
+    claimed.campaign = campaign
+    claimed.revisions = []  # type: ignore[attr-defined]  # as revisions_prefetch() sets it
+    return claimed
 
 
 def revisions_prefetch() -> Prefetch:
@@ -91,6 +113,18 @@ def assignment_for_user(*, user: Any, assignment_id: int) -> Assignment:
         owner_field="annotator_id",
         or_role=Role.CURATOR,
         missing="No such assignment.",
+    )
+
+
+def newest_revision(*, assignment_id: int) -> Rewrite | None:
+    """The newest revision of an assignment with what ``DraftOut`` shows (tags, languages, the
+    suggestion), as ``revisions_prefetch`` loads it: two queries, no seed."""
+    return (
+        Rewrite.objects.filter(assignment_id=assignment_id)
+        .select_related("subcategory__category", "suggestion")
+        .prefetch_related(language_links_prefetch())
+        .order_by("-revision")
+        .first()
     )
 
 
@@ -148,6 +182,133 @@ def annotator_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
         skipped=Count("pk", filter=Q(status=Assignment.Status.SKIPPED)),
     )
     return {**rewrites, **passed_on}
+
+
+# --- the queue page: a page of open assignments at a time ----------------------------------
+
+QUEUE_PAGE_SIZE = 50
+TITLE_SHOWN = 80  # the queue shows a seed's title cut to this many characters
+
+
+@dataclass
+class KeysetPage:
+    """One page of rows in id order and the ids to read the pages around it from: ``after``
+    (the next page: rows with a larger id) and ``before`` (the previous one)."""
+
+    rows: list[Any]
+    after: int | None
+    before: int | None
+
+
+def keyset_by_id(
+    qs: QuerySet[Any], *, after: int | None, before: int | None, size: int
+) -> KeysetPage:
+    """The page of ``qs`` in id order that follows id ``after`` (or precedes id ``before``; the
+    first page when neither), read by an index on the filter's columns and id: one query, the
+    same work on any page of any list."""
+    if before is not None and after is None:
+        found = list(qs.filter(pk__lt=before).order_by("-pk")[: size + 1])
+        more = len(found) > size
+        rows = found[:size][::-1]
+        return KeysetPage(
+            rows=rows,
+            after=rows[-1].pk if rows else None,
+            before=rows[0].pk if rows and more else None,
+        )
+    if after is not None:
+        qs = qs.filter(pk__gt=after)
+    found = list(qs.order_by("pk")[: size + 1])
+    rows = found[:size]
+    return KeysetPage(
+        rows=rows,
+        after=rows[-1].pk if rows and len(found) > size else None,
+        before=rows[0].pk if rows and after is not None else None,
+    )
+
+
+def open_assignments_page(
+    *, user: Any, campaign: Campaign, after: int | None, before: int | None
+) -> KeysetPage:
+    """A page of the annotator's active assignments, oldest first (``keyset_by_id``; the
+    partial index ``assignment_active_queue`` serves it), with what the queue shows and no
+    more: the seed's title cut short (``seed_title``), its subcategory, and the current
+    revision's number, version, status and feedback (``.revisions``, newest first). Never a
+    seed's or a rewrite's body. Two queries."""
+    qs = (
+        Assignment.objects.filter(
+            campaign=campaign, annotator_id=user.pk, status=Assignment.Status.ACTIVE
+        )
+        .select_related("seed__subcategory")
+        .only(
+            "id",
+            "campaign_id",
+            "annotator_id",
+            "status",
+            "lease_expires_at",
+            "created_at",
+            "seed_id",
+            "seed__id",
+            "seed__external_id",
+            "seed__subcategory_id",
+            "seed__subcategory__id",
+            "seed__subcategory__name",
+        )
+        .annotate(seed_title=Left("seed__title", TITLE_SHOWN + 1))
+        .prefetch_related(
+            Prefetch(
+                "rewrites",
+                queryset=Rewrite.objects.only(
+                    "id", "assignment_id", "revision", "version", "status", "feedback"
+                ).order_by("-revision"),
+                to_attr="revisions",
+            )
+        )
+    )
+    return keyset_by_id(qs, after=after, before=before, size=QUEUE_PAGE_SIZE)
+
+
+def returned_for_revision(
+    *, user: Any, campaign: Campaign, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The open revisions on the annotator's active assignments that continue a rewrite
+    returned for revision (they carry its feedback), oldest assignment first: the queue's
+    "Returned to you" list, as rows of ``assignment_id``, ``title`` (the seed's, cut short)
+    and ``rewrite``. One query."""
+    found = (
+        Rewrite.objects.filter(
+            campaign=campaign,
+            assignment__annotator_id=user.pk,
+            assignment__status=Assignment.Status.ACTIVE,
+            status=Rewrite.Status.DRAFT,
+            previous__isnull=False,
+        )
+        .only("id", "assignment_id", "seed_id", "revision", "version", "status", "feedback")
+        .annotate(seed_title=Left("seed__title", TITLE_SHOWN + 1), seed_ref=F("seed__external_id"))
+        .order_by("assignment_id")[:limit]
+    )
+    return [
+        {
+            "assignment_id": rewrite.assignment_id,
+            "title": vars(rewrite)["seed_title"] or vars(rewrite)["seed_ref"],
+            "rewrite": rewrite,
+        }
+        for rewrite in found
+        if rewrite.feedback
+    ]
+
+
+def queue_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
+    """How many assignments the annotator has open, and how many of them continue a rewrite
+    returned for revision (one query)."""
+    return Assignment.objects.filter(
+        campaign=campaign, annotator_id=user.pk, status=Assignment.Status.ACTIVE
+    ).aggregate(
+        open=Count("pk", distinct=True),
+        returned=Count(
+            "rewrites",
+            filter=Q(rewrites__status=Rewrite.Status.DRAFT, rewrites__previous__isnull=False),
+        ),
+    )
 
 
 def assignment_for_annotator(*, user: Any, assignment_id: int) -> Assignment:

@@ -58,18 +58,24 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
-    """The annotator's active assignments (drafts and returned rewrites first), totals, and
-    the "next seed" button."""
+    """The annotator's open assignments, a page at a time (oldest first; ``?after=`` and
+    ``?before=`` an id read the next and previous pages), the ones returned for revision on
+    top, totals, and the "next seed" button."""
     campaign = selectors.campaign_for_member(user=request.user, slug=slug, role=Role.ANNOTATOR)
     now = timezone.now()
+    page = selectors.open_assignments_page(
+        user=request.user,
+        campaign=campaign,
+        after=_id_param(request, "after"),
+        before=_id_param(request, "before"),
+    )
     rows: list[dict[str, Any]] = []
-    for assignment in selectors.assignments_for_annotator(
-        user=request.user, campaign=campaign, status=Assignment.Status.ACTIVE
-    ):
+    for assignment in page.rows:
         rewrite = selectors.current_revision(assignment)
         rows.append(
             {
                 "assignment": assignment,
+                "title": vars(assignment)["seed_title"] or assignment.seed.external_id,
                 "rewrite": rewrite,
                 "returned": bool(rewrite and rewrite.feedback),
                 "age": now - assignment.created_at,
@@ -78,17 +84,25 @@ def queue_page(request: HttpRequest, slug: str) -> HttpResponse:
                 else None,
             }
         )
-    rows.sort(key=lambda r: (not r["returned"], r["rewrite"] is None, r["assignment"].pk))
+    returned = selectors.returned_for_revision(user=request.user, campaign=campaign)
     return render(
         request,
         "annotation/queue.html",
         {
             "campaign": campaign,
             "rows": rows,
-            "returned": [r for r in rows if r["returned"]],
+            "page": page,
+            "returned": returned,
+            "queue": selectors.queue_counts(user=request.user, campaign=campaign),
             "counts": selectors.annotator_counts(user=request.user, campaign=campaign),
         },
     )
+
+
+def _id_param(request: HttpRequest, name: str) -> int | None:
+    """A page link's id (``?after=`` / ``?before=``); None when absent or not an id."""
+    raw = request.GET.get(name, "")
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**63 else None
 
 
 @login_required

@@ -4,19 +4,22 @@ rewrite, campaign statistics. Each view parses input, calls one selector or serv
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.http import http_date
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from annotation.models import Rewrite, Role
 from annotation.selectors import annotator_named, campaign_for_member
-from core.http import parse
+from core.http import Pagination, parse
 
-from . import dashboard, selectors, services
+from . import selectors, services
 from .filters import BallotFilter, RewriteFilter
+from .jobs import curator_stats
 from .models import Ballot
 from .serializers import (
     BallotOut,
@@ -47,11 +50,77 @@ class SubmitView(APIView):
         )
 
 
+class BallotPagination(Pagination):
+    """The API's pages (``count``, ``next``, ``previous``, ``results``; ``page_size`` up to
+    500), read by keyset: ``next`` and ``previous`` carry a ``cursor`` (the last or first
+    ballot's creation time and id), so every page costs the same however deep. ``?page=N``
+    still reads page N the old way (by offset) for clients that count pages."""
+
+    cursor_query_param = "cursor"
+    keyset: selectors.QueuePage | None = None  # the page read by cursor; None: by number
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
+        if request.query_params.get(self.page_query_param) and not request.query_params.get(
+            self.cursor_query_param
+        ):
+            self.keyset = None
+            return super().paginate_queryset(queryset, request, view)
+        self.request = request
+        size = self.get_page_size(request)
+        token = request.query_params.get(self.cursor_query_param)
+        cursor = selectors.QueueCursor.decode(token) if token else None
+        self.count = queryset.order_by().count()
+        self.keyset = selectors.queue_page(queryset, cursor=cursor, size=size)
+        return self.keyset.rows
+
+    def _link(self, token: str | None) -> str | None:
+        if token is None or self.request is None:
+            return None
+        url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+        return replace_query_param(url, self.cursor_query_param, token)
+
+    def get_next_link(self) -> str | None:
+        if self.keyset is None:
+            return super().get_next_link()
+        return self._link(self.keyset.next)
+
+    def get_previous_link(self) -> str | None:
+        if self.keyset is None:
+            return super().get_previous_link()
+        return self._link(self.keyset.previous)
+
+    def get_paginated_response(self, data: Any) -> Response:
+        if self.keyset is None:
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "count": self.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "The page after (or before) a ballot, from a page's "
+                "'next' or 'previous' link",
+                "schema": {"type": "string"},
+            },
+        ]
+
+
 class CampaignBallotListView(ListAPIView):
     """My ballots in a campaign (pending by default), oldest first."""
 
     serializer_class = BallotOut
     filterset_class = BallotFilter
+    pagination_class = BallotPagination
 
     def get_queryset(self) -> QuerySet[Ballot]:
         if getattr(self, "swagger_fake_view", False):  # schema generation
@@ -85,7 +154,7 @@ class VoteView(APIView):
         summary="Cast my vote (final)",
     )
     def post(self, request: Request, pk: int) -> Response:
-        selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
+        selectors.ballot_access_for_reviewer(user=request.user, ballot_id=pk)
         data = parse(VoteIn, request.data)
         services.ballot_cast(ballot_id=pk, actor=request.user, **data)
         ballot = selectors.ballot_for_reviewer(user=request.user, ballot_id=pk)
@@ -184,4 +253,8 @@ class CampaignStatsView(APIView):
     )
     def get(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
-        return Response(CampaignStatsOut(dashboard.campaign_overview(campaign)).data)
+        stats = curator_stats(campaign=campaign)
+        return Response(
+            CampaignStatsOut({**stats.overview, "snapshot": stats.freshness()}).data,
+            headers={"Last-Modified": http_date(stats.computed_at.timestamp())},
+        )

@@ -101,6 +101,23 @@ class Ballot(models.Model):
         indexes = [
             models.Index(fields=["reviewer", "campaign", "status"]),
             models.Index(fields=["rewrite", "status"]),
+            # The reviewer queues, read a page at a time in their order (keyset): pending oldest
+            # first (the ballots page and API, "next ballot", and each reviewer's load when a
+            # panel is chosen), every ballot by age (the API's other filters), votes newest
+            # first (the ballots page's recent votes).
+            models.Index(
+                fields=["campaign", "reviewer", "created_at", "id"],
+                condition=Q(status="pending"),
+                name="ballot_pending_queue",
+            ),
+            models.Index(
+                fields=["campaign", "reviewer", "created_at", "id"], name="ballot_reviewer_created"
+            ),
+            models.Index(
+                fields=["campaign", "reviewer", "cast_at", "id"],
+                condition=Q(status="cast"),
+                name="ballot_cast_recent",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -131,3 +148,8 @@ class ReviewHint(models.Model):
 
     def __str__(self) -> str:
         return f"hint for rewrite {self.rewrite_id} ({self.status})"
+
+
+# The curator statistics' snapshot lives in its own module; importing it here is how Django
+# finds it (it belongs to this app). Re-exported explicitly ("as") for mypy.
+from .models_stats import StatsSnapshot as StatsSnapshot  # noqa: E402, I001

@@ -1,16 +1,18 @@
 """Reads of the review app, scoped to the actor's memberships and role."""
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.functions import Left
 
 from annotation.models import Campaign, Rewrite, RewriteLanguage, Role
 from annotation.selectors import campaign_for_member, language_links_prefetch
 from core import access
-from core.errors import InvalidTransition, NotFound
-from quality.selectors import quality_flags_prefetch
+from core.errors import InvalidTransition, NotFound, ValidationFailed
+from quality.selectors import is_contaminated, quality_flags_prefetch
 
 from .models import Ballot, ReviewHint
 
@@ -59,6 +61,20 @@ def ballot_for_reviewer(*, user: Any, ballot_id: int) -> Ballot:
         role=Role.REVIEWER,
         owner_field="reviewer_id",
         missing="No such ballot.",
+    )
+
+
+def ballot_access_for_reviewer(*, user: Any, ballot_id: int) -> Ballot:
+    """``ballot_for_reviewer``'s check alone (the ballot with its campaign, nothing else): for
+    a request that checks access before it reads the body. One query."""
+    ballot = (
+        Ballot.objects.select_related("campaign")
+        .only("id", "status", "reviewer_id", "rewrite_id", "campaign")
+        .filter(pk=ballot_id)
+        .first()
+    )
+    return access.require_object(
+        user, ballot, role=Role.REVIEWER, owner_field="reviewer_id", missing="No such ballot."
     )
 
 
@@ -146,12 +162,158 @@ def next_pending_ballot_id(
 
 
 def ballots_cast_recently(*, user: Any, campaign: Campaign, limit: int = 10) -> list[Ballot]:
-    """The reviewer's most recent votes in ``campaign``, newest first, with the rewrite's state."""
+    """The reviewer's most recent votes in ``campaign``, newest first (the partial index
+    ``ballot_cast_recent`` serves it), with the rewrite's state and subcategory and the start
+    of its text (``text_head``), never the whole text or the seed. One query."""
     return list(
         Ballot.objects.filter(campaign=campaign, reviewer_id=user.pk, status=Ballot.Status.CAST)
-        .select_related("rewrite__seed", "rewrite__subcategory")
+        .select_related("rewrite__subcategory")
+        .only(
+            "id",
+            "campaign_id",
+            "reviewer_id",
+            "status",
+            "decision",
+            "cast_at",
+            "created_at",
+            "rewrite_id",
+            "rewrite__id",
+            "rewrite__status",
+            "rewrite__subcategory_id",
+            "rewrite__subcategory__id",
+            "rewrite__subcategory__name",
+        )
+        .annotate(text_head=Left("rewrite__text", TEXT_SHOWN + 1))
         .order_by("-cast_at", "-id")[:limit]
     )
+
+
+# --- the reviewer's queue, a page at a time (keyset on created_at, id) -----------------------
+
+QUEUE_PAGE_SIZE = 50
+TEXT_SHOWN = 90  # list pages show a rewrite's text cut to this many characters
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class BadCursor(ValidationFailed):
+    """A page link that is not one this list made."""
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """A position in a reviewer's list ordered by (created_at, id): the row's creation time
+    and id, and which way to read from it (``backwards``: the page before)."""
+
+    created_at: datetime
+    id: int
+    backwards: bool = False
+
+    def encode(self) -> str:
+        micros = (self.created_at - _EPOCH) // timedelta(microseconds=1)
+        return f"{'b' if self.backwards else 'a'}{micros}_{self.id}"
+
+    @classmethod
+    def decode(cls, token: str) -> "QueueCursor":
+        """Read a cursor made by ``encode``; BadCursor (400, naming ``cursor``) otherwise."""
+        try:
+            if token[:1] not in ("a", "b") or not token.isascii():
+                raise ValueError
+            micros, pk = (int(part) for part in token[1:].split("_"))
+            if not 0 < pk < 2**63:
+                raise ValueError
+            created_at = _EPOCH + timedelta(microseconds=micros)
+        except (ValueError, OverflowError):
+            raise BadCursor(
+                "This page link is not valid; start from the first page.",
+                details={"errors": {"cursor": ["not a cursor of this list"]}},
+            ) from None
+        return cls(created_at=created_at, id=pk, backwards=token[0] == "b")
+
+
+@dataclass
+class QueuePage:
+    rows: list[Ballot]
+    next: str | None
+    previous: str | None
+
+
+def queue_page(qs: QuerySet[Ballot], *, cursor: QueueCursor | None, size: int) -> QueuePage:
+    """The page of ``qs`` in (created_at, id) order after ``cursor`` (or before it, read
+    backwards), with the cursors of the pages around it: one query, which an index on the
+    filter's columns then (created_at, id) reads from the cursor on, whichever page it is."""
+    backwards = bool(cursor and cursor.backwards)
+    ordered = qs.order_by(*(("-created_at", "-id") if backwards else ("created_at", "id")))
+    if cursor is not None:
+        beyond, reach = ("lt", "lte") if backwards else ("gt", "gte")
+        ordered = ordered.filter(
+            Q(**{f"created_at__{reach}": cursor.created_at})
+            & (
+                Q(**{f"created_at__{beyond}": cursor.created_at})
+                | Q(**{f"id__{beyond}": cursor.id})
+            )
+        )
+    found = list(ordered[: size + 1])
+    more = len(found) > size
+    rows = found[:size]
+    if backwards:
+        rows.reverse()
+
+    def make(ballot: Ballot, back: bool) -> str:
+        return QueueCursor(created_at=ballot.created_at, id=ballot.pk, backwards=back).encode()
+
+    has_next = more if not backwards else cursor is not None
+    has_previous = more if backwards else cursor is not None
+    return QueuePage(
+        rows=rows,
+        next=make(rows[-1], False) if rows and has_next else None,
+        previous=make(rows[0], True) if rows and has_previous else None,
+    )
+
+
+def pending_ballots_page(
+    *, user: Any, campaign: Campaign, cursor: QueueCursor | None, size: int = QUEUE_PAGE_SIZE
+) -> QueuePage:
+    """A page of the reviewer's pending ballots, oldest first (the partial index
+    ``ballot_pending_queue`` serves it), with what the ballots page lists and no more: the
+    revision's tags, the start of its text (``text_head``), whether it is contaminated and its
+    similarity flags; never a seed or a whole text. Constant queries for any page."""
+    qs = (
+        Ballot.objects.filter(campaign=campaign, reviewer_id=user.pk, status=Ballot.Status.PENDING)
+        .select_related("rewrite__subcategory")
+        .only(
+            "id",
+            "campaign_id",
+            "reviewer_id",
+            "status",
+            "created_at",
+            "rewrite_id",
+            "rewrite__id",
+            "rewrite__status",
+            "rewrite__revision",
+            "rewrite__difficulty",
+            "rewrite__question_tokens",
+            "rewrite__subcategory_id",
+            "rewrite__subcategory__id",
+            "rewrite__subcategory__name",
+        )
+        .annotate(
+            text_head=Left("rewrite__text", TEXT_SHOWN + 1),
+            contaminated=is_contaminated("rewrite__"),
+        )
+        .prefetch_related(
+            Prefetch(
+                "rewrite__language_links",
+                queryset=RewriteLanguage.objects.select_related("language").order_by("position"),
+            ),
+            # The similarity flags (the contamination hits are the ``contaminated`` flag).
+            *(
+                prefetch
+                for prefetch in quality_flags_prefetch("rewrite__")
+                if prefetch.prefetch_through.endswith("similarity_flags")
+            ),
+        )
+    )
+    return queue_page(qs, cursor=cursor, size=size)
 
 
 def pending_ballots(*, user: Any, campaign: Campaign) -> int:

@@ -550,8 +550,18 @@ class ProgressDayOut(serializers.Serializer):
     accepted_to_date = serializers.IntegerField()
 
 
+class StatsSnapshotOut(serializers.Serializer):
+    computed_at = serializers.DateTimeField(help_text="When the figures were counted.")
+    age_seconds = serializers.FloatField(help_text="Seconds since ``computed_at``.")
+    stale = serializers.BooleanField(
+        help_text="The campaign changed since: newer figures are being computed."
+    )
+    compute_seconds = serializers.FloatField(help_text="How long counting them took.")
+
+
 class CampaignStatsOut(DistributionsOut):
-    """``review.dashboard.campaign_overview``: what the dashboard draws."""
+    """``review.dashboard.campaign_overview``: what the dashboard draws. The stats API serves it
+    from a snapshot (``review.dashboard.snapshot``) and says how fresh it is in ``snapshot``."""
 
     campaign = serializers.CharField()
     funnel = FunnelOut()
@@ -560,3 +570,4 @@ class CampaignStatsOut(DistributionsOut):
     tokenizer = serializers.CharField()
     coverage = CoverageOut()
     progress = ProgressDayOut(many=True)
+    snapshot = StatsSnapshotOut(required=False, help_text="How fresh these figures are.")

@@ -15,15 +15,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotation.models import Role
 from annotation.rendering import render_markdown, render_seed
-from annotation.selectors import annotator_named, assignment_for_curator, campaign_for_member
+from annotation.selectors import (
+    annotator_named,
+    assignment_for_curator,
+    campaign_for_member,
+    rewrite_language_names,
+)
 from annotation.services import assignment_reassign
 from core.charts import chart_table_csv
 from core.errors import DomainError, ValidationFailed
 from core.http import error_message, status_for
 from core.labels import label
-from quality.selectors import contamination_hits, similarity_flags
+from quality.selectors import similarity_flags
 
 from . import dashboard, selectors, services
+from .jobs import curator_stats
 from .models import Ballot, Decision, VoteReason
 from .serializers import (
     HintOut,
@@ -36,15 +42,20 @@ from .serializers import (
 )
 from .services.hints import HINT_LABEL
 
-QUEUE_LIMIT = 200  # "Next ballot" walks the whole queue; the list shows its oldest part
 HINT_ITEMS = (("clear", "Clear"), ("ethical", "No ethical issue"), ("solvable", "Solvable"))
 
 
 @login_required
 def ballots_page(request: HttpRequest, slug: str) -> HttpResponse:
-    """The reviewer's pending ballots, oldest first, and the ones they cast most recently."""
+    """The reviewer's pending ballots, oldest first, a page at a time (``?cursor=`` from the
+    page's links), and the ones they cast most recently."""
     campaign = campaign_for_member(user=request.user, slug=slug, role=Role.REVIEWER)
-    pending = list(selectors.ballots_for_reviewer(user=request.user, slug=slug)[:QUEUE_LIMIT])
+    token = request.GET.get("cursor", "")
+    try:
+        cursor = selectors.QueueCursor.decode(token) if token else None
+    except selectors.BadCursor:
+        cursor = None  # a stale or mangled link: the first page
+    page = selectors.pending_ballots_page(user=request.user, campaign=campaign, cursor=cursor)
     recent = selectors.ballots_cast_recently(user=request.user, campaign=campaign)
     return render(
         request,
@@ -54,12 +65,19 @@ def ballots_page(request: HttpRequest, slug: str) -> HttpResponse:
             "pending": [
                 (
                     b,
-                    rewrite_out(b.rewrite),
-                    bool(contamination_hits(b.rewrite)),
+                    {
+                        "revision": b.rewrite.revision,
+                        "subcategory": b.rewrite.subcategory.name if b.rewrite.subcategory else "",
+                        "difficulty": b.rewrite.difficulty,
+                        "programming_languages": rewrite_language_names(b.rewrite),
+                        "question_tokens": b.rewrite.question_tokens,
+                    },
+                    vars(b)["contaminated"],
                     similarity_flags(b.rewrite)[:1],
                 )
-                for b in pending
+                for b in page.rows
             ],
+            "page": page,
             "recent": recent,
             "counts": selectors.reviewer_counts(user=request.user, campaign=campaign),
         },
@@ -161,9 +179,8 @@ def _vote_context(request: HttpRequest, ballot: Ballot) -> dict[str, Any]:
         "next_id": selectors.next_pending_ballot_id(
             user=request.user, campaign=ballot.campaign, exclude=ballot.pk
         ),
-        "pending_count": selectors.reviewer_counts(user=request.user, campaign=ballot.campaign)[
-            "pending"
-        ],
+        # Only the pending ones (their partial index), not every ballot the reviewer ever had.
+        "pending_count": selectors.pending_ballots(user=request.user, campaign=ballot.campaign),
         "hint": _hint_context(ballot),
     }
 
@@ -192,9 +209,14 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
     """The curator's view of the whole campaign: funnel, coverage, people, agreement, the
     revision loop and charts (each with its numbers)."""
     campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
-    stats = dashboard.campaign_overview(campaign)
+    served = curator_stats(campaign=campaign)
+    stats = served.overview
     agreement = stats["agreement"]
     loop = dashboard.revision_loop(campaign, split_ids=agreement["split_rewrites"])
+    # Each row with the annotators it may go to (all but its author, or its annotator).
+    options = dashboard.annotator_options(loop.annotators)
+    decided_rows = [(r, options(r.author_id)) for r in loop.decided]
+    awaiting_rows = [(r, options(r.assignment.annotator_id)) for r in loop.awaiting_author]
     reviewers = {r["username"]: r for r in stats["people"]["reviewers"]}
     for name, row in agreement["reviewer_agreement_with_outcome"].items():
         # A reviewer who has left the campaign still appears with the votes they cast.
@@ -222,7 +244,10 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
             "progress": stats["progress"],
             "charts": charts,
             "loop": loop,
+            "decided_rows": decided_rows,
+            "awaiting_rows": awaiting_rows,
             "split_count": len(agreement["split_rewrites"]),
+            "snapshot": served.freshness(),
         },
     )
 
@@ -231,7 +256,7 @@ def dashboard_page(request: HttpRequest, slug: str) -> HttpResponse:
 def dashboard_chart_csv(request: HttpRequest, slug: str, chart: str) -> HttpResponse:
     """The numbers behind one dashboard chart, as CSV."""
     campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
-    charts = dashboard.dashboard_charts(dashboard.campaign_overview(campaign))
+    charts = dashboard.dashboard_charts(curator_stats(campaign=campaign).overview)
     if chart not in charts:
         return HttpResponse(
             f"No chart {chart!r}; use one of {', '.join(charts)}.",

@@ -9,7 +9,7 @@ from annotation.models import Campaign
 from ..stats import campaign_stats
 from . import metrics
 from .metrics import kappa_matrix
-from .presentation import FUNNEL_STAGES, dashboard_charts, funnel_rows
+from .presentation import FUNNEL_STAGES, annotator_options, dashboard_charts, funnel_rows
 from .queries import (
     RevisionLoop,
     activity_by_day,
@@ -21,6 +21,7 @@ from .queries import (
 __all__ = [
     "FUNNEL_STAGES",
     "RevisionLoop",
+    "annotator_options",
     "campaign_overview",
     "coverage",
     "dashboard_charts",

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from annotation.models import Campaign, Membership, Rewrite, Role
@@ -28,10 +28,9 @@ def panel_fill(*, rewrite_id: int, actor: Any = None) -> list[Ballot]:
     if rewrite is None or rewrite.status != Rewrite.Status.SUBMITTED:
         return []
     campaign = rewrite.campaign
-    seated = set(
-        rewrite.ballots.exclude(status=Ballot.Status.CLOSED).values_list("reviewer_id", flat=True)
-    )
-    ever_seated = set(rewrite.ballots.values_list("reviewer_id", flat=True))
+    seats = list(rewrite.ballots.order_by().values_list("reviewer_id", "status"))
+    seated = {reviewer for reviewer, status in seats if status != Ballot.Status.CLOSED}
+    ever_seated = {reviewer for reviewer, _status in seats}
     need = (rewrite.panel_size or campaign.panel_size) - len(seated)
     if need <= 0:
         return []
@@ -46,15 +45,7 @@ def panel_fill(*, rewrite_id: int, actor: Any = None) -> list[Ballot]:
         Membership.objects.filter(campaign=campaign, role=Role.REVIEWER)
         .exclude(user_id__in=authors | {rewrite.author_id})
         .exclude(user_id__in=ever_seated)
-        .annotate(
-            load=Count(
-                "user__ballots",
-                filter=Q(
-                    user__ballots__status=Ballot.Status.PENDING,
-                    user__ballots__campaign=campaign,
-                ),
-            )
-        )
+        .annotate(load=Coalesce(pending_load(campaign_id=campaign.pk), Value(0)))
         .order_by("load", "user_id")
         .values_list("user_id", flat=True)[:need]
     )
@@ -71,6 +62,23 @@ def panel_fill(*, rewrite_id: int, actor: Any = None) -> list[Ballot]:
         data=lambda b: {"rewrite": rewrite.pk},
     )
     return ballots
+
+
+def pending_load(*, campaign_id: int) -> Subquery:
+    """An expression on a membership: how many pending ballots its user holds in the campaign.
+    Counted per reviewer from the partial index of pending ballots (``ballot_pending_queue``),
+    so a panel's choice reads the candidates' open ballots only, never the campaign's (or
+    every campaign's) cast ones."""
+    return Subquery(
+        Ballot.objects.filter(
+            campaign_id=campaign_id, reviewer_id=OuterRef("user_id"), status=Ballot.Status.PENDING
+        )
+        .order_by()
+        .values("reviewer_id")
+        .annotate(n=Count("pk"))
+        .values("n"),
+        output_field=IntegerField(),
+    )
 
 
 def rewrites_waiting_for_reviewers(*, campaign: Campaign | None = None) -> list[int]:
