@@ -21,7 +21,7 @@ from core.parsers import StrictJSONParser
 from . import selectors, services
 from .auth import ClientAddressRateThrottle, lockout_body, lockout_minutes
 from .filters import AssignmentFilter
-from .models import Assignment, Rewrite, Role
+from .models import Assignment, Rewrite, Role, Seed
 from .serializers import (
     AssignmentOut,
     CampaignOut,
@@ -113,10 +113,19 @@ class ClaimNextView(APIView):
         assignment = services.assignment_claim_next(campaign=campaign, actor=request.user)
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(
-            AssignmentOut(selectors.assignment_claimed(assignment, campaign=campaign)).data,
-            status=status.HTTP_201_CREATED,
-        )
+        if not _loaded_for_response(assignment):  # the ORM path (SQLite) loads less
+            assignment = selectors.assignment_claimed(assignment, campaign=campaign)
+        return Response(AssignmentOut(assignment).data, status=status.HTTP_201_CREATED)
+
+
+def _loaded_for_response(assignment: Assignment) -> bool:
+    """Whether the claim came back with what ``AssignmentOut`` reads (the claim statement
+    returns the seed with its subcategory and category, and no revisions yet)."""
+    return (
+        hasattr(assignment, "revisions")
+        and Assignment.seed.is_cached(assignment)
+        and Seed.subcategory.is_cached(assignment.seed)
+    )
 
 
 def _reload(request: Request, assignment_id: int) -> Assignment:

@@ -514,6 +514,18 @@ class Rewrite(models.Model):
         indexes = [
             models.Index(fields=["campaign", "status"]),
             models.Index(fields=["campaign", "status", "id"], name="rewrite_campaign_status_id"),
+            # The curator dashboard's revision loop: the oldest decided revisions waiting for a
+            # curator (read from the index alone, sorted by decided_at) and the revisions sent
+            # back to their authors (drafts past the first revision, a small part of the table).
+            models.Index(
+                fields=["campaign", "status", "decided_at", "id"],
+                name="rewrite_campaign_decided",
+            ),
+            models.Index(
+                fields=["campaign", "created_at", "id"],
+                condition=Q(status="draft", revision__gt=1),
+                name="rewrite_campaign_redraft",
+            ),
         ]
 
     def __str__(self) -> str:

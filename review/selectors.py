@@ -140,13 +140,21 @@ def rewrite_submitted(*, rewrite_id: int) -> Rewrite:
 
 
 def reviewer_counts(*, user: Any, campaign: Campaign) -> dict[str, int]:
-    """The reviewer's ballots in ``campaign`` by status (one query)."""
-    counts = Ballot.objects.filter(campaign=campaign, reviewer_id=user.pk).aggregate(
-        pending=Count("pk", filter=Q(status=Ballot.Status.PENDING)),
-        cast=Count("pk", filter=Q(status=Ballot.Status.CAST)),
-        closed=Count("pk", filter=Q(status=Ballot.Status.CLOSED)),
+    """The reviewer's ballots in ``campaign`` by status (one query). Grouped by status and
+    counting rows, not ids, so that PostgreSQL reads the (reviewer, campaign, status) index
+    alone (an index-only scan, once VACUUM has marked the pages all-visible) instead of
+    fetching every ballot of the reviewer from the table."""
+    counts = dict.fromkeys(("pending", "cast", "closed"), 0)
+    by_status = (
+        Ballot.objects.filter(reviewer_id=user.pk, campaign=campaign)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("*"))
     )
-    return {k: v or 0 for k, v in counts.items()}
+    for status, n in by_status:
+        if status in counts:
+            counts[str(status)] = n
+    return counts
 
 
 def next_pending_ballot_id(

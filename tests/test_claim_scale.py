@@ -15,12 +15,15 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from annotation import selectors
 from annotation.models import Assignment, Event, Membership, Seed
+from annotation.serializers import AssignmentOut
 from annotation.services import assignment_claim_next, assignment_skip
 from annotation.services.assignments import _claim_next_once, _claim_next_statement, _claim_sql
 from core import access
 from core.errors import Conflict, NotAllowed, NotFound
 
+from .conftest import api_for
 from .test_concurrency import run_together
 
 POSTGRES = connection.vendor == "postgresql"
@@ -337,3 +340,36 @@ def test_the_seed_table_is_vacuumed_early(postgres):
         "autovacuum_vacuum_scale_factor=0.01",
         "autovacuum_vacuum_threshold=1000",
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_claim_api_answers_from_the_statement_as_from_a_reload(make_world):
+    """On PostgreSQL the claim statement returns the assignment with its seed, subcategory and
+    category (the seed's JSON metadata decoded as the ORM does; a seed without a subcategory
+    too), so the API answers without reloading: the token, the campaign, the claim. The
+    response is the one the reload (``selectors.assignment_claimed``) gives."""
+    world = make_world(slug="qanswer")
+    world.add_seeds(4, metadata={"k": [1, "two"]}, answer="42", title="T")
+    client = api_for(world.annotators[0])
+    url = f"/api/v1/campaigns/{world.campaign.slug}/assignments/next/"
+    client.post(url)  # warm: content types and the like
+    left = world.campaign.seeds.filter(status="sampled").order_by("sample_rank", "id")
+    Seed.objects.filter(pk=left[0].pk).update(subcategory=None)
+    bodies = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.post(url)
+        assert response.status_code == 201, response.content
+        body = response.json()
+        stored = Assignment.objects.get(pk=body["id"])
+        reloaded = selectors.assignment_claimed(stored, campaign=world.campaign)
+        assert body == AssignmentOut(reloaded).data
+        assert len(ctx.captured_queries) == (3 if POSTGRES else 11), ctx.captured_queries
+        bodies.append(body)
+    assert [b["seed"]["subcategory"] is None for b in bodies] == [True, False]
+    me = world.annotators[1]
+    claimed = assignment_claim_next(campaign=world.campaign, actor=me)
+    stored = Assignment.objects.select_related("seed").get(pk=claimed.pk)
+    assert model_to_dict(claimed) == model_to_dict(stored)
+    assert model_to_dict(claimed.seed) == model_to_dict(stored.seed)
+    assert claimed.seed.metadata == {"k": [1, "two"]}

@@ -4,12 +4,12 @@ import functools
 import json
 import random
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
@@ -27,12 +27,14 @@ from core.transitions import (
 from ..models import (
     Assignment,
     Campaign,
+    Category,
     Event,
     Membership,
     RejectReason,
     Rewrite,
     Role,
     Seed,
+    Subcategory,
 )
 from . import seeds_bulk
 
@@ -354,10 +356,12 @@ def _claim_sql(*, check_membership: bool) -> str:
     writes them). Every column the ORM path writes is written (tests/test_claim_scale.py
     checks that both paths store the same rows). The pick reads the partial index of
     claimable seeds (``seed_claimable``). With ``check_membership`` it claims only for a
-    member of the campaign with the annotator role (evaluated once, before the pick)."""
-    seed, assignment, event, membership = (
+    member of the campaign with the annotator role (evaluated once, before the pick). Its
+    row: the assignment, the seed as updated, the seed's subcategory and category
+    (``_CLAIM_ROW``)."""
+    seed, assignment, event, membership, subcategory, category = (
         connection.ops.quote_name(model._meta.db_table)
-        for model in (Seed, Assignment, Event, Membership)
+        for model in (Seed, Assignment, Event, Membership, Subcategory, Category)
     )
     member = (
         f"""
@@ -386,7 +390,7 @@ WITH picked AS (
 ), moved AS (
     UPDATE {seed} s SET status = '{assigned}'
     FROM picked WHERE s.id = picked.id AND s.status = '{sampled}'
-    RETURNING s.id
+    RETURNING {_columns(Seed, "s")}
 ), claimed AS (
     INSERT INTO {assignment} (
         campaign_id, seed_id, annotator_id, status, lease_expires_at,
@@ -394,7 +398,7 @@ WITH picked AS (
     )
     SELECT %(campaign)s, moved.id, %(actor)s, '{active}', %(lease)s, '', '', '', %(now)s, %(now)s
     FROM moved
-    RETURNING id, seed_id
+    RETURNING *
 ), logged AS (
     INSERT INTO {event} (
         campaign_id, actor_id, kind, object_type, object_id, from_state, to_state, data,
@@ -410,16 +414,52 @@ WITH picked AS (
     ) AS e (n, kind, object_type, object_id, from_state, to_state, data)
     ORDER BY e.n
 )
-SELECT id, seed_id FROM claimed"""
+SELECT {_columns(Assignment, "claimed")}, {_columns(Seed, "moved")},
+    {_columns(Subcategory, "sc")}, {_columns(Category, "c")}
+FROM claimed JOIN moved ON moved.id = claimed.seed_id
+LEFT JOIN {subcategory} sc ON sc.id = moved.subcategory_id
+LEFT JOIN {category} c ON c.id = sc.category_id"""
+
+
+# The models whose rows the claim statement returns, in that order: the assignment, its seed
+# (as the update left it), the seed's subcategory and category (NULLs when it has none).
+_CLAIM_ROW = (Assignment, Seed, Subcategory, Category)
+
+
+def _columns(model: type[models.Model], alias: str) -> str:
+    return ", ".join(
+        f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields
+    )
+
+
+def _claimed_instances(row: Sequence[Any]) -> list[Any]:
+    """The claim statement's row as model instances, as the ORM would load them (its
+    converters applied: JSON arrives as text); None for a subcategory or category the seed
+    does not have."""
+    instances: list[Any] = []
+    start = 0
+    for model in _CLAIM_ROW:
+        fields = model._meta.concrete_fields
+        values = list(row[start : start + len(fields)])
+        start += len(fields)
+        if values[0] is None:  # the primary key: a LEFT JOIN that found nothing
+            instances.append(None)
+            continue
+        for i, field in enumerate(fields):
+            convert = getattr(field, "from_db_value", None)  # as Field.get_db_converters
+            if convert is not None:
+                values[i] = convert(values[i], field, connection)
+        instances.append(model.from_db(connection.alias, [f.attname for f in fields], values))
+    return instances
 
 
 def _claim_next_statement(
     *, campaign: Campaign, actor: Any, check_membership: bool
 ) -> Assignment | None:
     """Claim-next in one round trip on PostgreSQL (``_claim_sql``); the same rows, events and
-    log lines as ``_claim_next_once``. Returns the assignment (its seed loads on access), or
-    None: nothing left, or (``check_membership``) ``actor`` is not an annotator of the
-    campaign."""
+    log lines as ``_claim_next_once``. Returns the assignment with its seed, subcategory and
+    category from the statement's row (what the claim API answers, with no reload), or None:
+    nothing left, or (``check_membership``) ``actor`` is not an annotator of the campaign."""
     now = timezone.now()
     lease = lease_end(campaign, now)
     seed_data = {"annotator": actor.get_username()}
@@ -437,7 +477,10 @@ def _claim_next_statement(
         row = cursor.fetchone()
     if row is None:
         return None
-    assignment_id, seed_id = row
+    assignment: Assignment
+    seed: Seed
+    assignment, seed, subcategory, category = _claimed_instances(row)
+    assignment_id, seed_id = assignment.pk, seed.pk
     # The log lines of the two events, after commit (at once in autocommit), as transition()
     # and event_record() log them.
     event_log_written(
@@ -459,18 +502,15 @@ def _claim_next_statement(
         to_state=Assignment.Status.ACTIVE,
         data={"seed": seed_id},
     )
-    assignment = Assignment(
-        id=assignment_id,
-        campaign=campaign,
-        seed_id=seed_id,
-        annotator=actor,
-        status=Assignment.Status.ACTIVE,
-        lease_expires_at=lease,
-        created_at=now,
-        updated_at=now,
-    )
-    assignment._state.adding = False
-    assignment._state.db = connection.alias
+    # The assignment as ``selectors.assignment_claimed`` would load it (seed, subcategory and
+    # category, no revisions yet), so the claim API needs no reload.
+    if subcategory is not None:
+        subcategory.category = category
+    seed.subcategory = subcategory
+    assignment.seed = seed
+    assignment.campaign = campaign
+    assignment.annotator = actor
+    assignment.revisions = []  # type: ignore[attr-defined]  # as revisions_prefetch() sets it
     return assignment
 
 

@@ -12,7 +12,9 @@ from core.transitions import EventKind, events_record_created, transition_many
 from ..models import Ballot
 
 
-@transaction.atomic
+# No savepoint when nested (a submit, a sweep): an error rolls the caller's whole transaction
+# back anyway, and a savepoint costs two round trips.
+@transaction.atomic(savepoint=False)
 def panel_fill(*, rewrite_id: int, actor: Any = None) -> list[Ballot]:
     """Open ballots for a submitted rewrite until its panel is full, for the least-loaded
     reviewers of the campaign (fewest pending ballots; ties by user id) other than the authors
@@ -49,10 +51,10 @@ def panel_fill(*, rewrite_id: int, actor: Any = None) -> list[Ballot]:
         .order_by("load", "user_id")
         .values_list("user_id", flat=True)[:need]
     )
-    ballots = [
-        Ballot.objects.create(campaign=campaign, rewrite=rewrite, reviewer_id=user_id)
-        for user_id in candidates
-    ]
+    # One INSERT for the whole panel (PostgreSQL and SQLite both return the new ids).
+    ballots = Ballot.objects.bulk_create(
+        [Ballot(campaign=campaign, rewrite=rewrite, reviewer_id=user_id) for user_id in candidates]
+    )
     events_record_created(
         ballots,
         kind=EventKind.BALLOT_OPENED,
