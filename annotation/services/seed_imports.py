@@ -517,16 +517,7 @@ def _check_staged(seed_import: SeedImport, *, claimed: datetime) -> dict[str, An
                     elif parsed.fields is not None:
                         write(row.number, parsed.fields)
                         sample.offer(row.number, parsed.fields)
-                percent = _percent(int(seed_file.fraction() * 1000), 1000)
-                if percent > shown:
-                    shown = percent
-                    _write_progress(
-                        seed_import.pk,
-                        status=SeedImport.Status.CHECKING,
-                        claimed=claimed,
-                        progress=percent,
-                        message=f"checking: {row.number} {unit}s read",
-                    )
+                shown = _checking_progress(seed_import, seed_file, row.number, shown, claimed)
             detected = seed_file.detected.to_dict()
         parser.check_mapping()
         stage.classify(seed_import.campaign_id)
@@ -537,6 +528,23 @@ def _check_staged(seed_import: SeedImport, *, claimed: datetime) -> dict[str, An
         "taxonomy": taxonomy_fingerprint(vocab),
         "nothing_to_import": _nothing_to_import(tally, unit),
     }
+
+
+def _checking_progress(
+    seed_import: SeedImport, seed_file: SeedFile, number: int, shown: int, claimed: datetime
+) -> int:
+    """Write the check's progress when the share of the file read has grown; returns the
+    share now shown."""
+    percent = _percent(int(seed_file.fraction() * 1000), 1000)
+    if percent > shown:
+        _write_progress(
+            seed_import.pk,
+            status=SeedImport.Status.CHECKING,
+            claimed=claimed,
+            progress=percent,
+            message=f"checking: {number} {seed_file.detected.unit}s read",
+        )
+    return max(percent, shown)
 
 
 def _check(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
@@ -564,16 +572,7 @@ def _check(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
             if len(batch) >= BATCH:
                 sorter.sort(batch, tally)
                 batch = []
-            percent = _percent(int(seed_file.fraction() * 1000), 1000)
-            if percent > shown:
-                shown = percent
-                _write_progress(
-                    seed_import.pk,
-                    status=SeedImport.Status.CHECKING,
-                    claimed=claimed,
-                    progress=percent,
-                    message=f"checking: {row.number} {unit}s read",
-                )
+            shown = _checking_progress(seed_import, seed_file, row.number, shown, claimed)
         detected = seed_file.detected.to_dict()
     sorter.sort(batch, tally)
     parser.check_mapping()
