@@ -10,7 +10,7 @@ from django.db.models import Count, QuerySet
 
 from core import access
 
-from .models import Assignment, Campaign, Membership, Role, Seed, SeedImport, Subcategory
+from .models import Campaign, Role, Seed, SeedImport, Subcategory
 from .selectors import campaign_for_member
 
 
@@ -113,34 +113,3 @@ def sampling_counts(*, campaign: Campaign) -> SamplingCounts:
         if status != Seed.Status.POOLED:
             counts.already[sub_id] = counts.already.get(sub_id, 0) + n
     return counts
-
-
-@dataclass
-class DealingInputs:
-    annotators: list[str]  # usernames, in the order seeds_assign deals them
-    groups: dict[str, list[int]]  # subcategory name -> sampled, unassigned seed ids
-    # (seed id, username): who skipped which of those seeds; never dealt to them again.
-    skipped: set[tuple[int, str]]
-
-
-def dealing_inputs(*, campaign: Campaign) -> DealingInputs:
-    """The annotators, the sampled, unassigned seeds ``seeds_assign`` would deal now, in its
-    order, and who skipped which of them (three queries; only ids and names are read)."""
-    annotators = list(
-        Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
-        .order_by("user__username")
-        .values_list("user__username", flat=True)
-    )
-    groups: dict[str, list[int]] = defaultdict(list)
-    for pk, sub_name in (
-        Seed.objects.filter(campaign=campaign, status=Seed.Status.SAMPLED)
-        .order_by("sample_rank", "id")
-        .values_list("id", "subcategory__name")
-    ):
-        groups[sub_name or ""].append(pk)
-    skipped = set(
-        Assignment.objects.filter(
-            campaign=campaign, status=Assignment.Status.SKIPPED, seed__status=Seed.Status.SAMPLED
-        ).values_list("seed_id", "annotator__username")
-    )
-    return DealingInputs(annotators=annotators, groups=dict(groups), skipped=skipped)

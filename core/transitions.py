@@ -141,7 +141,7 @@ def event_record(
         to_state=to_state,
         data=data or {},
     )
-    _log_on_commit(
+    log_on_commit(
         kind=event.kind,
         object_type=event.object_type,
         ids=[obj.pk],
@@ -168,7 +168,7 @@ def event_log_written(
     """Log, once the transaction commits, an event its service appended with SQL of its own
     (claim-next writes its claim and both events in one statement): the line ``event_record``
     would have logged. Outside a transaction (one statement in autocommit) it logs at once."""
-    _log_on_commit(
+    log_on_commit(
         kind=EventKind(kind).value,
         object_type=object_type,
         ids=[object_id],
@@ -185,7 +185,7 @@ def _numbers(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if isinstance(v, int | float)}
 
 
-def _log_on_commit(
+def log_on_commit(
     *,
     kind: str,
     object_type: str,
@@ -406,7 +406,7 @@ def _events_bulk(
     for pk, from_state, to_state, data in rows:
         moves.setdefault((from_state, to_state), []).append((pk, data))
     for (from_state, to_state), moved in moves.items():
-        _log_on_commit(
+        log_on_commit(
             kind=EventKind(kind).value,
             object_type=object_type,
             ids=[pk for pk, _data in moved],

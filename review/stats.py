@@ -132,7 +132,7 @@ def _ordered(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _distributions(
+def distributions_of_counts(
     groups: Counter[TagGroup], languages: Counter[str], tokens: dict[str, float | int | None]
 ) -> dict[str, Any]:
     """The distributions from how many rewrites share each tag group and each programming
@@ -176,7 +176,9 @@ def distributions(rewrites: list[Rewrite]) -> dict[str, Any]:
         ] += 1
         for link in r.language_links.all():
             languages[link.language.name] += 1
-    return _distributions(groups, languages, token_summary(r.question_tokens for r in rewrites))
+    return distributions_of_counts(
+        groups, languages, token_summary(r.question_tokens for r in rewrites)
+    )
 
 
 def rewrite_distributions(rewrites: QuerySet[Rewrite]) -> dict[str, Any]:
@@ -201,7 +203,7 @@ def rewrite_distributions(rewrites: QuerySet[Rewrite]) -> dict[str, Any]:
             .annotate(n=Count("pk"))
         )
     )
-    return _distributions(groups, languages, token_summary_of(rewrites))
+    return distributions_of_counts(groups, languages, token_summary_of(rewrites))
 
 
 class Median(Aggregate):

@@ -76,7 +76,7 @@ def log_bulk_written(
     the numbers of the first event's data), for events appended here by SQL."""
     if not count:
         return
-    transitions._log_on_commit(
+    transitions.log_on_commit(
         kind=EventKind(kind).value,
         object_type=object_type,
         ids=_FirstIds(count, first_ids),

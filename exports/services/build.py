@@ -38,9 +38,9 @@ from quality.services import rewrites_decontaminate
 from review.models import Ballot, Decision
 from review.stats import (
     TagGroup,
-    _distributions,
     agreement,
     campaign_funnel,
+    distributions_of_counts,
     releasable_queryset,
     token_summary,
 )
@@ -730,7 +730,9 @@ def _release_write(
         "campaign": campaign.slug,
         "release": params.name,
         "total": total,
-        **_distributions(tally.groups, tally.languages, token_summary(tally.question_tokens)),
+        **distributions_of_counts(
+            tally.groups, tally.languages, token_summary(tally.question_tokens)
+        ),
         "response_tokens": {model: token_summary(tally.response_tokens[model]) for model in models},
         "funnel": funnel,
         "agreement": agreement(campaign),
