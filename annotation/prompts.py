@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.llm import clean
+
 BUILTIN_VERSION = "builtin-v1"
 SEED_CHARS_MAX = 12_000  # bounds the tokens a seed sends (long pastes, logs)
 ANSWER_CHARS_MAX = 3_000
@@ -259,9 +261,10 @@ def parse_hint(text: str) -> dict[str, Any]:
         value = data.get(item)
         if not isinstance(value, dict) or not isinstance(value.get("ok"), bool):
             raise ValueError(f'it has no "{item}" verdict')
-        out[item] = {"ok": value["ok"], "note": str(value.get("note") or "")[:500]}
+        # JSON's \u escapes can spell what no column stores (NUL, lone surrogates).
+        out[item] = {"ok": value["ok"], "note": clean(str(value.get("note") or ""))[:500]}
     problems = data.get("problems") or []
     if not isinstance(problems, list):
         problems = [problems]
-    out["problems"] = [str(p)[:300] for p in problems if str(p).strip()][:10]
+    out["problems"] = [clean(str(p))[:300] for p in problems if str(p).strip()][:10]
     return out

@@ -418,3 +418,7 @@ class AssistTestOut(serializers.Serializer):
     latency_ms = serializers.IntegerField()
     reason = serializers.CharField(help_text="Empty when ok; else unreachable, timeout, auth, ...")
     message = serializers.CharField()
+    follows_instructions = serializers.BooleanField(
+        help_text='The model answered as asked (the single word "ok"); one that does not will '
+        "often break the answer formats of suggestions and classifications"
+    )

@@ -31,6 +31,7 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 def endpoint(fake: FakeOpenAI, model: str = "fake-good", **kw: object) -> llm.Endpoint:
+    kw.setdefault("allow_private", True)  # the fake server is on 127.0.0.1
     return llm.Endpoint(base_url=fake.base_url, model=model, **kw)  # type: ignore[arg-type]
 
 
@@ -110,7 +111,7 @@ def test_timeout_is_bounded(fake: FakeOpenAI) -> None:
 
 
 def test_unreachable_endpoint() -> None:
-    dead = llm.Endpoint(base_url="http://127.0.0.1:9/v1", model="m", timeout=2)
+    dead = llm.Endpoint(base_url="http://127.0.0.1:9/v1", model="m", timeout=2, allow_private=True)
     with pytest.raises(Unavailable) as caught:
         llm.chat(dead, DRAFT)
     assert caught.value.details["reason"] == "unreachable"
@@ -315,7 +316,7 @@ def test_model_calls_are_recorded_whatever_the_outcome(world: World, fake: FakeO
     assert done.call.status == ModelCall.Status.OK
     assert done.call.tokens_in == done.completion.tokens_in > 0
     assert not done.call.tokens_estimated
-    failing = llm.Endpoint(base_url=fake.base_url, model="fake-fail")
+    failing = llm.Endpoint(base_url=fake.base_url, model="fake-fail", allow_private=True)
     with pytest.raises(Unavailable):
         model_call(
             campaign=world.campaign,

@@ -553,13 +553,21 @@ def test_connection_test_reports_and_records(world, fake, schema):  # noqa: F811
     assert res.status_code == 200
     check(schema, "post", "/api/v1/campaigns/{slug}/assist/test/", res)
     assert res.json()["ok"] is True and res.json()["reason"] == ""
+    assert res.json()["follows_instructions"] is True
     call = ModelCall.objects.get()
     assert (call.purpose, call.prompt_version, call.status) == ("test", "connection-test", "ok")
     assert call.actor == world.curator
 
+    # A model that answers, but not as asked, reaches the endpoint and is flagged.
+    client.put(url(world), {"model": "fake-malformed"}, format="json")
+    body = client.post(url(world, "test/")).json()
+    assert body["ok"] is True and body["follows_instructions"] is False
+    assert "But not as asked" in body["message"] and "can't help" in body["message"]
+
     client.put(url(world), {"model": "fake-fail"}, format="json")
     body = client.post(url(world, "test/")).json()
     assert body["ok"] is False and body["reason"] == "endpoint_error"
+    assert body["follows_instructions"] is False
     assert ModelCall.objects.filter(status="failed").count() == 1
 
 

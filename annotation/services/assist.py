@@ -56,9 +56,18 @@ def api_key_env_problem(name: str) -> str:
     return ""
 
 
-def base_url_problem(url: str) -> str:
-    """Why the server may not call ``url`` ("" when it may): a scheme other than http(s), or a
-    host outside ``CURATION_MODEL_ALLOWED_HOSTS`` when that is set."""
+def private_allowed(host: str) -> bool:
+    """Whether ``host`` may be on a loopback or private address: an operator listed it in
+    ``CURATION_MODEL_ALLOWED_HOSTS``, or the deployment allows such addresses
+    (``CURATION_MODEL_ALLOW_PRIVATE``, development and tests)."""
+    return settings.CURATION_MODEL_ALLOW_PRIVATE or host in settings.CURATION_MODEL_ALLOWED_HOSTS
+
+
+def base_url_problem(url: str, *, api_key_env: str = "") -> str:
+    """Why the server may not call ``url`` ("" when it may): a scheme other than http(s), a
+    host outside ``CURATION_MODEL_ALLOWED_HOSTS`` when that is set, an address the server
+    never calls (``core.llm.address_problem``), or a key to be sent over plain http to a host
+    other than this machine."""
     try:
         normalized = llm.normalize_base_url(url)
     except ValidationFailed as exc:
@@ -67,7 +76,12 @@ def base_url_problem(url: str) -> str:
     host = llm.host_of(normalized)
     if allowed and host not in allowed:
         return f"{host} is not among the hosts this server may call ({', '.join(allowed)})"
-    return llm.forbidden_address(host)
+    if api_key_env and normalized.startswith("http://") and not llm.is_loopback(host):
+        return (
+            "an API key is sent only over https:// (or to this machine): use the endpoint's "
+            "https:// URL"
+        )
+    return llm.forbidden_address(host, allow_private=private_allowed(host))
 
 
 @dataclass(frozen=True)
@@ -108,7 +122,7 @@ def endpoint_for(campaign: Campaign, *, purpose: str) -> tuple[AssistSettings, l
             "complete the campaign settings.",
             details={"reason": "not_configured"},
         )
-    problem = base_url_problem(config.base_url)
+    problem = base_url_problem(config.base_url, api_key_env=config.api_key_env)
     if problem:
         raise Unavailable(
             f"The campaign's model endpoint cannot be used: {problem}.",
@@ -136,15 +150,17 @@ def endpoint_for(campaign: Campaign, *, purpose: str) -> tuple[AssistSettings, l
         api_key=key,
         timeout=config.timeout_seconds,
         max_output_tokens=config.max_output_tokens,
+        allow_private=private_allowed(llm.host_of(config.base_url)),
     )
 
 
-def _limits(config: AssistSettings) -> Any:
+def _limits(config: AssistSettings, *, interactive: bool = True) -> Any:
     return llm.limited(
         f"campaign:{config.campaign_id}",
         per_minute=config.rate_limit_per_minute,
         at_once=config.concurrency,
         hold_seconds=config.timeout_seconds,
+        interactive=interactive,
     )
 
 
@@ -203,12 +219,15 @@ def model_call(
     prompt_version: str,
     config: AssistSettings,
     endpoint: llm.Endpoint,
+    interactive: bool = True,
 ) -> CallResult:
-    """Call the campaign's model once, under its limits, and record the call.
+    """Call the campaign's model once, under its limits, and record the call. ``interactive``:
+    a person waits for it in a web request (``core.llm.limited``); a job's calls are not.
 
     Raises Throttled (a limit) and Unavailable (see ``core.llm``); the failed call is recorded
     first (a throttled one is not: it never left)."""
-    with _limits(config):
+    with _limits(config, interactive=interactive):
+        started = time.monotonic()
         try:
             completion = llm.chat(endpoint, messages)
         except DomainError as exc:
@@ -222,7 +241,7 @@ def model_call(
                 completion=None,
                 error=exc,
                 streamed=False,
-                duration_ms=0,
+                duration_ms=round((time.monotonic() - started) * 1000),
             )
             raise
     call = _record(
@@ -277,11 +296,18 @@ class StreamedCall:
         self._read = False
         self._limits = _limits(config)
         self._limits.__enter__()
+        started = time.monotonic()
         try:
             self._stream = llm.chat_stream(endpoint, messages)
         except DomainError as exc:
             self._limits.__exit__(None, None, None)
-            _record(**self._meta, completion=None, error=exc, streamed=True, duration_ms=0)
+            _record(
+                **self._meta,
+                completion=None,
+                error=exc,
+                streamed=True,
+                duration_ms=round((time.monotonic() - started) * 1000),
+            )
             raise
 
     def __iter__(self) -> Iterator[str]:

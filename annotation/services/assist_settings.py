@@ -8,6 +8,7 @@ prompts) stays out of the event's data, which is logged."""
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -165,6 +166,13 @@ def assist_settings_update(
         for key, what in (("base_url", "an endpoint URL"), ("model", "a model name")):
             if key not in errors and not values.get(key, getattr(locked, key)):
                 errors[key] = [f"model assistance needs {what} to be turned on"]
+    url = values.get("base_url", locked.base_url)
+    key_env = values.get("api_key_env", locked.api_key_env)
+    if url and key_env and not {"base_url", "api_key_env"} & set(errors):
+        # The pair: a key goes over https only (``base_url_problem``).
+        problem = base_url_problem(url, api_key_env=key_env)
+        if problem:
+            errors["base_url" if "base_url" in values else "api_key_env"] = [problem]
     if errors:
         raise ValidationFailed(
             "The model assistance settings are invalid.", details={"errors": errors}
@@ -254,6 +262,12 @@ class ConnectionTest:
     latency_ms: int
     reason: str  # "" when ok, else a core.llm reason ("unreachable", "auth", "limit", ...)
     message: str  # for a person
+    # The model answered as the test asked (the single word "ok"): one that does not is
+    # unlikely to keep to the answer formats of suggestions and classifications.
+    follows_instructions: bool = False
+
+
+_SAID_OK = re.compile(r"^\W*ok\W*$", re.IGNORECASE)
 
 
 def assist_connection_test(*, campaign: Campaign, actor: Any) -> ConnectionTest:
@@ -287,12 +301,23 @@ def assist_connection_test(*, campaign: Campaign, actor: Any) -> ConnectionTest:
             message=exc.message,
         )
     completion = result.completion
+    follows = bool(_SAID_OK.match(completion.text.strip()))
+    message = f"The endpoint answered in {completion.duration_ms} ms."
+    if not follows:
+        said = " ".join(completion.text.split())
+        said = said[:80] + ("…" if len(said) > 80 else "")
+        message += (
+            f' But not as asked: told to answer "ok", it said "{said}". A model that does not '
+            "follow instructions will often not keep to the answer formats of suggestions and "
+            "classifications: try another model."
+        )
     return ConnectionTest(
         ok=True,
         model=completion.model or endpoint.model,
         latency_ms=completion.duration_ms,
         reason="",
-        message=f"The endpoint answered in {completion.duration_ms} ms.",
+        message=message,
+        follows_instructions=follows,
     )
 
 

@@ -440,13 +440,25 @@ CURATION_IMPORT_MAX_REPORTED_ERRORS = int(
 # never have another secret of the server (the database URL, SECRET_KEY) sent to an endpoint.
 CURATION_MODEL_KEY_PREFIX = os.environ.get("CURATION_MODEL_KEY_PREFIX", "CURATION_MODEL_KEY")
 # Hosts a campaign's model endpoint may be on, comma-separated ("api.openai.com,10.0.0.5");
-# empty: any host. Production deployments should set it (the server calls the URL a curator
-# enters).
+# empty: any host on a public address. Production deployments should set it (the server calls
+# the URL a curator enters). A listed host may be on a loopback or private address (a local
+# Ollama or vLLM); without the list such addresses are called only where
+# CURATION_MODEL_ALLOW_PRIVATE is on (the development and test settings).
 CURATION_MODEL_ALLOWED_HOSTS = [
     host.strip().lower()
     for host in os.environ.get("CURATION_MODEL_ALLOWED_HOSTS", "").split(",")
     if host.strip()
 ]
+CURATION_MODEL_ALLOW_PRIVATE = env_bool("CURATION_MODEL_ALLOW_PRIVATE", False)
+# Model calls a person waits for (suggestions, hints, connection tests) running at once in one
+# server process: a slow endpoint holds at most this many of its threads (default: half of
+# gunicorn's GUNICORN_THREADS). Campaign limits (calls at once, per minute) come on top.
+CURATION_MODEL_CALLS_PER_PROCESS = int(
+    os.environ.get(
+        "CURATION_MODEL_CALLS_PER_PROCESS",
+        max(1, int(os.environ.get("GUNICORN_THREADS", "4")) // 2),
+    )
+)
 # --- File storage ---------------------------------------------------------------------------
 # Three stores, all through Django's storage API:
 # - "staticfiles": whitenoise's compressed, hashed files, built by `collectstatic` (the install

@@ -10,6 +10,9 @@ from .base import env_bool
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "test-only-not-secret")
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
+# Model endpoints on this machine or the local network (a local Ollama, the tests' fake
+# server) need no CURATION_MODEL_ALLOWED_HOSTS here; production calls them only when listed.
+CURATION_MODEL_ALLOW_PRIVATE = env_bool("CURATION_MODEL_ALLOW_PRIVATE", True)
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
