@@ -31,6 +31,7 @@ from .serializers_seeds import (
     SeedImportConfirmIn,
     SeedImportIn,
     SeedImportOut,
+    SeedSuggestionAcceptIn,
     SeedSuggestionDecisionIn,
     SeedSuggestionDecisionOut,
     SeedSuggestionOut,
@@ -365,7 +366,10 @@ class CampaignSeedSuggestionListView(ListAPIView):
 
 DECISION_RESPONSES = {
     200: SeedSuggestionDecisionOut,
-    400: OpenApiResponse(description="Neither ids nor all, or both"),
+    400: OpenApiResponse(
+        description="Neither ids nor all, or both; a subcategory chosen for a suggestion not "
+        "accepted, or outside the campaign's taxonomy (nothing changes)"
+    ),
     403: NOT_CURATOR,
     404: OpenApiResponse(
         description="No such campaign, or an id that is not a suggestion of it (nothing changes)"
@@ -376,15 +380,20 @@ DECISION_RESPONSES = {
 
 class SeedSuggestionAcceptView(APIView):
     @extend_schema(
-        request=SeedSuggestionDecisionIn,
+        request=SeedSuggestionAcceptIn,
         responses=DECISION_RESPONSES,
-        summary="Accept suggestions: each seed takes its suggested subcategory",
+        summary="Accept suggestions: each seed takes its suggested subcategory, or the one "
+        "chosen instead",
     )
     def post(self, request: Request, slug: str) -> Response:
         campaign = campaign_for_member(user=request.user, slug=slug, role=Role.CURATOR)
-        data = parse(SeedSuggestionDecisionIn, request.data)
+        data = parse(SeedSuggestionAcceptIn, request.data)
         outcome = seed_suggestions_accept(
-            campaign=campaign, actor=request.user, ids=data["ids"], all_suggested=data["all"]
+            campaign=campaign,
+            actor=request.user,
+            ids=data["ids"],
+            all_suggested=data["all"],
+            subcategories=data["subcategories"],
         )
         return Response(SeedSuggestionDecisionOut(outcome).data)
 

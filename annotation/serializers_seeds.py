@@ -423,6 +423,26 @@ class SeedSuggestionDecisionIn(serializers.Serializer):
         return attrs
 
 
+class SeedSuggestionAcceptIn(SeedSuggestionDecisionIn):
+    subcategories = serializers.DictField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        default=dict,
+        help_text=(
+            "Suggestion id -> subcategory id: accept these suggestions with the subcategory "
+            "the curator chose instead of the model's (each an id among those accepted)"
+        ),
+    )
+
+    def validate_subcategories(self, value: dict[str, int]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for key, sub in value.items():
+            if not str(key).isdigit() or int(key) < 1:
+                raise serializers.ValidationError(f"{key!r} is not a suggestion id")
+            out[int(key)] = sub
+        return out
+
+
 class SeedSuggestionDecisionOut(serializers.Serializer):
     accepted = serializers.IntegerField()
     dismissed = serializers.IntegerField(

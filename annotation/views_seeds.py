@@ -28,6 +28,7 @@ from .services.assist_seeds import (
     SuggestionDecisions,
     seed_suggestions_accept,
     seed_suggestions_dismiss,
+    seeds_classify_by_hand,
 )
 from .services.seed_formats import PRESETS, TARGETS
 from .services.seed_imports import seed_import_discard
@@ -265,6 +266,17 @@ def _ids(values: list[str]) -> list[int] | None:
         return None
 
 
+def _chosen_instead(request: HttpRequest, ids: list[int]) -> dict[int, int]:
+    """The row's subcategory select (``subcategory-<suggestion id>``) of each accepted row:
+    the one the curator chose, which the service applies where it differs from the model's."""
+    chosen: dict[int, int] = {}
+    for pk in ids:
+        value = request.POST.get(f"subcategory-{pk}", "")
+        if value.isdigit():
+            chosen[pk] = int(value)
+    return chosen
+
+
 def _decision_message(outcome: SuggestionDecisions, *, accepting: bool) -> str:
     if accepting:
         parts = [f"{outcome.accepted} suggestion{pluralize(outcome.accepted)} accepted"]
@@ -284,6 +296,18 @@ def _decision_message(outcome: SuggestionDecisions, *, accepting: bool) -> str:
 def _classification_post(request: HttpRequest, campaign: Any) -> str:
     """Run the form's action; returns the message to flash. Raises DomainError."""
     action = request.POST.get("action", "")
+    by_hand = request.POST.get("classify_one", "")
+    if by_hand:
+        # A seed the model left without a suggestion, placed by the curator (its row's select).
+        seed_id = int(by_hand) if by_hand.isdigit() else 0
+        value = request.POST.get(f"seed-subcategory-{seed_id}", "")
+        if not value.isdigit():
+            raise ValidationFailed(
+                "Choose a subcategory for the seed first.",
+                details={"errors": {"subcategory": ["choose a subcategory"]}},
+            )
+        seeds_classify_by_hand(campaign=campaign, actor=request.user, choices={seed_id: int(value)})
+        return "The seed's subcategory is set."
     one_accept, one_dismiss = request.POST.get("accept_one"), request.POST.get("dismiss_one")
     if one_accept or one_dismiss:
         ids = _ids([one_accept or one_dismiss or ""])
@@ -305,7 +329,11 @@ def _classification_post(request: HttpRequest, campaign: Any) -> str:
     everything = action == "accept_all"
     if action in ("accept", "accept_all"):
         outcome = seed_suggestions_accept(
-            campaign=campaign, actor=request.user, ids=ids, all_suggested=everything
+            campaign=campaign,
+            actor=request.user,
+            ids=ids,
+            all_suggested=everything,
+            subcategories=None if everything else _chosen_instead(request, ids),
         )
         return _decision_message(outcome, accepting=True)
     outcome = seed_suggestions_dismiss(campaign=campaign, actor=request.user, ids=ids)
@@ -317,8 +345,10 @@ def seeds_classify_page(request: HttpRequest, slug: str) -> HttpResponse:
     """GET: model classification of the seeds without a subcategory: what is left to classify,
     the running (or last) job's progress, the suggestions waiting for a decision (50 a page,
     by subcategory if asked) and the seeds the last job left unclassified or failed on.
-    POST ``action``: ``start`` a job; ``accept`` / ``dismiss`` the ticked ``ids``;
-    ``accept_all``; or ``accept_one`` / ``dismiss_one`` = a suggestion id (the row buttons)."""
+    POST ``action``: ``start`` a job; ``accept`` / ``dismiss`` the ticked ``ids`` (each
+    accepted row with its ``subcategory-<id>`` select); ``accept_all``; ``accept_one`` /
+    ``dismiss_one`` = a suggestion id (the row buttons); or ``classify_one`` = a seed id the
+    model left unplaced, with its ``seed-subcategory-<seed id>`` select."""
     subcategory = request.GET.get("subcategory", "").strip()
     campaign, suggestions = selectors_assist.seed_suggestions_for_curator(
         user=request.user,
@@ -368,9 +398,12 @@ def seeds_classify_page(request: HttpRequest, slug: str) -> HttpResponse:
             "page": page,
             "left": left,
             "subcategory": subcategory,
-            "subcategories": Subcategory.objects.filter(campaign=campaign)
-            .select_related("category")
-            .order_by("category__position", "position", "name"),
+            # A list: every row's select reads it (one query).
+            "subcategories": list(
+                Subcategory.objects.filter(campaign=campaign)
+                .select_related("category")
+                .order_by("category__position", "position", "name")
+            ),
             "errors": errors,
             "query": request.GET.urlencode(),
         },

@@ -20,6 +20,7 @@ from annotation.models import (
     Rewrite,
     Role,
     Seed,
+    SeedSuggestion,
 )
 from annotation.selectors import campaign_for_member, language_links_prefetch
 from core.diff import TextDiff, text_diff
@@ -96,6 +97,7 @@ EVENT_LABELS: dict[str, str] = {
     EventKind.SEED_CLASSIFICATION_FAILED: "Seed classification by the model failed",
     EventKind.SEED_SUGGESTION_ACCEPTED: "Suggested subcategory accepted",
     EventKind.SEED_SUGGESTION_DISMISSED: "Suggested subcategory dismissed",
+    EventKind.SEED_CLASSIFIED: "Subcategory set by a curator",
 }
 
 # The states of the objects an item's events are about, in words.
@@ -281,9 +283,13 @@ def _events(
     rewrites: list[Rewrite],
     ballots: list[Ballot],
 ) -> list[Event]:
-    """The events of the seed, its assignments, revisions and ballots, oldest first (one
-    query; the (object_type, object_id) index serves each branch)."""
-    about = Q(object_type="seed", object_id=seed.pk)
+    """The events of the seed, its assignments, revisions and ballots and the model's
+    subcategory suggestions for it, oldest first (one query; the (object_type, object_id)
+    index serves each branch)."""
+    about = Q(object_type="seed", object_id=seed.pk) | Q(
+        object_type="seedsuggestion",
+        object_id__in=SeedSuggestion.objects.filter(seed=seed).values("pk"),
+    )
     for object_type, ids in (
         ("assignment", [a.pk for a in assignments]),
         ("rewrite", [r.pk for r in rewrites]),
@@ -302,6 +308,12 @@ def _event_note(event: Event) -> str:
         reason = REJECT_REASON_LABELS.get(str(data.get("reason", "")), "")
         note = str(data.get("note", "") or "")
         return ": ".join(part for part in (reason, note) if part)
+    if event.kind in (EventKind.SEED_SUGGESTION_ACCEPTED, EventKind.SEED_CLASSIFIED):
+        sub, suggested = data.get("subcategory"), data.get("suggested")
+        if isinstance(sub, str) and sub:
+            if isinstance(suggested, str) and suggested:
+                return f"{sub}, chosen instead of the model's {suggested}"
+            return sub
     for key in ("note", "reason"):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
@@ -324,6 +336,9 @@ def _timeline(
         for r in rewrites
     }
     subjects: dict[tuple[str, int], str] = {}
+    for e in events:
+        if e.object_type == "seedsuggestion":
+            subjects["seedsuggestion", e.object_id] = "the model's suggested subcategory"
     for a in assignments:
         subjects["assignment", a.pk] = f"assignment {a.pk} ({a.annotator.get_username()})"
     for r in rewrites:

@@ -101,6 +101,7 @@ class EventKind(models.TextChoices):
     SEED_CLASSIFICATION_FAILED = "seed_classification.failed"
     SEED_SUGGESTION_ACCEPTED = "seed_suggestion.accepted"
     SEED_SUGGESTION_DISMISSED = "seed_suggestion.dismissed"
+    SEED_CLASSIFIED = "seed.classified"  # a curator set a seed's subcategory by hand
     # A curator looked at the campaign as one of its members would (core.view_as): read-only.
     VIEW_AS_STARTED = "view_as.started"
     VIEW_AS_ENDED = "view_as.ended"

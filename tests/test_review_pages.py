@@ -149,6 +149,28 @@ def test_invalid_vote_without_reason_is_400_and_keeps_the_form(world):
 
 
 @pytest.mark.django_db
+def test_a_valid_vote_carries_no_reason(world):
+    """A reason says why a rewrite is invalid: on a 'valid' vote it would contradict the vote
+    (the page's script also clears and disables the reasons when 'valid' is chosen)."""
+    world.add_seeds(2)
+    rewrite = world.submitted()
+    ballot = rewrite.ballots.select_related("reviewer").first()
+    response = client_for(ballot.reviewer).post(
+        f"/ballots/{ballot.pk}/", {"decision": "valid", "reasons": ["unclear", "ethical"]}
+    )
+    assert response.status_code == 400
+    assert "reasons are for an &#x27;invalid&#x27; vote" in response.content.decode()
+    api = api_for(ballot.reviewer).post(
+        f"/api/v1/ballots/{ballot.pk}/vote/",
+        {"decision": "valid", "reasons": ["unclear"]},
+        format="json",
+    )
+    assert api.status_code == 400 and "reasons" in api.json()["errors"]
+    ballot.refresh_from_db()
+    assert ballot.status == "pending"
+
+
+@pytest.mark.django_db
 def test_no_vote_on_my_own_rewrite_and_no_vote_on_someone_elses_ballot(world):
     world.member("camp-both", Role.ANNOTATOR)
     both = world.member("camp-both", Role.REVIEWER)

@@ -26,6 +26,7 @@ from .assist_seeds import (
     seed_classification_start,
     seed_suggestions_accept,
     seed_suggestions_dismiss,
+    seeds_classify_by_hand,
 )
 from .assist_settings import (
     ConnectionTest,
@@ -85,6 +86,7 @@ __all__ = [
     "seed_classification_start",
     "seed_content_hash",
     "seed_suggestions_accept",
+    "seeds_classify_by_hand",
     "seed_suggestions_dismiss",
     "seeds_assign",
     "seeds_import",

@@ -23,13 +23,14 @@ task that takes a job over goes on where it stopped (seeds this job already wrot
 for are skipped); after ``MAX_ATTEMPTS`` starts the job is failed with the reason.
 
 Suggestions: suggested -> accepted (``seed_suggestions_accept``: the seed takes the
-subcategory) | dismissed (``seed_suggestions_dismiss``), in bulk or one by one, each with its
-Event. A seed that got a subcategory meanwhile keeps it: its suggestion is dismissed instead.
+subcategory, or the one the curator chose instead) | dismissed (``seed_suggestions_dismiss``),
+in bulk or one by one, each with its Event. A seed that got a subcategory meanwhile keeps it:
+its suggestion is dismissed instead.
 """
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -619,6 +620,7 @@ def _ask(context: _Context, messages: list[dict[str, str]]) -> CallResult:
                 prompt_version=context.prompt.version,
                 config=context.config,
                 endpoint=context.endpoint,
+                interactive=False,
             )
         except Throttled as exc:
             if exc.details.get("reason") != "limit":  # the endpoint's own rate limit
@@ -773,7 +775,13 @@ def _decided_already(by_id: bool, open_rows: list[Suggestion]) -> None:
 
 
 def _move(
-    rows: list[Suggestion], *, to: str, actor: Any, campaign: Campaign, reason: str = ""
+    rows: list[Suggestion],
+    *,
+    to: str,
+    actor: Any,
+    campaign: Campaign,
+    reason: str = "",
+    chosen: Mapping[int, Subcategory] | None = None,
 ) -> int:
     if not rows:
         return 0
@@ -786,11 +794,16 @@ def _move(
 
     def data(pk: int) -> dict[str, Any]:
         row = by_pk[pk]
+        instead = (chosen or {}).get(pk)
+        taken = instead or row.subcategory
         out: dict[str, Any] = {
             "seed": row.seed_id,
             "seed_external_id": row.seed.external_id,
-            "subcategory": row.subcategory.name if row.subcategory else None,
+            "subcategory": taken.name if taken else None,
         }
+        if instead is not None:
+            # The curator accepted the seed's classification with another subcategory.
+            out["suggested"] = row.subcategory.name if row.subcategory else None
         if reason:
             out["reason"] = reason
         return out
@@ -810,6 +823,44 @@ def _move(
     return len(moved)
 
 
+def _chosen_instead(
+    campaign: Campaign, rows: list[Suggestion], subcategories: Mapping[int, int] | None
+) -> dict[int, Subcategory]:
+    """The subcategories a curator chose instead of the model's (suggestion id -> subcategory),
+    only where they differ. ValidationFailed names every id that is not among the suggestions
+    decided on and every subcategory that is not the campaign's."""
+    if not subcategories:
+        return {}
+    by_pk = {row.pk: row for row in rows}
+    errors: list[str] = []
+    strangers = sorted(set(subcategories) - set(by_pk))
+    if strangers:
+        errors.append(
+            "not among the suggestions accepted: " + ", ".join(str(pk) for pk in strangers[:10])
+        )
+    found = {
+        sub.pk: sub
+        for sub in Subcategory.objects.filter(
+            campaign=campaign, pk__in=set(subcategories.values())
+        ).select_related("category")
+    }
+    unknown = sorted(set(subcategories.values()) - set(found))
+    if unknown:
+        errors.append(
+            "no such subcategory in this campaign: " + ", ".join(str(pk) for pk in unknown[:10])
+        )
+    if errors:
+        raise ValidationFailed(
+            "The subcategories chosen instead of the model's are invalid. Nothing was changed.",
+            details={"errors": {"subcategories": errors}},
+        )
+    return {
+        pk: found[sub_id]
+        for pk, sub_id in subcategories.items()
+        if sub_id != by_pk[pk].subcategory_id
+    }
+
+
 @transaction.atomic
 def seed_suggestions_accept(
     *,
@@ -817,16 +868,20 @@ def seed_suggestions_accept(
     actor: Any,
     ids: Iterable[int] | None = None,
     all_suggested: bool = False,
+    subcategories: Mapping[int, int] | None = None,
 ) -> SuggestionDecisions:
     """Accept suggestions (``ids``, or every waiting one with ``all_suggested``): each
-    suggested -> accepted with its Event, and its seed takes the subcategory. A seed that got
-    a subcategory meanwhile keeps it and its suggestion is dismissed (reported). Chosen
-    suggestions that are no longer waiting are skipped.
+    suggested -> accepted with its Event, and its seed takes the subcategory, or the one the
+    curator chose instead in ``subcategories`` (suggestion id -> subcategory id; the Event
+    then names both). A seed that got a subcategory meanwhile keeps it and its suggestion is
+    dismissed (reported). Chosen suggestions that are no longer waiting are skipped.
 
     Raises NotFound / NotAllowed (not a curator), NotFound for an id that is not a suggestion
-    of the campaign (nothing changes), ValidationFailed (nothing chosen) and InvalidTransition
-    (every chosen suggestion was already decided on)."""
+    of the campaign (nothing changes), ValidationFailed (nothing chosen, or a subcategory
+    chosen for another suggestion or outside the taxonomy) and InvalidTransition (every chosen
+    suggestion was already decided on)."""
     rows, by_id = _lock(campaign=campaign, actor=actor, ids=ids, all_suggested=all_suggested)
+    instead = _chosen_instead(campaign, rows, subcategories)
     waiting = [row for row in rows if row.status == Suggestion.Status.SUGGESTED]
     _decided_already(by_id, waiting)
     seed_ids = sorted({row.seed_id for row in waiting})
@@ -840,11 +895,14 @@ def seed_suggestions_accept(
         )
     accept = [row for row in waiting if row.seed_id not in classified]
     late = [row for row in waiting if row.seed_id in classified]
-    accepted = _move(accept, to=Suggestion.Status.ACCEPTED, actor=actor, campaign=campaign)
+    accepted = _move(
+        accept, to=Suggestion.Status.ACCEPTED, actor=actor, campaign=campaign, chosen=instead
+    )
     by_subcategory: dict[int, list[int]] = {}
     for row in accept:
         assert row.subcategory_id is not None  # a constraint: suggested rows have one
-        by_subcategory.setdefault(row.subcategory_id, []).append(row.seed_id)
+        sub_id = instead[row.pk].pk if row.pk in instead else row.subcategory_id
+        by_subcategory.setdefault(sub_id, []).append(row.seed_id)
     for subcategory_id, seeds in by_subcategory.items():
         for start in range(0, len(seeds), 1000):
             Seed.objects.filter(
@@ -881,3 +939,58 @@ def seed_suggestions_dismiss(
     _decided_already(by_id, waiting)
     dismissed = _move(waiting, to=Suggestion.Status.DISMISSED, actor=actor, campaign=campaign)
     return SuggestionDecisions(dismissed=dismissed, skipped=len(rows) - len(waiting))
+
+
+@transaction.atomic
+def seeds_classify_by_hand(*, campaign: Campaign, actor: Any, choices: Mapping[int, int]) -> int:
+    """A curator sets the subcategory of seeds that have none (``choices``: seed id ->
+    subcategory id), each with a SEED_CLASSIFIED event naming it: the way to place the seeds
+    the model could not. All or nothing; returns how many seeds were set.
+
+    Raises NotFound / NotAllowed (not a curator), NotFound for an id that is not a seed of the
+    campaign, ValidationFailed (nothing chosen, a subcategory outside the taxonomy) and
+    Conflict (a seed has a subcategory already: nothing changes)."""
+    access.require(actor, campaign, role=Role.CURATOR, missing="No such campaign.")
+    if not choices:
+        raise ValidationFailed(
+            "Choose a subcategory for at least one seed.",
+            details={"errors": {"subcategory": ["choose a subcategory"]}},
+        )
+    seeds = list(
+        Seed.objects.filter(campaign=campaign, pk__in=set(choices))
+        .select_for_update(no_key=True)
+        .order_by("pk")
+    )
+    missing = sorted(set(choices) - {seed.pk for seed in seeds})
+    if missing:
+        raise NotFound(
+            f"No such seed in this campaign: {', '.join(str(pk) for pk in missing[:10])}. "
+            "Nothing was changed."
+        )
+    found = {
+        sub.pk: sub
+        for sub in Subcategory.objects.filter(campaign=campaign, pk__in=set(choices.values()))
+    }
+    unknown = sorted(set(choices.values()) - set(found))
+    if unknown:
+        raise ValidationFailed(
+            "No such subcategory in this campaign. Nothing was changed.",
+            details={"errors": {"subcategory": [f"unknown id {pk}" for pk in unknown[:10]]}},
+        )
+    placed = [seed.external_id for seed in seeds if seed.subcategory_id is not None]
+    if placed:
+        raise Conflict(
+            f"These seeds have a subcategory already: {', '.join(placed[:10])}. Nothing was "
+            "changed; reload to see them as they are."
+        )
+    for seed in seeds:
+        sub = found[choices[seed.pk]]
+        Seed.objects.filter(pk=seed.pk).update(subcategory=sub)
+        event_record(
+            campaign=campaign,
+            actor=actor,
+            kind=EventKind.SEED_CLASSIFIED,
+            obj=seed,
+            data={"subcategory": sub.name, "seed_external_id": seed.external_id},
+        )
+    return len(seeds)

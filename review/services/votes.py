@@ -38,6 +38,13 @@ def _validate_vote(decision: str, reasons: list[str]) -> None:
         errors["reasons"] = [f"unknown {bad}; use {', '.join(VoteReason.values)}"]
     if decision == Decision.INVALID and not reasons:
         errors.setdefault("reasons", []).append("give at least one reason for 'invalid'")
+    if decision == Decision.VALID and reasons:
+        # A reason is why a rewrite is invalid: on a 'valid' vote it would contradict it, and
+        # the agreement figures and the reasons' counts would read it as a problem.
+        errors.setdefault("reasons", []).append(
+            "reasons are for an 'invalid' vote: leave them out of a 'valid' one (say more in "
+            "the comment)"
+        )
     if errors:
         raise ValidationFailed("The vote is incomplete.", details={"errors": errors})
 

@@ -25,7 +25,13 @@
     const reasons = document.getElementById("reasons");
     const sync = () => {
       const invalid = form.querySelector("input[name=decision][value=invalid]").checked;
+      const valid = form.querySelector("input[name=decision][value=valid]").checked;
       reasons.classList.toggle("required", invalid);
+      // Reasons say why a rewrite is invalid: a 'valid' vote carries none.
+      for (const box of form.querySelectorAll("input[name=reasons]")) {
+        box.disabled = valid;
+        if (valid) box.checked = false;
+      }
     };
     form.addEventListener("change", sync);
     sync();
