@@ -239,8 +239,9 @@ class DraftIn(serializers.Serializer):
     suggestion = serializers.IntegerField(
         required=False,
         allow_null=True,
-        help_text="The id of the model suggestion of this assignment you inserted (null clears "
-        "it; left out, the stored one stays).",
+        help_text="The id of the model suggestion of this assignment you inserted. Null or "
+        "left out, the stored one stays: only another suggestion of this assignment replaces "
+        "it.",
     )
     version = serializers.IntegerField(
         min_value=0, help_text="The version you read (0 when there is no draft yet)."

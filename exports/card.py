@@ -409,10 +409,12 @@ def _provenance_section(stats: dict[str, Any]) -> str:
     parts = [
         "Each sample's `provenance` says where its text came from: `human` (written by an "
         "annotator) or `model_drafted` (the annotator inserted a model's suggested rewrite into "
-        "the editor and worked from it). A model-drafted sample was edited by its annotator, "
-        "submitted, and voted on and accepted by the reviewer panel like every other sample; "
-        "`edit_distance` is the character-level Levenshtein distance from the inserted "
-        "suggestion to the released text and `suggestion_chars` the suggestion's length.",
+        "the editor and worked from it, or submitted a text close to a suggestion they were "
+        "shown: an edit distance of at most half the longer of the two). A model-drafted "
+        "sample was edited by its annotator, submitted, and voted on and accepted by the "
+        "reviewer panel like every other sample; `edit_distance` is the character-level "
+        "Levenshtein distance from the suggestion to the released text (distances above "
+        "50,000 are given as 50,001) and `suggestion_chars` the suggestion's length.",
         _table(
             ["Origin", "Samples", "Share"],
             [

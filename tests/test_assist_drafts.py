@@ -489,7 +489,7 @@ def draft_url(assignment: Any) -> str:
     return f"/api/v1/assignments/{assignment.pk}/draft/"
 
 
-def test_the_draft_records_the_inserted_suggestion_sticky_until_cleared(world, fake):
+def test_the_draft_records_the_inserted_suggestion_and_keeps_it(world, fake):
     assist(world, fake)
     assignment = world.claim()
     suggestion = draft_suggest(assignment_id=assignment.pk, actor=assignment.annotator)
@@ -519,12 +519,12 @@ def test_the_draft_records_the_inserted_suggestion_sticky_until_cleared(world, f
     stale = client.put(draft_url(assignment), {**base, "version": 1}, format="json")
     assert stale.status_code == 409
     assert stale.json()["current"]["suggestion"] == suggestion.pk
-    # null clears it.
+    # null keeps it too: a client cannot relabel a model's text as a person's.
     response = client.put(
         draft_url(assignment), {**base, "suggestion": None, "version": 2}, format="json"
     )
-    assert response.json()["suggestion"] is None
-    assert response.json()["provenance"]["origin"] == "human"
+    assert response.json()["suggestion"] == suggestion.pk
+    assert response.json()["provenance"]["origin"] == "model_drafted"
 
 
 def test_a_suggestion_of_another_assignment_is_refused(world, fake):

@@ -34,7 +34,9 @@ class Keep(Enum):
 class DraftInput:
     """A draft as the annotator sends it; vocabulary values are names, resolved by the service.
     ``suggestion``: the id of the model suggestion (``DraftSuggestion``) of this assignment the
-    annotator inserted, None to clear it, ``Keep.KEEP`` (left out) to keep the stored one."""
+    annotator inserted. Provenance is sticky: once a draft has a suggestion, a save with None
+    or without it (``Keep.KEEP``) keeps it, and only another suggestion of the assignment
+    replaces it; a model's text is never relabelled as a person's by what a client sends."""
 
     text: str = ""
     difficulty: str = ""
@@ -129,6 +131,10 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
     """Save the annotator's draft. ``version`` is the version the client read (0 when there is
     no draft yet); the saved draft gets version + 1. Renews a claimed assignment's lease.
 
+    ``data.suggestion`` records an inserted model suggestion: an id of this assignment's
+    suggestions replaces the stored one, None or nothing keeps it (a returned revision's next
+    revision starts with its suggestion, see ``DraftInput``).
+
     Raises NotFound, InvalidTransition (assignment not active), StaleVersion (someone saved a
     newer version: nothing is changed; ``details['current']`` holds the stored draft) and
     ValidationFailed (a value outside the campaign's vocabulary, or a ``suggestion`` that is
@@ -155,6 +161,8 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
             author=actor,
             revision=(last.revision + 1) if last else 1,
             previous=last,
+            # A returned revision's successor starts from what it was drafted from.
+            suggestion_id=last.suggestion_id if last else None,
             version=0,
         )
     draft.text = resolved.text
@@ -164,7 +172,8 @@ def draft_save(*, assignment_id: int, actor: Any, data: DraftInput, version: int
     draft.check_clear = resolved.checklist["clear"]
     draft.check_ethical = resolved.checklist["ethical"]
     draft.check_solvable = resolved.checklist["solvable"]
-    if not isinstance(resolved.suggestion_id, Keep):
+    if isinstance(resolved.suggestion_id, int):
+        # Sticky: None (or left out) never clears a recorded suggestion, see ``DraftInput``.
         draft.suggestion_id = resolved.suggestion_id
     draft.version = current_version + 1
     if created:

@@ -52,6 +52,13 @@ export function save(page, options) {
   return page.inflight;
 }
 
+// A draft as the server keeps it: a save without a suggestion keeps the stored one (provenance
+// is sticky), so `null` sent over a recorded suggestion still means that suggestion.
+function withKeptSuggestion(draft, stored) {
+  const suggestion = draft.suggestion ?? stored.suggestion ?? null;
+  return Object.assign({}, draft, { suggestion: suggestion });
+}
+
 async function send(page, options) {
   const draft = read(page);
   const body = JSON.stringify(Object.assign({}, draft, { version: page.version }));
@@ -76,11 +83,12 @@ async function send(page, options) {
     if (
       res.status === 409 &&
       reply.current &&
-      content(page, reply.current) === content(page, draft)
+      content(page, reply.current) === content(page, withKeptSuggestion(draft, reply.current))
     ) {
       // The newer version holds exactly this content (a save from before a reload, say):
       // nothing to choose between.
       reply.version = reply.current.version;
+      reply.suggestion = reply.current.suggestion;
     } else if (res.status === 409 && reply.current) {
       // Everything typed so far, not just what was sent.
       showConflict(page, read(page), reply.current);
@@ -90,6 +98,10 @@ async function send(page, options) {
       return false;
     }
     page.version = reply.version;
+    // The server keeps a recorded suggestion whatever was sent: hold what it holds (unless
+    // another one was inserted meanwhile, which the next save sends).
+    Object.assign(draft, withKeptSuggestion(draft, reply));
+    if (page.suggestion == null) page.suggestion = draft.suggestion;
     page.lastSaved = content(page, draft);
     if (content(page, read(page)) === page.lastSaved) {
       setState(page, "saved", "Saved");
