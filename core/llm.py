@@ -93,6 +93,7 @@ class Stream:
     deltas: Iterator[str]
     completion: Completion | None = field(default=None)
     response: Any = field(default=None, repr=False)
+    client: Any = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[str]:
         return self.deltas
@@ -104,6 +105,8 @@ class Stream:
             close()
         if self.response is not None:
             self.response.close()
+        if self.client is not None:
+            self.client.close()
 
 
 def normalize_base_url(url: str) -> str:
@@ -308,9 +311,10 @@ def _error(exc: Exception, endpoint: Endpoint) -> Exception:
         )
     if isinstance(exc, openai.APIStatusError):
         detail = _endpoint_message(exc)
+        said = f": {detail}" if detail else ""
         return Unavailable(
-            f"The model endpoint ({host}) answered HTTP {exc.status_code}"
-            f"{': ' + detail if detail else ''}.",
+            f"The model endpoint ({host}) answered HTTP {exc.status_code}{said}"
+            + ("" if said.endswith((".", "!", "?")) else "."),
             details={"reason": "endpoint_error", "status": exc.status_code},
         )
     return Unavailable(
@@ -331,20 +335,23 @@ def malformed(endpoint: Endpoint, what: str) -> Unavailable:
 def chat(endpoint: Endpoint, messages: list[Message], *, temperature: float = 0.2) -> Completion:
     """One chat completion, not streamed. Raises Unavailable / Throttled (see the module)."""
     started = time.monotonic()
-    try:
-        create: Any = _client(endpoint).chat.completions.create  # messages are plain dicts
-        response = create(
-            model=endpoint.model,
-            messages=messages,
-            temperature=temperature,
-            max_tokens=endpoint.max_output_tokens,
-        )
-        choice = response.choices[0]
-        text = choice.message.content
-    except openai.OpenAIError as exc:
-        raise _error(exc, endpoint) from exc
-    except (AttributeError, IndexError, TypeError, ValueError) as exc:
-        raise _error(exc, endpoint) from exc
+    # The client (and its connection) is closed when the call ends: kept alive, it would hold a
+    # socket, and a thread of the endpoint's server, until the garbage collector came by.
+    with _client(endpoint) as client:
+        try:
+            create: Any = client.chat.completions.create  # messages are plain dicts
+            response = create(
+                model=endpoint.model,
+                messages=messages,
+                temperature=temperature,
+                max_tokens=endpoint.max_output_tokens,
+            )
+            choice = response.choices[0]
+            text = choice.message.content
+        except openai.OpenAIError as exc:
+            raise _error(exc, endpoint) from exc
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise _error(exc, endpoint) from exc
     if not isinstance(text, str):
         raise malformed(endpoint, "it had no text")
     usage = getattr(response, "usage", None)
@@ -364,8 +371,9 @@ def chat_stream(endpoint: Endpoint, messages: list[Message], *, temperature: flo
     raise from the iteration). Usage is asked for (``stream_options``) and recorded when the
     endpoint reports it."""
     started = time.monotonic()
+    client = _client(endpoint)
     try:
-        create: Any = _client(endpoint).chat.completions.create
+        create: Any = client.chat.completions.create
         response = create(
             model=endpoint.model,
             messages=messages,
@@ -375,8 +383,9 @@ def chat_stream(endpoint: Endpoint, messages: list[Message], *, temperature: flo
             stream_options={"include_usage": True},
         )
     except openai.OpenAIError as exc:
+        client.close()
         raise _error(exc, endpoint) from exc
-    stream = Stream(deltas=iter(()), response=response)
+    stream = Stream(deltas=iter(()), response=response, client=client)
 
     def deltas() -> Iterator[str]:
         parts: list[str] = []
@@ -403,6 +412,7 @@ def chat_stream(endpoint: Endpoint, messages: list[Message], *, temperature: flo
             raise _error(exc, endpoint) from exc
         finally:
             response.close()
+            client.close()
         if not parts:
             # An endpoint that answers a streamed request with something that is not an event
             # stream (an HTML page behind a proxy) gives no chunks at all.

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
 
 from .conftest import require
 
@@ -106,10 +107,17 @@ def wait_for_live_server_idle(timeout: float = 10) -> None:
     still running when the test database is flushed, the flush would deadlock on PostgreSQL."""
     time.sleep(0.5)  # let a request sent while closing be accepted
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(
-        "process_request_thread" in thread.name for thread in threading.enumerate()
-    ):
+    while time.monotonic() < deadline and any(map(_serves_the_live_server, threading.enumerate())):
         time.sleep(0.05)
+
+
+def _serves_the_live_server(thread: threading.Thread) -> bool:
+    """Whether ``thread`` answers a request of Django's live server. Other servers of the tests
+    (the fake model endpoint, fake Redis peers) run handler threads of the same name, and a
+    connection they keep alive must not hold up the end of a browser test."""
+    target = getattr(thread, "_target", None)  # gone once the thread has finished
+    server = getattr(target, "__self__", None)
+    return isinstance(server, ThreadedWSGIServer)
 
 
 def track_requests(context: Any) -> None:
