@@ -185,11 +185,22 @@ def campaign_settings_page(request: HttpRequest, slug: str) -> HttpResponse:
         status = assist.status or status
     current = campaigns.campaign_settings(campaign)
     config = selectors_assist.assist_settings_current(campaign)
+    prompt_items = selectors_assist.assist_prompts(campaign)
+    page_messages, here = _messages_by_section(
+        request,
+        {SECTION_ASSIST, SECTION_ASSIST_TEST}
+        | {_prompt_section(item["purpose"]) for item in prompt_items},
+    )
     return render(
         request,
         "annotation/campaign_settings.html",
         {
             "campaign": campaign,
+            # The messages of the model assistance forms are shown in their sections (below);
+            # this list (the top of the page) has the others.
+            "messages": page_messages,
+            "assist_messages": here.get(SECTION_ASSIST, []),
+            "assist_test_messages": here.get(SECTION_ASSIST_TEST, []),
             "settings": current,
             "form": {**current, **form},
             "locked": {lock["field"]: lock["reason"] for lock in current["locked"]},
@@ -211,14 +222,41 @@ def campaign_settings_page(request: HttpRequest, slug: str) -> HttpResponse:
                     **item,
                     "draft": assist.prompt_text.get(item["purpose"]),
                     "errors": assist.prompt_errors.get(item["purpose"], []),
+                    "messages": here.get(_prompt_section(item["purpose"]), []),
                 }
-                for item in selectors_assist.assist_prompts(campaign)
+                for item in prompt_items
             ],
             "prompt_max_chars": PROMPT_MAX_CHARS,
             "usage": selectors_assist.assist_usage(campaign),
         },
         status=status,
     )
+
+
+# Where a model assistance form's outcome is shown: the message is tagged with its section's id
+# and the redirect goes to that section, so the curator reads it where they are, not at the
+# top of a long page.
+SECTION_ASSIST = "assist"
+SECTION_ASSIST_TEST = "assist-test-form"
+
+
+def _prompt_section(purpose: str) -> str:
+    return f"prompt-{purpose}"
+
+
+def _messages_by_section(
+    request: HttpRequest, sections: set[str]
+) -> tuple[list[Any], dict[str, list[Any]]]:
+    """The pending messages (reading them uses them up): those tagged with one of these
+    sections' ids, by section, and the others, for the top of the page."""
+    top: list[Any] = []
+    here: dict[str, list[Any]] = {}
+    for message in messages.get_messages(request):
+        if message.extra_tags in sections:
+            here.setdefault(message.extra_tags, []).append(message)
+        else:
+            top.append(message)
+    return top, here
 
 
 class _AssistForms:
@@ -260,8 +298,8 @@ def _assist_settings_post(request: HttpRequest, campaign: Any, out: _AssistForms
     except DomainError as exc:
         out.message, out.errors, out.status = exc.message, _errors_of(exc), status_for(exc)
         return None
-    messages.success(request, "Model assistance settings saved.")
-    return "#assist"
+    messages.success(request, "Model assistance settings saved.", extra_tags=SECTION_ASSIST)
+    return "#" + SECTION_ASSIST
 
 
 def _assist_prompt_post(request: HttpRequest, campaign: Any, out: _AssistForms) -> str | None:
@@ -278,30 +316,48 @@ def _assist_prompt_post(request: HttpRequest, campaign: Any, out: _AssistForms) 
         out.prompt_errors[purpose] = [exc.message, *error_problems(exc)]
         out.status = status_for(exc)
         return None
+    section = _prompt_section(purpose)
     if saved is None:
-        messages.info(request, "The built-in prompt is in use already; nothing was saved.")
+        messages.info(
+            request,
+            "The built-in prompt is in use already; nothing was saved.",
+            extra_tags=section,
+        )
     else:
         messages.success(
             request,
             f"The {label(purpose, AssistPurpose).lower()} prompt in use is now "
             f"{prompts.campaign_version(saved.number)}.",
+            extra_tags=section,
         )
-    return f"#prompt-{purpose}"
+    return "#" + section
 
 
 def _assist_test_post(request: HttpRequest, campaign: Any) -> str:
     try:
         result = assist_connection_test(campaign=campaign, actor=request.user)
     except DomainError as exc:
-        messages.error(request, error_message(exc))
+        messages.error(request, error_message(exc), extra_tags=SECTION_ASSIST_TEST)
     else:
-        if result.ok:
+        if result.ok and not result.follows_instructions:
+            messages.warning(
+                request,
+                f"Connection test: {result.model}: {result.message}",
+                extra_tags=SECTION_ASSIST_TEST,
+            )
+        elif result.ok:
             messages.success(
-                request, f"Connection test: {result.model} answered in {result.latency_ms} ms."
+                request,
+                f"Connection test: {result.model} answered in {result.latency_ms} ms.",
+                extra_tags=SECTION_ASSIST_TEST,
             )
         else:
-            messages.error(request, f"Connection test failed ({result.reason}): {result.message}")
-    return "#assist"
+            messages.error(
+                request,
+                f"Connection test failed ({result.reason}): {result.message}",
+                extra_tags=SECTION_ASSIST_TEST,
+            )
+    return "#" + SECTION_ASSIST_TEST
 
 
 @login_required

@@ -78,7 +78,6 @@ def test_ask_watch_it_stream_insert_edit_and_submit(new_page, live_server, fake)
     world, assignment = setup(fake)
     page = open_annotate(new_page, live_server, assignment)
     assert not page.locator("#suggestion").is_visible()
-    page.click("#assist summary")
     page.click("#suggest")
     assert page.locator("#suggest-status").inner_text() == "Asking fake-slow\u2026"
     # The question appears while it is being written, before it can be inserted.
@@ -139,7 +138,6 @@ def test_a_failing_endpoint_shows_its_error_and_the_editor_keeps_working(
 ):
     world, assignment = setup(fake, model="fake-fail")
     page = open_annotate(new_page, live_server, assignment)
-    page.click("#assist summary")
     page.focus("#suggest")
     page.keyboard.press("Enter")  # keyboard works as well as the mouse
     page.wait_for_function("() => document.getElementById('suggest-error').textContent !== ''")

@@ -94,7 +94,6 @@ def test_suggest_insert_edit_submit_vote_release_and_read_the_provenance(
         current = page.url
         seed_title = page.inner_text(".seed-title")
         if seed_title == "Merge two lists":
-            page.click("#assist summary")
             page.click("#suggest")
             page.wait_for_selector("#suggestion-insert:enabled")
             page.click("#suggestion-insert")

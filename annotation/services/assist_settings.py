@@ -306,8 +306,9 @@ def assist_connection_test(*, campaign: Campaign, actor: Any) -> ConnectionTest:
     if not follows:
         said = " ".join(completion.text.split())
         said = said[:80] + ("…" if len(said) > 80 else "")
+        said += "" if said.endswith((".", "!", "?", "…")) else "."
         message += (
-            f' But not as asked: told to answer "ok", it said "{said}". A model that does not '
+            f' But not as asked: told to answer "ok", it said: {said} A model that does not '
             "follow instructions will often not keep to the answer formats of suggestions and "
             "classifications: try another model."
         )

@@ -29,10 +29,21 @@ function show(hint) {
   document.getElementById("model-hint-ask").hidden = true;
 }
 
+// The server's message once, then when to ask again only if it does not say so itself (the
+// same rule as static/js/annotate/suggest.js): never "Try again in 7 s. Ask again in 7 s.".
+function withRetry(message, seconds) {
+  let text = String(message).trim().replace(/(^|[^.])\.\.(?!\.)/g, "$1.");
+  if (text && !/[.!?\u2026]$/.test(text)) text += ".";
+  if (seconds > 0 && !/\b(try|ask) again\b/i.test(text)) {
+    text += ` Ask again in ${Math.ceil(seconds)} s.`;
+  }
+  return text;
+}
+
 function fail(message) {
   const error = document.getElementById("model-hint-error");
+  error.hidden = false; // shown before it is filled, so the alert is announced
   error.textContent = message;
-  error.hidden = false;
   button.disabled = false;
   button.textContent = "Ask again";
 }
@@ -62,10 +73,8 @@ async function ask() {
     show(body);
     return;
   }
-  let message = body.detail || `The model could not be asked (HTTP ${response.status}).`;
-  const wait = response.headers.get("Retry-After");
-  if (response.status === 429 && wait) message += ` Ask again in ${wait} s.`;
-  fail(message);
+  const message = body.detail || `The model could not be asked (HTTP ${response.status}).`;
+  fail(withRetry(message, Number(response.headers.get("Retry-After"))));
 }
 
 if (panel && button) {

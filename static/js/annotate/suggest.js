@@ -1,8 +1,10 @@
 // The model suggestion panel: ask the campaign's model for a draft of the rewrite and its tags,
 // watch it arrive (a stream of JSON lines), then insert it into the editor or discard it.
+// Discarding while it arrives stops the request (the server records the call as abandoned).
 // Inserting records the suggestion's id in the draft (sent with the next autosave) and fills
 // only the tags that are still empty. The text is shown with textContent, never as HTML. An
-// error is shown as the server words it; nothing else on the page waits for the model.
+// error is shown as the server words it; nothing else on the page waits for the model. The
+// panel is open unless the annotator closed it (remembered per campaign in this browser).
 import { $, csrf } from "./dom.js";
 import { changed } from "./autosave.js";
 import { schedulePreview } from "./preview.js";
@@ -12,6 +14,37 @@ const NDJSON = "application/x-ndjson";
 
 function discardedKey(page) {
   return "codearena:suggestion-discarded:" + page.config.assignment;
+}
+
+function panelKey(page) {
+  return "codearena:suggestion-panel:" + page.config.campaign;
+}
+
+function remember(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch (err) {
+    /* storage disabled: it lasts for this page only */
+  }
+}
+
+function recall(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch (err) {
+    return null;
+  }
+}
+
+// The server's message once, then when to ask again only if it does not say so itself (the
+// same rule as static/js/hint.js): never "Try again in 7 s. Ask again in 7 s.".
+function withRetry(message, seconds) {
+  let text = String(message).trim().replace(/(^|[^.])\.\.(?!\.)/g, "$1.");
+  if (text && !/[.!?\u2026]$/.test(text)) text += ".";
+  if (seconds > 0 && !/\b(try|ask) again\b/i.test(text)) {
+    text += ` Ask again in ${Math.ceil(seconds)} s.`;
+  }
+  return text;
 }
 
 function say(ui, text) {
@@ -80,8 +113,13 @@ async function readLines(response, onLine) {
 async function ask(page, ui) {
   const model = page.config.assist.model || "the model";
   const previous = ui.current;
+  // Discard aborts this request; nothing it would still do may show after that.
+  const controller = new AbortController();
+  ui.asking = { controller: controller, previous: previous };
+  const stopped = () => controller.signal.aborted;
   // An unfinished text cannot be inserted: back to the suggestion shown before, if any.
   const giveUp = function (message) {
+    if (stopped()) return;
     if (previous) showSuggestion(page, ui, previous);
     else ui.box.hidden = true;
     fail(ui, message);
@@ -95,14 +133,18 @@ async function ask(page, ui) {
       method: "POST",
       credentials: "same-origin",
       headers: { Accept: NDJSON + ", application/json", "X-CSRFToken": csrf() },
+      signal: controller.signal,
     });
     if (!res.ok) {
       const body = await res.json().catch(() => ({}));
-      fail(ui, body.detail || `The suggestion failed (error ${res.status}).`);
+      if (stopped()) return;
+      const wait = Number(res.headers.get("Retry-After"));
+      fail(ui, withRetry(body.detail || `The suggestion failed (error ${res.status}).`, wait));
       return;
     }
     showStreaming(ui, model);
     const onEvent = function (event) {
+      if (stopped()) return;
       if (event.delta) {
         ui.text.textContent += event.delta;
       } else if (event.suggestion) {
@@ -111,7 +153,7 @@ async function ask(page, ui) {
         say(ui, "Suggestion ready: read it, then insert it or discard it.");
       } else if (event.error) {
         finished = true;
-        giveUp(event.error.detail || "The suggestion failed.");
+        giveUp(withRetry(event.error.detail || "The suggestion failed.", event.error.retry_after));
       }
     };
     if ((res.headers.get("Content-Type") || "").startsWith(NDJSON)) {
@@ -121,10 +163,30 @@ async function ask(page, ui) {
     }
     if (!finished) giveUp("The model's answer was cut off; try again.");
   } catch (err) {
+    // Stopped by Discard: the panel stays as Discard left it.
     giveUp("Cannot reach the server; try again. Your draft is not affected.");
   } finally {
+    if (ui.asking && ui.asking.controller === controller) ui.asking = null;
+    if (!ui.asking) ui.button.disabled = false; // unless Discard let a new request start
+  }
+}
+
+// Discard: the suggestion shown, or the one being written (its request is stopped, and the
+// one shown before it goes too, so a reload shows what the panel shows now).
+function discard(page, ui) {
+  const asking = ui.asking;
+  const gone = ui.current || (asking && asking.previous);
+  if (gone) remember(discardedKey(page), String(gone.id));
+  if (asking) {
+    ui.asking = null;
+    asking.controller.abort();
     ui.button.disabled = false;
   }
+  ui.current = null;
+  ui.box.hidden = true;
+  ui.error.textContent = "";
+  say(ui, (asking ? "Stopped and discarded." : "Discarded.") + " Ask again or write your own.");
+  ui.button.focus();
 }
 
 function insert(page, ui) {
@@ -170,6 +232,7 @@ export function bindSuggest(page) {
   if (!assist || !$("assist")) return;
   const ui = {
     current: null,
+    asking: null, // the request being answered: { controller, previous }
     button: $("suggest"),
     status: $("suggest-status"),
     error: $("suggest-error"),
@@ -184,30 +247,17 @@ export function bindSuggest(page) {
   ui.button.disabled = false;
   ui.button.removeAttribute("title");
   ui.insert.addEventListener("click", () => insert(page, ui));
-  $("suggestion-discard").addEventListener("click", function () {
-    if (ui.current) {
-      try {
-        localStorage.setItem(discardedKey(page), String(ui.current.id));
-      } catch (err) {
-        /* storage disabled: it shows again after a reload */
-      }
-    }
-    ui.current = null;
-    ui.box.hidden = true;
-    ui.error.textContent = "";
-    say(ui, "Discarded. Ask again or write your own.");
-    ui.button.focus();
-  });
+  $("suggestion-discard").addEventListener("click", () => discard(page, ui));
   // The latest suggestion, again after a reload (unless it was discarded here).
   const latest = assist.suggestion;
-  let discarded = null;
-  try {
-    discarded = localStorage.getItem(discardedKey(page));
-  } catch (err) {
-    /* ignore */
-  }
-  if (latest && String(latest.id) !== discarded) {
+  const shown = latest && String(latest.id) !== recall(discardedKey(page));
+  if (shown) {
     showSuggestion(page, ui, latest);
     if (page.config.draft.suggestion === latest.id) say(ui, "This suggestion is in your draft.");
   }
+  // Rendered open; closed again if the annotator closed it before, unless there is a
+  // suggestion to read.
+  const panel = $("assist");
+  if (!shown && recall(panelKey(page)) === "closed") panel.open = false;
+  panel.addEventListener("toggle", () => remember(panelKey(page), panel.open ? "open" : "closed"));
 }
