@@ -1,7 +1,7 @@
 // Vote page: the model's view of the rewrite ("Ask the model"). The panel holds the structure;
 // this fills it from POST /api/v1/ballots/{id}/hint/ with textContent only. Voting never waits
 // for it: an error shows in the panel and the button can be pressed again.
-import { csrf } from "./annotate/dom.js";
+import { csrf, withRetry } from "./annotate/dom.js";
 
 const panel = document.getElementById("model-hint");
 const button = document.getElementById("ask-model");
@@ -27,17 +27,6 @@ function show(hint) {
   document.getElementById("model-hint-problems").hidden = hint.problems.length === 0;
   document.getElementById("model-hint-body").hidden = false;
   document.getElementById("model-hint-ask").hidden = true;
-}
-
-// The server's message once, then when to ask again only if it does not say so itself (the
-// same rule as static/js/annotate/suggest.js): never "Try again in 7 s. Ask again in 7 s.".
-function withRetry(message, seconds) {
-  let text = String(message).trim().replace(/(^|[^.])\.\.(?!\.)/g, "$1.");
-  if (text && !/[.!?\u2026]$/.test(text)) text += ".";
-  if (seconds > 0 && !/\b(try|ask) again\b/i.test(text)) {
-    text += ` Ask again in ${Math.ceil(seconds)} s.`;
-  }
-  return text;
 }
 
 function fail(message) {

@@ -5,7 +5,7 @@
 // only the tags that are still empty. The text is shown with textContent, never as HTML. An
 // error is shown as the server words it; nothing else on the page waits for the model. The
 // panel is open unless the annotator closed it (remembered per campaign in this browser).
-import { $, csrf } from "./dom.js";
+import { $, csrf, withRetry } from "./dom.js";
 import { changed } from "./autosave.js";
 import { schedulePreview } from "./preview.js";
 import { renderChips } from "./tags.js";
@@ -34,17 +34,6 @@ function recall(key) {
   } catch (err) {
     return null;
   }
-}
-
-// The server's message once, then when to ask again only if it does not say so itself (the
-// same rule as static/js/hint.js): never "Try again in 7 s. Ask again in 7 s.".
-function withRetry(message, seconds) {
-  let text = String(message).trim().replace(/(^|[^.])\.\.(?!\.)/g, "$1.");
-  if (text && !/[.!?\u2026]$/.test(text)) text += ".";
-  if (seconds > 0 && !/\b(try|ask) again\b/i.test(text)) {
-    text += ` Ask again in ${Math.ceil(seconds)} s.`;
-  }
-  return text;
 }
 
 function say(ui, text) {
