@@ -29,7 +29,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -448,7 +448,7 @@ def _process_semaphore() -> threading.BoundedSemaphore:
 @contextmanager
 def limited(
     key: str, *, per_minute: int, at_once: int, hold_seconds: float, interactive: bool = True
-) -> Iterator[None]:
+) -> Iterator[Callable[[], None]]:
     """Admit one call under ``key``'s limits or raise Throttled: at most ``per_minute`` calls
     started in the current minute and ``at_once`` running. ``hold_seconds`` bounds how long a
     running call's slot is kept if its process dies (the call's timeout plus a margin): each
@@ -458,7 +458,10 @@ def limited(
     An ``interactive`` call (a person waits for it in a web request) also needs one of this
     process's ``CURATION_MODEL_CALLS_PER_PROCESS`` slots, taken without waiting: a slow
     endpoint then holds at most that many of a web server's threads, and every other page
-    keeps its threads."""
+    keeps its threads.
+
+    Yields ``renew``: a call that runs longer than ``hold_seconds`` (a stream that keeps
+    arriving) calls it now and then so that its slot is not taken as a dead process's."""
     process_slot = _process_semaphore() if interactive else None
     if process_slot is not None and not process_slot.acquire(blocking=False):
         raise Throttled(
@@ -500,8 +503,12 @@ def limited(
                 "few seconds.",
                 details={"reason": "limit", "retry_after": 5},
             )
+
+        def renew() -> None:
+            cache.touch(slot, timeout=hold)
+
         try:
-            yield
+            yield renew
         finally:
             cache.delete(slot)
     finally:

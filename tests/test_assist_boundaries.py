@@ -319,3 +319,19 @@ def test_people_s_calls_hold_at_most_some_threads_of_a_process(settings: Any) ->
             pass
     with llm.limited("campaign:b", per_minute=100, at_once=5, hold_seconds=10):
         pass
+
+
+@pytest.mark.redis
+def test_a_long_call_renews_its_slot(redis_cache: str) -> None:
+    """A stream that keeps arriving may run longer than its slot's hold; renewing keeps the
+    slot (and the campaign's count of calls at once) while it runs."""
+    from django.core.cache import caches
+
+    shared = caches["default"]
+    other = redis.Redis.from_url(redis_cache)
+    name = shared.make_key("llm:campaign:long:slot:0")
+    with llm.limited("campaign:long", per_minute=100, at_once=1, hold_seconds=0) as renew:
+        other.pexpire(name, 500)  # about to lapse
+        renew()
+        assert other.pttl(name) > 25_000
+    assert not other.exists(name)

@@ -25,6 +25,7 @@ from ..models import AssistPrompt, AssistPurpose, AssistSettings, Campaign, Mode
 from ..tokens import count_tokens
 
 ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+SLOT_RENEW_SECONDS = 15.0  # a long stream renews its slot of the campaign's calls at once
 
 
 def assist_settings_of(campaign: Campaign) -> AssistSettings:
@@ -295,7 +296,7 @@ class StreamedCall:
         self.result: CallResult | None = None
         self._read = False
         self._limits = _limits(config)
-        self._limits.__enter__()
+        self._renew = self._limits.__enter__()
         started = time.monotonic()
         try:
             self._stream = llm.chat_stream(endpoint, messages)
@@ -313,10 +314,14 @@ class StreamedCall:
     def __iter__(self) -> Iterator[str]:
         self._read = True
         parts: list[str] = []
-        started = time.monotonic()
+        started = renewed = time.monotonic()
         try:
             for piece in self._stream:
                 parts.append(piece)
+                if time.monotonic() - renewed > SLOT_RENEW_SECONDS:
+                    # A stream that keeps arriving may outlast its slot's hold: still running.
+                    self._renew()
+                    renewed = time.monotonic()
                 yield piece
         except DomainError as exc:
             # The tokens of what arrived before the failure count too (estimated).
