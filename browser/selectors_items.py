@@ -308,6 +308,11 @@ def _event_note(event: Event) -> str:
         reason = REJECT_REASON_LABELS.get(str(data.get("reason", "")), "")
         note = str(data.get("note", "") or "")
         return ": ".join(part for part in (reason, note) if part)
+    if event.kind == EventKind.REWRITE_SUBMITTED and data.get("suggestion_matched"):
+        return (
+            "its text is close to a model suggestion the annotator was shown (not inserted): "
+            "recorded as drafted from it"
+        )
     if event.kind in (EventKind.SEED_SUGGESTION_ACCEPTED, EventKind.SEED_CLASSIFIED):
         sub, suggested = data.get("subcategory"), data.get("suggested")
         if isinstance(sub, str) and sub:

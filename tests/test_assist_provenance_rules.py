@@ -8,6 +8,7 @@ test_assist_drafts)."""
 
 from typing import Any
 
+from django.test import Client
 from rapidfuzz.distance import Levenshtein
 
 from annotation.models import DraftSuggestion, Event, Rewrite
@@ -159,6 +160,11 @@ def test_a_pasted_near_copy_is_recorded_as_model_drafted_at_submit(world, fake):
     }
     event = Event.objects.get(kind="rewrite.submitted", object_id=rewrite.pk)
     assert event.data["suggestion_matched"] == older.pk
+    # The seed's item page says why a text nobody inserted counts as the model's.
+    page = Client()
+    page.force_login(world.curator)
+    item = page.get(f"/campaigns/{world.campaign.slug}/items/{assignment.seed_id}/")
+    assert "close to a model suggestion the annotator was shown" in item.content.decode()
 
 
 def test_a_clearly_different_human_text_stays_human(world, fake):
