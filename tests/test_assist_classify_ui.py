@@ -93,6 +93,14 @@ def test_a_curator_classifies_seeds_and_accepts_every_suggestion(
         page.locator("#suggestions-form").scroll_into_view_if_needed()
         screenshot(page, "seed-classification-suggestions")
         assert page.locator('#suggestions-form input[name="ids"]').count() == 6
+        # A bulk change with no undo asks first: dismissing the question changes nothing.
+        asked: list[str] = []
+        page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+        page.click("#accept-all-form button")
+        page.wait_for_timeout(300)
+        assert asked and asked[0].startswith("Accept all 6 suggestions?")
+        assert page.locator('#suggestions-form input[name="ids"]').count() == 6
+        page.once("dialog", lambda d: d.accept())
         with page.expect_navigation():
             page.click("#accept-all-form button")
         assert "6 suggestions accepted" in page.locator(".messages").inner_text()
