@@ -183,7 +183,7 @@ def address_problem(address: str, *, allow_private: bool) -> str:
         or ip in METADATA_ADDRESSES
     ):
         return f"{ip}, an address the server never calls"
-    if not allow_private and (ip.is_loopback or ip.is_private or not ip.is_global):
+    if not allow_private and not ip.is_global:  # loopback, private, shared (100.64/10), ...
         return (
             f"{ip}, a loopback or private address, which the server calls only for hosts in "
             "CURATION_MODEL_ALLOWED_HOSTS"
@@ -191,18 +191,26 @@ def address_problem(address: str, *, allow_private: bool) -> str:
     return ""
 
 
+def _addresses(host: str, port: int | None = None) -> list[str]:
+    """The addresses ``host`` resolves to now, each once. Raises OSError / UnicodeError."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _first_problem(addresses: list[str], *, allow_private: bool) -> str:
+    return next(
+        (p for a in addresses if (p := address_problem(a, allow_private=allow_private))), ""
+    )
+
+
 def forbidden_address(host: str, *, allow_private: bool) -> str:
     """Why the server must not call ``host`` ("" when it may), as the host is or resolves now
-    (``address_problem``; every connection checks again)."""
+    (``address_problem``; every connection checks again, ``GuardedBackend``)."""
     try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        problem = _first_problem(_addresses(host), allow_private=allow_private)
     except (OSError, UnicodeError):
         return ""  # does not resolve: the call will say it is unreachable
-    for info in infos:
-        problem = address_problem(str(info[4][0]), allow_private=allow_private)
-        if problem:
-            return f"{host} is (or resolves to) {problem}"
-    return ""
+    return f"{host} is (or resolves to) {problem}" if problem else ""
 
 
 class GuardedBackend(httpcore2.SyncBackend):
@@ -215,14 +223,12 @@ class GuardedBackend(httpcore2.SyncBackend):
 
     def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = _addresses(host, port)
         except (OSError, UnicodeError) as exc:
             raise httpcore2.ConnectError(str(exc)) from exc
-        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
-        for address in addresses:
-            problem = address_problem(address, allow_private=self.allow_private)
-            if problem:
-                raise httpcore2.ConnectError(f"{host} resolves to {problem}")
+        problem = _first_problem(addresses, allow_private=self.allow_private)
+        if problem:
+            raise httpcore2.ConnectError(f"{host} resolves to {problem}")
         error: Exception | None = None
         for address in addresses:
             try:
@@ -241,7 +247,7 @@ def _client(endpoint: Endpoint) -> openai.OpenAI:
     # Every direct connection checks the addresses the name resolves to at that moment. (Through
     # a proxy of the environment, HTTPS_PROXY and friends, the proxy connects and resolves.)
     # httpx has no public way to give its default transport a network backend, hence the
-    # private attributes; tests/test_assist_core.py fails if they ever change.
+    # private attributes; tests/test_assist_boundaries.py fails if they ever change.
     transport = http_client._transport_for_url(httpx2.URL(endpoint.base_url))
     pool = getattr(transport, "_pool", None)
     if type(pool) is httpcore2.ConnectionPool:
