@@ -23,6 +23,7 @@ from core.errors import Throttled, Unavailable, ValidationFailed
 from review.models import ReviewHint
 from review.services import ballot_cast
 
+from . import test_assist_drafts as drafts
 from .conftest import World, api_for, redis_url
 from .fake_openai import HINT_ANSWER, FakeOpenAI
 
@@ -30,31 +31,12 @@ DRAFT = [{"role": "system", "content": "TASK: draft\nRewrite."}, {"role": "user"
 ODD = "A\x00B \ud800 C"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAI]:
-    with FakeOpenAI(slow_seconds=1.0) as fake:
-        yield fake
-
-
-@pytest.fixture
-def fake(server: FakeOpenAI) -> Iterator[FakeOpenAI]:
-    server.answers.clear()
-    cache.clear()
-    yield server
-    server.answers.clear()
-
-
-@pytest.fixture
-def world(db: Any) -> World:
-    world = World(slug="edge")
-    world.add_seeds(3)
-    return world
-
-
-def assist(world: World, base_url: str, **options: Any) -> AssistSettings:
-    values = {"enabled": True, "base_url": base_url, "model": "fake-good", **options}
-    found, _ = AssistSettings.objects.update_or_create(campaign=world.campaign, defaults=values)
-    return found
+# test_assist_drafts's fixtures: the fake model's server (one for this module), the server with
+# nothing recorded and fresh limits, a campaign with seeds; and its way to turn assistance on.
+server = drafts.server
+fake = drafts.fake
+world = drafts.world
+assist = drafts.assist
 
 
 # --- addresses ---------------------------------------------------------------------------------
@@ -97,7 +79,7 @@ def test_a_private_endpoint_needs_to_be_listed_in_production(
 ) -> None:
     settings.CURATION_MODEL_ALLOW_PRIVATE = False
     settings.CURATION_MODEL_ALLOWED_HOSTS = []
-    assist(world, fake.base_url)
+    assist(world, fake)
     with pytest.raises(Unavailable, match="loopback or private") as caught:
         endpoint_for(world.campaign, purpose="draft")
     assert caught.value.details["reason"] == "not_configured"
@@ -208,7 +190,7 @@ def test_a_key_goes_over_https_only_except_to_this_machine(
 def test_nul_and_lone_surrogates_in_a_suggestion_are_replaced(
     world: World, fake: FakeOpenAI
 ) -> None:
-    assist(world, fake.base_url)
+    assist(world, fake)
     fake.answers["draft"] = (
         f"<question>\n{ODD}\n</question>\n<difficulty>easy</difficulty>\n<languages>Py\x00thon"
         "</languages>"
@@ -227,7 +209,7 @@ def test_nul_and_lone_surrogates_in_a_suggestion_are_replaced(
 
 
 def test_nul_in_a_hint_is_replaced(world: World, fake: FakeOpenAI) -> None:
-    assist(world, fake.base_url, reviewer_hint=True)
+    assist(world, fake, reviewer_hint=True)
     hint = json.loads(HINT_ANSWER)
     hint["clear"]["note"] = "x\u0000y"
     hint["problems"] = ["\ud800 lone"]
