@@ -77,12 +77,20 @@ def base_url_problem(url: str, *, api_key_env: str = "") -> str:
     host = llm.host_of(normalized)
     if allowed and host not in allowed:
         return f"{host} is not among the hosts this server may call ({', '.join(allowed)})"
-    if api_key_env and normalized.startswith("http://") and not llm.is_loopback(host):
+    return key_transport_problem(normalized, api_key_env) or llm.forbidden_address(
+        host, allow_private=private_allowed(host)
+    )
+
+
+def key_transport_problem(url: str, api_key_env: str) -> str:
+    """Why a key named by ``api_key_env`` may not go to ``url`` ("" when it may): a key goes
+    over https only, or to this machine."""
+    if api_key_env and url.startswith("http://") and not llm.is_loopback(llm.host_of(url)):
         return (
             "an API key is sent only over https:// (or to this machine): use the endpoint's "
             "https:// URL"
         )
-    return llm.forbidden_address(host, allow_private=private_allowed(host))
+    return ""
 
 
 @dataclass(frozen=True)

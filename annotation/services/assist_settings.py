@@ -21,7 +21,13 @@ from core.transitions import EventKind, event_record
 
 from .. import prompts
 from ..models import AssistPrompt, AssistPurpose, AssistSettings, CallPurpose, Campaign, Role
-from .assist import api_key_env_problem, base_url_problem, endpoint_for, model_call
+from .assist import (
+    api_key_env_problem,
+    base_url_problem,
+    endpoint_for,
+    key_transport_problem,
+    model_call,
+)
 
 # The fields a curator may change, in the order the settings page shows them.
 ASSIST_FIELDS = (
@@ -168,9 +174,9 @@ def assist_settings_update(
                 errors[key] = [f"model assistance needs {what} to be turned on"]
     url = values.get("base_url", locked.base_url)
     key_env = values.get("api_key_env", locked.api_key_env)
-    if url and key_env and not {"base_url", "api_key_env"} & set(errors):
-        # The pair: a key goes over https only (``base_url_problem``).
-        problem = base_url_problem(url, api_key_env=key_env)
+    if url and not {"base_url", "api_key_env"} & set(errors):
+        # The pair: a key goes over https only (each alone was checked by ``_checked``).
+        problem = key_transport_problem(url, key_env)
         if problem:
             errors["base_url" if "base_url" in values else "api_key_env"] = [problem]
     if errors:
