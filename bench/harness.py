@@ -28,6 +28,18 @@ def configure(default_sqlite: Path) -> None:
     django.setup()
 
 
+def configure_postgres(database_url: str | None) -> bool:
+    """For the PostgreSQL-only benchmarks: ``database_url`` (their ``--database-url``), when
+    given, replaces BENCH_DATABASE_URL; if that is PostgreSQL, :func:`configure` Django on it and
+    return True. Otherwise return False with Django untouched: the caller says it skipped."""
+    if database_url:
+        os.environ["BENCH_DATABASE_URL"] = database_url
+    if not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres"):
+        return False
+    configure(ROOT / "bench" / "unused.sqlite3")
+    return True
+
+
 def fresh_database() -> None:
     """An empty, migrated database: the SQLite file is removed, PostgreSQL is flushed."""
     from django.core.management import call_command

@@ -22,7 +22,6 @@ emptied first; ``--scale 1`` is the full size). ``bench/scale.py`` builds it the
 """
 
 import argparse
-import os
 import random
 import resource
 import sys
@@ -464,11 +463,8 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=20)
     parser.add_argument("--no-events", action="store_true", help="skip the event rows")
     args = parser.parse_args()
-    if args.database_url:
-        os.environ["BENCH_DATABASE_URL"] = args.database_url
-    if not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres"):
+    if not harness.configure_postgres(args.database_url):
         raise SystemExit("needs PostgreSQL: --database-url or BENCH_DATABASE_URL")
-    harness.configure(harness.ROOT / "bench" / "unused.sqlite3")
     n = sizes(args.scale)
     report = build(
         n["seeds"],

@@ -257,15 +257,12 @@ def main() -> None:
     parser.add_argument("--file", help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.database_url:
-        os.environ["BENCH_DATABASE_URL"] = args.database_url
     os.environ["DJANGO_DEBUG"] = "0"  # no debug query log holding every statement
     os.environ.setdefault("CURATION_UPLOAD_MAX_MB", "8192")
     os.environ.setdefault("CURATION_MEDIA_ROOT", tempfile.mkdtemp(prefix="bench-media-"))
-    if not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres"):
+    if not harness.configure_postgres(args.database_url):
         print("bench/scale_import.py: skipped (needs PostgreSQL: set BENCH_DATABASE_URL)")
         return
-    harness.configure(ROOT / "bench" / "unused.sqlite3")
     if args.child:
         print(json.dumps(child(args.child, Path(args.file), args.trace)))
         return

@@ -315,12 +315,9 @@ def main() -> None:
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.database_url:
-        os.environ["BENCH_DATABASE_URL"] = args.database_url
-    if not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres"):
+    if not harness.configure_postgres(args.database_url):
         print(f"{Path(__file__).name}: skipped, needs PostgreSQL (BENCH_DATABASE_URL)")
         return
-    harness.configure(harness.ROOT / "bench" / "unused.sqlite3")
     if args.child:
         kind = args.child[0]
         record = child_check(int(args.child[1])) if kind == "check" else child_command(kind)

@@ -124,12 +124,9 @@ def main() -> None:
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.database_url:
-        os.environ["BENCH_DATABASE_URL"] = args.database_url
-    if not os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres"):
+    if not harness.configure_postgres(args.database_url):
         print(f"{Path(__file__).name}: skipped, needs PostgreSQL (BENCH_DATABASE_URL)")
         return
-    harness.configure(harness.ROOT / "bench" / "unused.sqlite3")
     if args.child:
         print(json.dumps(child(args.child, args.trace)))
         return

@@ -192,10 +192,10 @@ def main() -> None:
     parser.add_argument("--label", default="after", help="the key of this run in the results")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # internal: one pool size
     args = parser.parse_args()
-    if args.database_url:
-        os.environ["BENCH_DATABASE_URL"] = args.database_url
+    if not harness.configure_postgres(args.database_url):
+        print("bench/scale_sampling.py: skipped (needs PostgreSQL: set BENCH_DATABASE_URL)")
+        return
     if args.one:
-        harness.configure(Path("/nonexistent/needs-postgresql.sqlite3"))
         result = one(args.one, args.fraction, args.annotators)
         print("RESULT " + json.dumps(result), flush=True)
         return
@@ -222,7 +222,6 @@ def main() -> None:
                 runs.append(json.loads(line[len("RESULT ") :]))
             else:
                 print(line)
-    harness.configure(Path("/nonexistent/needs-postgresql.sqlite3"))
     target = harness.ROOT / "bench" / "results" / f"{RESULTS}-postgresql.json"
     previous = json.loads(target.read_text()) if target.exists() else {}
     labelled = previous.get("runs", {})
