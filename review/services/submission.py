@@ -46,26 +46,13 @@ def near_suggestion_bound(suggestion_chars: int, text_chars: int) -> int:
 
 @dataclass(frozen=True)
 class Provenance:
-    """What a draft is recorded with at submit, measured for one state of it (``rewrite_id``,
-    ``version``, ``text``, the ``inserted`` suggestion): the suggestion it was drafted from
-    (None: a person's) and the edit distance from that suggestion; ``matched`` when the
-    suggestion was not inserted but found near the text."""
+    """What a draft is recorded with at submit: the suggestion it was drafted from (None: a
+    person's) and the edit distance from it; ``matched`` when the suggestion was not inserted
+    but found near the text."""
 
-    rewrite_id: int
-    version: int
-    text: str
-    inserted: int | None
-    suggestion_id: int | None
-    distance: int | None
+    suggestion_id: int | None = None
+    distance: int | None = None
     matched: bool = False
-
-    def measures(self, draft: Rewrite) -> bool:
-        return (self.rewrite_id, self.version, self.inserted, self.text) == (
-            draft.pk,
-            draft.version,
-            draft.suggestion_id,
-            draft.text,
-        )
 
 
 def _nearest_suggestion(assignment_id: int, text: str) -> tuple[int, int] | None:
@@ -73,10 +60,7 @@ def _nearest_suggestion(assignment_id: int, text: str) -> tuple[int, int] | None
     within ``near_suggestion_bound``, or None. Only suggestions of at least half and at most
     twice the text's length can be that near (the distance is at least the difference in
     length), so only those are read; each is measured with a cutoff (the bound, or the best
-    distance so far), so a far one costs little. On a tie the latest suggestion wins. A
-    distance past ``EDIT_DISTANCE_MAX`` cannot be told apart from a larger one: a suggestion
-    whose bound is over the cap and whose distance is too counts as near (at the cap + 1), so
-    a text is never called a person's for want of measuring it."""
+    distance so far), so a far one costs little. On a tie the latest suggestion wins."""
     chars = len(text)
     candidates = (
         DraftSuggestion.objects.filter(assignment_id=assignment_id)
@@ -94,55 +78,22 @@ def _nearest_suggestion(assignment_id: int, text: str) -> tuple[int, int] | None
         distance = Levenshtein.distance(suggested, text, score_cutoff=cutoff)
         if distance <= cutoff and (best is None or distance < best[1]):
             best = (pk, distance)
-        elif best is None and bound > EDIT_DISTANCE_MAX and distance > EDIT_DISTANCE_MAX:
-            best = (pk, EDIT_DISTANCE_MAX + 1)
     return best
 
 
-def _measure(
-    *, rewrite_id: int, version: int, text: str, inserted: int | None, assignment_id: int
-) -> Provenance:
-    """The provenance of a draft in the given state: its inserted suggestion and the distance
-    from it, or else the nearest of the assignment's suggestions, if near enough."""
-    suggestion_id, distance, matched = inserted, None, False
+def _measure(*, text: str, inserted: int | None, assignment_id: int) -> Provenance:
+    """The provenance of a draft: its inserted suggestion and the distance from it, or else
+    the nearest of the assignment's suggestions, if near enough."""
     if inserted is not None:
         suggested = DraftSuggestion.objects.values_list("text", flat=True).get(pk=inserted)
-        distance = suggestion_edit_distance(suggested, text)
-    else:
-        nearest = _nearest_suggestion(assignment_id, text)
-        if nearest is not None:
-            (suggestion_id, distance), matched = nearest, True
-    return Provenance(
-        rewrite_id=rewrite_id,
-        version=version,
-        text=text,
-        inserted=inserted,
-        suggestion_id=suggestion_id,
-        distance=distance,
-        matched=matched,
-    )
+        return Provenance(inserted, suggestion_edit_distance(suggested, text))
+    nearest = _nearest_suggestion(assignment_id, text)
+    if nearest is None:
+        return Provenance()
+    return Provenance(*nearest, matched=True)
 
 
-def _measure_unlocked(*, assignment_id: int, actor: Any) -> Provenance | None:
-    """The provenance of the actor's draft of ``assignment_id`` as it is now, read without
-    locks (None without a draft); submit checks under its locks that it still holds."""
-    row = (
-        Rewrite.objects.filter(
-            assignment_id=assignment_id,
-            assignment__annotator_id=getattr(actor, "pk", None),
-            status=Rewrite.Status.DRAFT,
-        )
-        .values_list("pk", "version", "text", "suggestion_id")
-        .first()
-    )
-    if row is None:
-        return None
-    pk, version, text, inserted = row
-    return _measure(
-        rewrite_id=pk, version=version, text=text, inserted=inserted, assignment_id=assignment_id
-    )
-
-
+@transaction.atomic
 def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
     """Submit the annotator's draft for review, all in one transaction: the rewrite draft ->
     submitted, its assignment active -> submitted, the seed assigned -> done, and the review
@@ -160,19 +111,13 @@ def rewrite_submit(*, assignment_id: int, actor: Any) -> Rewrite:
       copied and pasted suggestion is a model's text all the same); the event says
       ``suggestion_matched``. Otherwise it is a person's: no suggestion, no distance.
     - Distances are measured up to ``EDIT_DISTANCE_MAX`` characters; a larger one is recorded
-      as ``EDIT_DISTANCE_MAX + 1``.
-    The measuring is done before any row is locked (and again under the locks only if the
-    draft changed in between).
+      as ``EDIT_DISTANCE_MAX + 1`` (0.1 s at the API's 100,000-character limit: measured under
+      the locks, which hold only the actor's own assignment and draft). A text no suggestion
+      is near within the cap is a person's.
 
     Raises NotFound / NotAllowed (not the actor's assignment), InvalidTransition (nothing to
     submit, or not active) and ValidationFailed naming every missing field; nothing changes
     when any is raised."""
-    measured = _measure_unlocked(assignment_id=assignment_id, actor=actor)
-    return _submit(assignment_id=assignment_id, actor=actor, measured=measured)
-
-
-@transaction.atomic
-def _submit(*, assignment_id: int, actor: Any, measured: Provenance | None) -> Rewrite:
     assignment = assignment_lock_own_active(assignment_id=assignment_id, actor=actor)
     draft = rewrite_lock_open_draft(assignment)
     missing = rewrite_missing_fields(draft)
@@ -182,15 +127,7 @@ def _submit(*, assignment_id: int, actor: Any, measured: Provenance | None) -> R
             details={"errors": missing},
         )
     assert draft is not None  # a missing draft is missing every field
-    if measured is None or not measured.measures(draft):
-        # Saved again since it was measured: measure what is being submitted.
-        measured = _measure(
-            rewrite_id=draft.pk,
-            version=draft.version,
-            text=draft.text,
-            inserted=draft.suggestion_id,
-            assignment_id=assignment.pk,
-        )
+    measured = _measure(text=draft.text, inserted=draft.suggestion_id, assignment_id=assignment.pk)
     event_data: dict[str, Any] = {"revision": draft.revision, "assignment": assignment.pk}
     if measured.matched:
         event_data["suggestion_matched"] = measured.suggestion_id
