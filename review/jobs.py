@@ -48,9 +48,11 @@ def curator_stats(*, campaign: Campaign) -> ServedStats:
         return served(snapshot, stale=False)
     if snapshot_request_refresh(snapshot, now=now):
         if current_app.conf.task_always_eager:
-            refresh_stats_snapshot.apply_async((campaign.pk,))
-            fresh = snapshot_get(campaign.pk)
-            if fresh is not None and fresh.requested_at is None:
+            # The task's own answer: True once it stored new figures; False when another
+            # computation held the campaign (its request is cancelled: the figures stay stale).
+            result = refresh_stats_snapshot.apply_async((campaign.pk,))
+            fresh = snapshot_get(campaign.pk) if result.successful() and result.result else None
+            if fresh is not None:
                 return served(fresh, stale=False)
             snapshot_cancel_request(campaign.pk)  # it failed (errors not propagated): retry later
         else:
