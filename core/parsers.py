@@ -28,7 +28,7 @@ DEFAULT_MAX_DEPTH = 64
 INT_LIMIT = 2**63
 # Longer digit strings are refused before ``int()`` reads them (at most 20 digits fit 64 bits).
 MAX_INT_DIGITS = 20
-_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
+BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 class _TooLong:
@@ -61,7 +61,7 @@ def _parse_constant(name: str) -> Any:
 
 def string_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored or sent back (None when it can)."""
-    found = _BAD_CHARACTER.search(value)
+    found = BAD_CHARACTER.search(value)
     if found is None:
         return None
     if found.group() == "\x00":

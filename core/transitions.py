@@ -196,9 +196,12 @@ def log_on_commit(
     campaign_id: int,
     actor_id: int | None,
     data: Mapping[str, Any],
+    count: int | None = None,
 ) -> None:
     """Log the event(s) once the transaction commits, with the context of now (the request or
-    task that made the change), whenever the callback runs."""
+    task that made the change), whenever the callback runs. ``count`` is how many objects
+    changed when ``ids`` holds only the first few of them (a bulk step); else ``len(ids)``."""
+    n = len(ids) if count is None else count
     fields: dict[str, Any] = {
         **logs.context(),
         "kind": kind,
@@ -209,15 +212,15 @@ def log_on_commit(
         "actor_id": actor_id,
     }
     arrow = f"{from_state or '-'}->{to_state or '-'}"
-    if len(ids) == 1:
+    if n == 1:
         fields["object_id"] = ids[0]
         if numbers := _numbers(data):
             fields["data"] = numbers
         message, args = "%s %s %s %s", (kind, object_type, ids[0], arrow)
     else:
-        fields["count"] = len(ids)
+        fields["count"] = n
         fields["object_ids"] = list(ids[:LOGGED_IDS])
-        message, args = "%s %s x%d %s", (kind, object_type, len(ids), arrow)
+        message, args = "%s %s x%d %s", (kind, object_type, n, arrow)
     transaction.on_commit(lambda: events_logger.info(message, *args, extra=fields), robust=True)
 
 

@@ -52,7 +52,13 @@ from typing import IO, Any
 from django.conf import settings
 
 from core.errors import ValidationFailed
-from core.parsers import DEFAULT_MAX_DEPTH, INT_LIMIT, MAX_INT_DIGITS, string_problem
+from core.parsers import (
+    BAD_CHARACTER,
+    DEFAULT_MAX_DEPTH,
+    INT_LIMIT,
+    MAX_INT_DIGITS,
+    string_problem,
+)
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet")
 FORMAT_NAMES = {
@@ -716,14 +722,12 @@ def record_problems(value: Any, *, depth_limit: int = DEFAULT_MAX_DEPTH) -> list
 
 
 _SCALARS = (type(None), bool)
-# What ``string_problem`` refuses: a NUL character or a lone UTF-16 surrogate.
-_BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 
 
 def _looks_clean(value: Any, depth_limit: int) -> bool:
     """True when ``_record_problems`` would find nothing: the same checks, without the places
     (a record that fails here, or holds a value of another type, gets the full walk)."""
-    search = _BAD_CHARACTER.search
+    search = BAD_CHARACTER.search
     stack: list[tuple[Any, int]] = [(value, 1)]
     pop, push = stack.pop, stack.append
     while stack:

@@ -566,9 +566,9 @@ def _check(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
                     tally.bad_line(row.number, parsed.errors)
                 elif parsed.repeated_of is not None:
                     tally.repeat(row.number, parser.row_id(row), parsed.repeated_of)
-                elif parsed.seed is not None:
+                elif (seed := parsed.seed) is not None:
                     tally.seeds += 1
-                    batch.append((row.number, parsed.seed))
+                    batch.append((row.number, seed))
             if len(batch) >= BATCH:
                 sorter.sort(batch, tally)
                 batch = []
@@ -851,17 +851,7 @@ def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
 
     def commit(lineno: int, fraction: float) -> None:
         with transaction.atomic():
-            held = (
-                SeedImport.objects.select_for_update(no_key=True)
-                .filter(pk=seed_import.pk, status=SeedImport.Status.IMPORTING, started_at=claimed)
-                .exists()
-            )
-            if not held:
-                raise _TakenOver
-            # One importer of this campaign at a time from lookup to insert: another import
-            # (or import_seeds) of overlapping seeds then sees these as already present instead
-            # of colliding with them on the unique constraints.
-            Campaign.objects.select_for_update(no_key=True).filter(pk=campaign.pk).first()
+            _hold(seed_import, claimed=claimed)
             Seed.objects.bulk_create(sorter.sort(batch, tally), batch_size=BATCH)
             tally.note_task_types(parser)
             _write_progress(
@@ -902,9 +892,10 @@ def _import(seed_import: SeedImport, *, claimed: datetime) -> dict[str, Any]:
             if parsed.repeated_of is not None:
                 tally.repeat(lineno, parser.row_id(row), parsed.repeated_of)
                 continue
-            assert parsed.seed is not None
+            seed = parsed.seed
+            assert seed is not None
             tally.seeds += 1
-            batch.append((lineno, parsed.seed))
+            batch.append((lineno, seed))
             if len(batch) >= BATCH:
                 commit(lineno, seed_file.fraction())
         if lineno > resume_after:

@@ -391,7 +391,7 @@ class Parsed:
 
     @property
     def seed(self) -> Seed | None:
-        """The unsaved seed (a model instance, built on first use)."""
+        """The unsaved seed (a new model instance on every read: read it once)."""
         if self.fields is None:
             return None
         assert self.campaign is not None

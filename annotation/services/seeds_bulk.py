@@ -15,12 +15,11 @@ rotation and the shuffles alone, so a preview needs no seed at all (unless someo
 seed: then its position), and the real step one integer per seed."""
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, overload
+from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import connection
 
 from core import transitions
@@ -28,36 +27,6 @@ from core.errors import InvalidTransition
 from core.transitions import EventKind
 
 from ..models import Assignment, Event, Seed, Subcategory
-
-
-class _FirstIds(Sequence[int]):
-    """The ids of a bulk step as its log line needs them: how many, and the first few (the
-    rest stay in the database)."""
-
-    def __init__(self, count: int, first: list[int]) -> None:
-        self.size, self.first = count, first
-
-    def __len__(self) -> int:
-        return self.size
-
-    @overload
-    def __getitem__(self, index: int) -> int: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[int]: ...
-
-    def __getitem__(self, index: int | slice) -> int | list[int]:
-        if isinstance(index, slice):
-            start, stop, step = index.indices(self.size)
-            if step != 1 or stop > len(self.first):
-                raise IndexError("only the first ids of a bulk step are known")
-            return self.first[start:stop]
-        if not 0 <= index < len(self.first):
-            raise IndexError("only the first ids of a bulk step are known")
-        return self.first[index]
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.first)
 
 
 def log_bulk_written(
@@ -79,7 +48,8 @@ def log_bulk_written(
     transitions.log_on_commit(
         kind=EventKind(kind).value,
         object_type=object_type,
-        ids=_FirstIds(count, first_ids),
+        ids=first_ids,
+        count=count,
         from_state=from_state,
         to_state=to_state,
         campaign_id=campaign_id,
@@ -89,14 +59,11 @@ def log_bulk_written(
 
 
 def _tables() -> dict[str, str]:
-    user = get_user_model()
     return {
         "seed": connection.ops.quote_name(Seed._meta.db_table),
         "event": connection.ops.quote_name(Event._meta.db_table),
         "assignment": connection.ops.quote_name(Assignment._meta.db_table),
         "subcategory": connection.ops.quote_name(Subcategory._meta.db_table),
-        "user": connection.ops.quote_name(user._meta.db_table),
-        "username": connection.ops.quote_name(user.USERNAME_FIELD),
     }
 
 
