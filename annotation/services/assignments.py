@@ -96,6 +96,21 @@ def deal_preview(
     return {a: dict(sorted(counts.items())) for a, counts in mix.items()}
 
 
+def dealing_annotators(campaign: Campaign) -> list[tuple[int, str]]:
+    """The campaign's annotators as (user id, username), by username: whom a deal deals to.
+    Raises InvalidTransition when it has none."""
+    annotators = list(
+        Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
+        .order_by("user__username")
+        .values_list("user_id", "user__username")
+    )
+    if not annotators:
+        raise InvalidTransition(
+            f"Campaign {campaign.slug!r} has no annotators; add some with add_member first."
+        )
+    return annotators
+
+
 @transaction.atomic
 def seeds_assign(
     *, campaign: Campaign, seed: int = 42, actor: Any = None, lease_hours: float | None = None
@@ -113,15 +128,7 @@ def seeds_assign(
     pool's size.
 
     Raises InvalidTransition if the campaign has no annotators."""
-    annotators = list(
-        Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
-        .order_by("user__username")
-        .values_list("user_id", "user__username")
-    )
-    if not annotators:
-        raise InvalidTransition(
-            f"Campaign {campaign.slug!r} has no annotators; add some with add_member first."
-        )
+    annotators = dealing_annotators(campaign)
     now = timezone.now()
     lease = now + timedelta(hours=lease_hours) if lease_hours else None
     user_ids = [pk for pk, _ in annotators]

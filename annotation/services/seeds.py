@@ -18,11 +18,12 @@ from core.errors import InvalidTransition, ValidationFailed
 from core.transitions import EventKind, event_record, transition_many
 
 from ..codearena import levels_for
-from ..models import Campaign, Membership, Role, Seed
+from ..models import Campaign, Seed
 from ..sampling import sampling_quotas
 from ..selectors_seeds import sampling_counts
 from ..vocabulary import Vocabulary
 from . import seed_staging, seeds_bulk
+from .assignments import dealing_annotators
 from .seed_formats import (
     FieldMapping,
     Row,
@@ -895,15 +896,7 @@ def seeds_deal_preview(*, campaign: Campaign, seed: int = 42) -> DealingPlan:
 
     Counts, never seeds: the deal follows from the groups' sizes (``seeds_bulk.deal_plan``),
     plus the positions of skipped seeds if any; four queries at most, whatever the pool."""
-    annotators = list(
-        Membership.objects.filter(campaign=campaign, role=Role.ANNOTATOR)
-        .order_by("user__username")
-        .values_list("user_id", "user__username")
-    )
-    if not annotators:
-        raise InvalidTransition(
-            f"Campaign {campaign.slug!r} has no annotators; add some with add_member first."
-        )
+    annotators = dealing_annotators(campaign)
     groups, skipped = seeds_bulk.deal_groups(campaign_id=campaign.pk)
     plan = seeds_bulk.deal_plan(
         groups,
