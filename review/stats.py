@@ -16,7 +16,6 @@ from django.db.models import (
     FloatField,
     Max,
     Min,
-    Prefetch,
     Q,
     QuerySet,
     Sum,
@@ -162,29 +161,10 @@ def distributions_of_counts(
     }
 
 
-def distributions(rewrites: list[Rewrite]) -> dict[str, Any]:
-    """Counts over ``rewrites`` held in memory (a release's samples, each with
-    ``subcategory__category`` and ``language_links`` loaded); ``rewrite_distributions`` counts
-    a queryset in the database, with the same result."""
-    groups: Counter[TagGroup] = Counter()
-    languages: Counter[str] = Counter()
-    for r in rewrites:
-        # Only a draft may lack a subcategory (a check constraint); these are accepted.
-        assert r.subcategory is not None
-        groups[
-            (r.subcategory.category.name, r.subcategory.name, r.difficulty, r.natural_language)
-        ] += 1
-        for link in r.language_links.all():
-            languages[link.language.name] += 1
-    return distributions_of_counts(
-        groups, languages, token_summary(r.question_tokens for r in rewrites)
-    )
-
-
 def rewrite_distributions(rewrites: QuerySet[Rewrite]) -> dict[str, Any]:
-    """``distributions`` of ``rewrites`` (submitted or later: each has a subcategory) counted by
-    the database, in four queries whatever their number: the tag groups, the programming
-    languages, the token aggregates and the middle token counts."""
+    """The distributions (``distributions_of_counts``) of ``rewrites`` (submitted or later:
+    each has a subcategory) counted by the database, in four queries whatever their number: the
+    tag groups, the programming languages, the token aggregates and the middle token counts."""
     groups: Counter[TagGroup] = Counter(
         {
             (category, subcategory, level, natural_language): n
@@ -258,25 +238,6 @@ def releasable_queryset(campaign: Campaign) -> QuerySet[Rewrite]:
     """Accepted rewrites that overlap no public benchmark: what a release may contain."""
     return Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED).exclude(
         is_contaminated()
-    )
-
-
-def accepted_rewrites(campaign: Campaign, *, releasable_only: bool = False) -> list[Rewrite]:
-    """The accepted rewrites (one per seed), with their tags loaded; with ``releasable_only``,
-    without those that overlap a public benchmark."""
-    if releasable_only:
-        qs = releasable_queryset(campaign)
-    else:
-        qs = Rewrite.objects.filter(campaign=campaign, status=Rewrite.Status.ACCEPTED)
-    return list(
-        qs.select_related("subcategory__category", "seed")
-        .prefetch_related(
-            Prefetch(
-                "language_links",
-                queryset=RewriteLanguage.objects.select_related("language").order_by("position"),
-            )
-        )
-        .order_by("id")
     )
 
 

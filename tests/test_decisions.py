@@ -25,7 +25,7 @@ from review.services import (
     rewrite_return,
     rewrite_submit,
 )
-from review.stats import accepted_rewrites, agreement, campaign_funnel
+from review.stats import agreement, campaign_funnel, releasable_queryset
 
 from .conftest import api_for, cast_panel, jobs
 from .test_schema import check
@@ -85,7 +85,7 @@ def test_close_ends_a_rejected_or_no_consensus_rewrite(world, votes, status):
     assert (event.from_state, event.to_state, event.actor) == (status, "closed", world.curator)
     assert event.data == {"note": "Off topic.", "closed_from": status}
     # Never released, never in the to-decide list.
-    assert rewrite.pk not in {r.pk for r in accepted_rewrites(world.campaign)}
+    assert rewrite.pk not in set(releasable_queryset(world.campaign).values_list("pk", flat=True))
     page = client_for(world.curator).get("/campaigns/camp/dashboard/")
     assert [r.pk for r in page.context["loop"].decided] == []
     assert page.context["loop"].decided_total == 0
@@ -149,7 +149,7 @@ def test_adjudicated_acceptance_behaves_like_a_panel_acceptance(world, tmp_path)
     assert (event.from_state, event.to_state) == ("no_consensus", "accepted")
     assert event.data == {"decision": "accepted", "reason": "Clear enough."}
     # Downstream: releasable, released, counted as curator-decided.
-    assert {r.pk for r in accepted_rewrites(world.campaign, releasable_only=True)} == {
+    assert set(releasable_queryset(world.campaign).values_list("pk", flat=True)) == {
         panel.pk,
         split.pk,
     }

@@ -1,9 +1,8 @@
 """A release streams its samples (issue 18): the builder reads them a chunk at a time and appends
 each chunk to every file, so its queries do not grow with the number of samples (up to a chunk:
-five more per RELEASE_CHUNK samples), its memory does not hold every sample, and its files are
-the bytes the whole-release code path writes (``formats.benchmark_record`` / ``jsonl`` /
-``benchmark_parquet`` / ``arena_hard_*`` / ``release_zip``, which take every record at once), on
-every rerun and whatever the chunk size."""
+five more per RELEASE_CHUNK samples), its memory does not hold every sample, its samples are
+those the builder made before it streamed (every rewrite an object with its tags), and its files
+are the same bytes on every rerun and whatever the chunk size (test_release_golden pins them)."""
 
 import hashlib
 import io
@@ -22,16 +21,7 @@ from annotation.codearena import task_type_for
 from annotation.models import Rewrite, RewriteLanguage
 from exports.services import ReleaseParameters, release_build, responses_import
 from exports.services import build as build_module
-from exports.services.formats import (
-    ParquetRows,
-    arena_hard_answers,
-    arena_hard_questions,
-    benchmark_parquet,
-    benchmark_record,
-    jsonl,
-    parquet_schema,
-    release_zip,
-)
+from exports.services.formats import ParquetRows, benchmark_row, jsonl_lines, parquet_schema
 from review.models import Ballot
 
 from .conftest import cast_panel
@@ -134,19 +124,38 @@ def test_reruns_and_chunk_sizes_give_the_same_bytes(campaign_of_12, tmp_path, mo
     assert [s for s, _ in first.samples] == sorted(s for s, _ in first.samples)
 
 
-def test_streamed_files_are_those_of_the_whole_release_code_path(
+def benchmark_record(rewrite: Rewrite, **fields) -> dict:
+    """A sample the way the builder made it before it streamed: from the rewrite object, with
+    its seed, tags and programming languages loaded."""
+    return benchmark_row(
+        sample=hashlib.sha256(
+            f"{rewrite.campaign.slug}\x00{rewrite.seed.external_id}".encode()
+        ).hexdigest()[:32],
+        text=rewrite.text,
+        category=rewrite.subcategory.category.name,
+        subcategory=rewrite.subcategory.name,
+        difficulty=rewrite.difficulty,
+        programming_languages=[link.language.name for link in rewrite.language_links.all()],
+        natural_language=rewrite.natural_language,
+        question_tokens=rewrite.question_tokens,
+        seed_id=rewrite.seed.external_id,
+        **fields,
+    )
+
+
+def test_streamed_samples_are_those_of_the_whole_release_code_path(
     campaign_of_12, tmp_path, monkeypatch
 ):
-    """The files of the samples, built the way the builder did before it streamed (every
-    rewrite as an object with its tags, every record in memory, each file from all records),
-    are byte for byte the streamed ones; the zip too."""
+    """benchmark.jsonl, read a chunk at a time, holds the samples built the way the builder
+    did before it streamed (every rewrite as an object with its tags, every record in memory),
+    line for line."""
     monkeypatch.setattr(build_module, "RELEASE_CHUNK", 5)
     params = _params()
     result = release_build(campaign=campaign_of_12, out_dir=tmp_path / "r", parameters=params)
     campaign = campaign_of_12
     rewrites = list(
         Rewrite.objects.filter(campaign=campaign, status="accepted")
-        .select_related("subcategory__category", "seed")
+        .select_related("subcategory__category", "seed", "campaign")
         .prefetch_related(
             Prefetch(
                 "language_links",
@@ -167,7 +176,6 @@ def test_streamed_files_are_those_of_the_whole_release_code_path(
         valid = ballots.filter(decision="valid").count()
         records.append(
             benchmark_record(
-                campaign,
                 r,
                 votes={"valid": valid, "invalid": ballots.count() - valid},
                 responses={MODEL: answers[r.seed_id]},
@@ -177,25 +185,8 @@ def test_streamed_files_are_those_of_the_whole_release_code_path(
         )
     records.sort(key=lambda rec: rec["id"])
     assert [rec["id"] for rec in records] == [s for s, _ in result.samples]
-    columns = [*list(records[0])[:10], "meta", "baseline", f"{MODEL}_response", "provenance"]
-    bench = "camp-v1"
-    expected = {
-        "benchmark.jsonl": jsonl(records),
-        "benchmark.parquet": benchmark_parquet(records, columns=columns),
-        "questions.jsonl": arena_hard_questions(records),
-        f"arena-hard-auto/data/{bench}/question.jsonl": arena_hard_questions(records),
-        f"arena-hard-auto/data/{bench}/model_answer/{MODEL}.jsonl": arena_hard_answers(
-            records,
-            model=MODEL,
-            answers={rec["id"]: rec[f"{MODEL}_response"] for rec in records},
-            bench=bench,
-        ),
-    }
-    out = tmp_path / "r"
-    for name, data in expected.items():
-        assert (out / name).read_bytes() == data, name
-    in_zip = {name: (out / name).read_bytes() for name in result.files if name != "camp-v1.zip"}
-    assert (out / "camp-v1.zip").read_bytes() == release_zip(in_zip, folder="camp-v1")
+    streamed = (tmp_path / "r" / "benchmark.jsonl").read_text(encoding="utf-8")
+    assert streamed.splitlines() == jsonl_lines(records).splitlines()
 
 
 def test_parquet_written_in_chunks_is_one_write_table_of_all_rows():
@@ -210,35 +201,39 @@ def test_parquet_written_in_chunks_is_one_write_table_of_all_rows():
         for i in range(50)
     ]
     columns = ["id", "messages", "programming_language", "m_response", "provenance"]
-    whole = benchmark_parquet(rows, columns=columns)
-    for group in (7, 1024 * 1024):
+    schema = parquet_schema(columns)
+
+    def write_table(table: pa.Table, **options) -> bytes:
+        # How the builder wrote the file before it streamed: one write_table of every row.
+        reference = io.BytesIO()
+        pq.write_table(
+            table,
+            reference,
+            compression="zstd",
+            write_statistics=False,
+            store_schema=True,
+            **options,
+        )
+        return reference.getvalue()
+
+    table = pa.Table.from_pylist(
+        [{name: row.get(name) for name in columns} for row in rows], schema=schema
+    )
+    for group, row_groups in [(7, 8), (1024 * 1024, 1)]:
         sink = io.BytesIO()
         writer = ParquetRows(sink, columns=columns, row_group_rows=group)
         for start in range(0, len(rows), 6):
             writer.add(rows[start : start + 6])
         writer.close()
-        if group > len(rows):
-            assert sink.getvalue() == whole
-        else:
-            # Row groups of ``group`` rows, as write_table(row_group_size=group) cuts them.
-            table = pa.Table.from_pylist(
-                [{name: row.get(name) for name in columns} for row in rows],
-                schema=parquet_schema(columns),
-            )
-            reference = io.BytesIO()
-            pq.write_table(
-                table,
-                reference,
-                row_group_size=group,
-                compression="zstd",
-                write_statistics=False,
-                store_schema=True,
-            )
-            assert sink.getvalue() == reference.getvalue()
-            assert pq.ParquetFile(io.BytesIO(sink.getvalue())).metadata.num_row_groups == 8
+        # Row groups of ``group`` rows, as write_table cuts them (by default 1024 * 1024).
+        options = {} if group == 1024 * 1024 else {"row_group_size": group}
+        assert sink.getvalue() == write_table(table, **options), group
+        assert pq.ParquetFile(io.BytesIO(sink.getvalue())).metadata.num_row_groups == row_groups
+        assert pq.read_table(io.BytesIO(sink.getvalue())).to_pylist() == table.to_pylist()
     empty = io.BytesIO()
     ParquetRows(empty, columns=columns).close()
-    assert empty.getvalue() == benchmark_parquet([], columns=columns)
+    assert empty.getvalue() == write_table(schema.empty_table())
+    assert pq.read_table(io.BytesIO(empty.getvalue())).schema == schema
 
 
 def test_the_builder_does_not_hold_every_sample(campaign_of_12, tmp_path, monkeypatch):

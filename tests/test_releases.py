@@ -5,6 +5,7 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -23,12 +24,9 @@ from django.test.utils import CaptureQueriesContext
 from markdown_it import MarkdownIt
 
 from annotation.models import Rewrite
-from exports.services import (
-    ReleaseParameters,
-    release_build,
-    release_files_publish,
-    responses_import,
-)
+from exports.services import ReleaseParameters, release_build, responses_import
+from exports.services.formats import HashedFile
+from exports.services.publishing import release_staging_open, release_staging_publish
 from quality.models import ContaminationHit, ReferenceDocument, ReferenceSet, SimilarityFlag
 from quality.ngrams import jaccard, shingles, words
 from quality.services import (
@@ -549,6 +547,22 @@ def test_smaller_than_size_is_an_error_unless_allowed(released_world, tmp_path):
     assert result.total == 12
 
 
+def publish(out: Path, files: dict[str, bytes]) -> None:
+    """What ``release_build`` does with its files: each written (``HashedFile``: fsynced on
+    close) into a staging folder beside ``out``, which then replaces ``out``."""
+    staging = release_staging_open(out)
+    try:
+        for rel, data in files.items():
+            target = HashedFile(staging / rel)
+            target.write(data)
+            target.close()
+        release_staging_publish(out, staging, written=files)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+# ``publish`` in a process killed after its ``after``-th fsync or ``after_renames``-th rename.
 KILL_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys
@@ -557,6 +571,7 @@ KILL_SCRIPT = textwrap.dedent(
     import django
     django.setup()
     from exports.services import publishing as releases
+    from exports.services.formats import HashedFile
     calls = 0
     real_fsync = os.fsync
     def fsync_then_die(fd):
@@ -578,7 +593,13 @@ KILL_SCRIPT = textwrap.dedent(
     files = {{
         "benchmark.jsonl": b"new\\n" * 1000, "stats.json": b"{{}}", "figures/a.svg": b"<svg/>"
     }}
-    releases.release_files_publish(releases.Path({out!r}), files)
+    out = releases.Path({out!r})
+    staging = releases.release_staging_open(out)
+    for rel, data in files.items():
+        target = HashedFile(staging / rel)
+        target.write(data)
+        target.close()
+    releases.release_staging_publish(out, staging, written=files)
     """
 )
 
@@ -587,7 +608,7 @@ KILL_SCRIPT = textwrap.dedent(
 def test_killing_an_export_half_way_leaves_no_partial_file(tmp_path, existing):
     out = tmp_path / "release"
     if existing:
-        release_files_publish(out, {"benchmark.jsonl": b"old\n", "stats.json": b"{}"})
+        publish(out, {"benchmark.jsonl": b"old\n", "stats.json": b"{}"})
     root = str(Path(__file__).resolve().parents[1])
     script = KILL_SCRIPT.format(root=root, out=str(out), after=2, after_renames=0)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
@@ -603,14 +624,14 @@ def test_killing_an_export_half_way_leaves_no_partial_file(tmp_path, existing):
     staging = [p for p in tmp_path.iterdir() if ".staging-" in p.name]
     assert len(staging) == 1
     os.utime(staging[0], (0, 0))
-    release_files_publish(out, {"benchmark.jsonl": b"new\n", "stats.json": b"{}"})
+    publish(out, {"benchmark.jsonl": b"new\n", "stats.json": b"{}"})
     assert (out / "benchmark.jsonl").read_bytes() == b"new\n"
     assert [p.name for p in tmp_path.iterdir()] == ["release"]
 
 
 def test_killing_an_export_between_the_folder_swap_keeps_the_old_release_whole(tmp_path):
     out = tmp_path / "release"
-    release_files_publish(out, {"benchmark.jsonl": b"old\n", "notes.txt": b"ours"})
+    publish(out, {"benchmark.jsonl": b"old\n", "notes.txt": b"ours"})
     root = str(Path(__file__).resolve().parents[1])
     script = KILL_SCRIPT.format(root=root, out=str(out), after=99, after_renames=1)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
@@ -621,8 +642,8 @@ def test_killing_an_export_between_the_folder_swap_keeps_the_old_release_whole(t
     aside = [p for p in tmp_path.iterdir() if ".previous-" in p.name]
     assert len(aside) == 1 and (aside[0] / "benchmark.jsonl").read_bytes() == b"old\n"
     # Uninterrupted, a new release replaces the old files and keeps files it does not write.
-    release_files_publish(out, {"benchmark.jsonl": b"v1\n", "notes.txt": b"ours"})
-    release_files_publish(out, {"benchmark.jsonl": b"v2\n", "stats.json": b"{}"})
+    publish(out, {"benchmark.jsonl": b"v1\n", "notes.txt": b"ours"})
+    publish(out, {"benchmark.jsonl": b"v2\n", "stats.json": b"{}"})
     assert sorted(os.listdir(out)) == ["benchmark.jsonl", "notes.txt", "stats.json"]
     assert (out / "benchmark.jsonl").read_bytes() == b"v2\n"
 

@@ -1,7 +1,7 @@
 """Every write of the exports app. See exports/README.md for what each file of a release means."""
 
 from .build import ExportResult, release_build, release_check
-from .formats import ARENA_HARD_BASELINES, ARENA_HARD_CATEGORY, sample_id, seed_sample_id
+from .formats import ARENA_HARD_BASELINES, ARENA_HARD_CATEGORY, seed_sample_id
 from .job import (
     release_file_open,
     release_run,
@@ -9,7 +9,7 @@ from .job import (
     release_zip_name,
     release_zip_open,
 )
-from .publishing import release_files_publish, release_files_store
+from .publishing import release_files_store
 from .responses import ResponseImportError, responses_import
 from .selection import (
     CODEARENA_META,
@@ -33,14 +33,12 @@ __all__ = [
     "release_build",
     "release_check",
     "release_file_open",
-    "release_files_publish",
     "release_files_store",
     "release_run",
     "release_storage_prefix",
     "release_zip_name",
     "release_zip_open",
     "responses_import",
-    "sample_id",
     "seed_sample_id",
     "select_rewrites",
 ]

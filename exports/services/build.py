@@ -233,25 +233,19 @@ def _answered(
     campaign: Campaign, chosen: Sequence[Candidate]
 ) -> tuple[list[str], dict[str, set[int]]]:
     """Imported models (sorted) and, for each, the chosen seeds it answered (ids only; the
-    answers are read with their chunk)."""
-    models = sorted(
+    answers are read with their chunk). One streamed pass over the campaign's answers."""
+    seeds = {c.seed_id for c in chosen}
+    answered: dict[str, set[int]] = {}
+    for seed_id, model in (
         BaselineResponse.objects.filter(campaign=campaign)
-        .values_list("model", flat=True)
-        .order_by("model")  # without the model's default ordering, which DISTINCT would see
-        .distinct()
-    )
-    answered: dict[str, set[int]] = {model: set() for model in models}
-    if models:
-        seeds = {c.seed_id for c in chosen}
-        for seed_id, model in (
-            BaselineResponse.objects.filter(campaign=campaign)
-            .order_by()
-            .values_list("seed_id", "model")
-            .iterator(chunk_size=RELEASE_CHUNK)
-        ):
-            if seed_id in seeds:
-                answered[model].add(seed_id)
-    return models, answered
+        .order_by()
+        .values_list("seed_id", "model")
+        .iterator(chunk_size=RELEASE_CHUNK)
+    ):
+        got = answered.setdefault(model, set())
+        if seed_id in seeds:
+            got.add(seed_id)
+    return sorted(answered), answered
 
 
 def _release_quality(campaign: Campaign, chosen_ids: set[int]) -> dict[str, int]:
@@ -539,14 +533,13 @@ def release_build(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    written = files
     if store_as:
-        say(85, f"published {len(written)} files")
-        release_files_store(source=Path(out_dir), names=written, prefix=store_as)
-        say(100, f"stored {len(written)} files")
+        say(85, f"published {len(files)} files")
+        release_files_store(source=Path(out_dir), names=files, prefix=store_as)
+        say(100, f"stored {len(files)} files")
         where = {"stored_as": store_as}
     else:
-        say(100, f"published {len(written)} files")
+        say(100, f"published {len(files)} files")
         where = {"out_dir": str(out_dir)}
     event_record(
         campaign=campaign,
@@ -557,7 +550,7 @@ def release_build(
     )
     return ExportResult(
         out_dir=Path(out_dir),
-        files=written,
+        files=files,
         total=total,
         stats=stats,
         samples=[(sample, c.pk) for sample, c in order],

@@ -3,10 +3,10 @@ sample per line, DESIGN.md's key order, CodeArena's ``meta``, the sample's ``pro
 a drop-in CodeArena.jsonl),
 ``benchmark.parquet`` (the same rows), ``questions.jsonl`` (arena-hard-auto's question format),
 arena-hard-auto's model-answer lines, JSON documents (stats, manifest), their sha256 / size and
-the zip of a whole release. Pure: records in, bytes out; the same input gives the same bytes."""
+the zip of a whole release, each written a chunk of samples at a time; the same input gives the
+same bytes."""
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from annotation.models import Campaign, Origin, Rewrite
+from annotation.models import Origin
 from annotation.tokens import encoding
 
 # arena-hard-auto picks its judge settings (baseline, system prompt) by a question's category
@@ -36,12 +36,8 @@ ARENA_HARD_BASELINES = {
 }
 
 
-def sample_id(campaign: Campaign, rewrite: Rewrite) -> str:
-    """A stable hex id for a benchmark sample: the same seed keeps its id across releases."""
-    return seed_sample_id(campaign.slug, rewrite.seed.external_id)
-
-
 def seed_sample_id(campaign_slug: str, external_id: str) -> str:
+    """A stable hex id for a benchmark sample: the same seed keeps its id across releases."""
     return hashlib.sha256(f"{campaign_slug}\x00{external_id}".encode()).hexdigest()[:32]
 
 
@@ -51,10 +47,6 @@ def dumps_line(obj: Any) -> str:
 
 def dumps_document(obj: Any) -> bytes:
     return (json.dumps(obj, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
-
-
-def file_meta(data: bytes) -> dict[str, Any]:
-    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
 # A sample's origin: written by a person, or drafted from a model suggestion the author inserted
@@ -85,37 +77,6 @@ class Provenance:
             "edit_distance": self.edit_distance,
             "suggestion_chars": self.suggestion_chars,
         }
-
-
-def benchmark_record(
-    campaign: Campaign,
-    rewrite: Rewrite,
-    *,
-    votes: dict[str, int],
-    responses: dict[str, str],
-    task_type: str | None = None,
-    baseline: str | None = None,
-    provenance: Provenance | None = None,
-) -> dict[str, Any]:
-    """``benchmark_row`` of a rewrite with its seed, tags and programming languages loaded."""
-    # Only a draft may lack a subcategory (a check constraint); released rewrites are accepted.
-    assert rewrite.subcategory is not None
-    return benchmark_row(
-        sample=sample_id(campaign, rewrite),
-        text=rewrite.text,
-        category=rewrite.subcategory.category.name,
-        subcategory=rewrite.subcategory.name,
-        difficulty=rewrite.difficulty,
-        programming_languages=[link.language.name for link in rewrite.language_links.all()],
-        natural_language=rewrite.natural_language,
-        question_tokens=rewrite.question_tokens,
-        seed_id=rewrite.seed.external_id,
-        votes=votes,
-        responses=responses,
-        task_type=task_type,
-        baseline=baseline,
-        provenance=provenance,
-    )
 
 
 def benchmark_row(
@@ -164,25 +125,6 @@ def benchmark_row(
     return record
 
 
-# The keys every sample has, first and in this order (``benchmark_row``).
-FIXED_KEYS = (
-    "id",
-    "messages",
-    "category",
-    "subcategory",
-    "difficulty",
-    "programming_language",
-    "language",
-    "question_tokens",
-    "seed_id",
-    "votes",
-)
-
-
-def jsonl(records: list[dict[str, Any]]) -> bytes:
-    return jsonl_lines(records).encode("utf-8")
-
-
 def jsonl_lines(records: Iterable[dict[str, Any]]) -> str:
     """``records`` as jsonl text: one line each, in order."""
     return "".join(dumps_line(rec) + "\n" for rec in records)
@@ -198,14 +140,6 @@ def question_record(record: dict[str, Any], *, category: str) -> dict[str, Any]:
         "subcategory": record["subcategory"],
         "prompt": record["messages"][0]["content"],
     }
-
-
-def arena_hard_questions(
-    records: list[dict[str, Any]], *, category: str = ARENA_HARD_CATEGORY
-) -> bytes:
-    """``questions.jsonl``: each benchmark sample as an arena-hard-auto question
-    (``question_record``)."""
-    return jsonl([question_record(rec, category=category) for rec in records])
 
 
 # --- arena-hard-auto model answers ---------------------------------------------------------
@@ -289,20 +223,6 @@ def answer_record(record: dict[str, Any], *, model: str, text: str, bench: str) 
     }
 
 
-def arena_hard_answers(
-    records: list[dict[str, Any]], *, model: str, answers: dict[str, str], bench: str
-) -> bytes:
-    """``model_answer/<model>.jsonl``: ``model``'s answer (``answers``: sample id -> text) to each
-    sample that has one, sorted by uid."""
-    lines = []
-    for rec in sorted(records, key=lambda r: r["id"]):
-        text = answers.get(rec["id"])
-        if text is None:
-            continue
-        lines.append(answer_record(rec, model=model, text=text, bench=bench))
-    return jsonl(lines)
-
-
 # --- Parquet and zip -------------------------------------------------------------------------
 
 _FIXED_FIELDS = [
@@ -320,6 +240,8 @@ _FIXED_FIELDS = [
     pa.field("seed_id", pa.string()),
     pa.field("votes", pa.struct([pa.field("valid", pa.int64()), pa.field("invalid", pa.int64())])),
 ]
+# The keys every sample has, first and in this order (``benchmark_row``).
+FIXED_KEYS = tuple(f.name for f in _FIXED_FIELDS)
 _META_FIELD = pa.field(
     "meta",
     pa.struct([pa.field("parsed", pa.struct([pa.field("task_type", pa.list_(pa.string()))]))]),
@@ -367,25 +289,13 @@ _PARQUET_OPTIONS: dict[str, Any] = {
 PARQUET_ROW_GROUP_ROWS = 1024 * 1024
 
 
-def benchmark_parquet(records: list[dict[str, Any]], *, columns: list[str]) -> bytes:
-    """``benchmark.parquet``: the rows of ``benchmark.jsonl`` with an explicit schema
-    (``parquet_schema``), null where a sample has no such key. ``columns`` lists the keys in
-    file order (the fixed ones, then ``meta``, ``baseline``, the ``<model>_response`` keys
-    present in any record and ``provenance``). ``ParquetRows`` writes the same bytes row by
-    row."""
-    sink = io.BytesIO()
-    writer = ParquetRows(sink, columns=columns)
-    writer.add(records)
-    writer.close()
-    return sink.getvalue()
-
-
 class ParquetRows:
     """``benchmark.parquet`` written as the samples come, a chunk at a time: each chunk becomes
     Arrow columns at once (no Python object per sample is kept), and a row group is written
     once ``row_group_rows`` rows are buffered (and the rest on ``close``). The row groups are
-    those of one ``write_table`` of every row, so the bytes are those of ``benchmark_parquet``
-    of all the records; only the Arrow columns of one row group are held."""
+    those of one ``write_table`` of every row (``parquet_schema``, ``_PARQUET_OPTIONS``), so the
+    bytes are those of writing all the records at once; only the Arrow columns of one row
+    group are held."""
 
     def __init__(
         self, where: Any, *, columns: list[str], row_group_rows: int = PARQUET_ROW_GROUP_ROWS
@@ -444,24 +354,13 @@ def _zip_info(name: str, *, folder: str, size: int) -> zipfile.ZipInfo:
     return info
 
 
-def release_zip(files: dict[str, bytes], *, folder: str) -> bytes:
-    """One download of the whole release: every file under ``folder/``, in path order, with a
-    fixed date and mode, so the same files always give the same bytes."""
-    sink = io.BytesIO()
-    with zipfile.ZipFile(sink, "w") as archive:
-        for name in sorted(files):
-            data = files[name]
-            with archive.open(_zip_info(name, folder=folder, size=len(data)), "w") as dest:
-                dest.write(data)
-    return sink.getvalue()
-
-
 ZIP_CHUNK = 1 << 20
 
 
 def release_zip_write(target: Path, *, source: Path, names: Iterable[str], folder: str) -> None:
-    """``release_zip`` of the files ``names`` under the folder ``source``, written to ``target``
-    a chunk at a time (the same bytes; no file is held whole)."""
+    """One download of the whole release: the files ``names`` (under the folder ``source``)
+    under ``folder/`` in path order, with a fixed date and mode, so the same files always give
+    the same bytes; written to ``target`` a chunk at a time (no file is held whole)."""
     with zipfile.ZipFile(target, "w") as archive:
         for name in sorted(names):
             path = source / name
@@ -472,7 +371,7 @@ def release_zip_write(target: Path, *, source: Path, names: Iterable[str], folde
 
 
 class HashedFile:
-    """A file written a piece at a time whose sha256 and size (``file_meta``) are known when it
+    """A file written a piece at a time whose sha256 and size (``path_meta``) are known when it
     is closed (after an fsync: the publishing swap moves only whole files)."""
 
     def __init__(self, path: Path) -> None:
@@ -494,7 +393,7 @@ class HashedFile:
 
 
 def path_meta(path: Path) -> dict[str, Any]:
-    """``file_meta`` of a file on disk, read in chunks."""
+    """A file's ``{"sha256", "bytes"}`` (a manifest entry), read from disk in chunks."""
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as fh:

@@ -8,35 +8,11 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 
-from .formats import file_meta
-
 STALE_STAGING_SECONDS = 3600
-
-
-def release_files_publish(out_dir: Path, files: dict[str, bytes]) -> dict[str, dict[str, Any]]:
-    """Write ``files`` (relative path -> bytes) into ``out_dir`` so that no reader ever sees a
-    partial file or a mix of two releases: everything is written and fsynced in a staging
-    folder beside ``out_dir`` (``release_staging_open``), which then replaces ``out_dir``
-    (``release_staging_publish``)."""
-    staging = release_staging_open(out_dir)
-    try:
-        for rel, data in files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        release_staging_publish(out_dir, staging, written=files)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return {rel: file_meta(data) for rel, data in files.items()}
 
 
 def release_staging_open(out_dir: Path) -> Path:
