@@ -32,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -182,23 +182,19 @@ def _consistent_read() -> Iterator[None]:
 
 def _store(
     campaign_id: int, *, data: str, computed_at: datetime, seconds: float, watermark: int
-) -> None:
-    values = {
-        "data": data,
-        "computed_at": computed_at,
-        "compute_seconds": seconds,
-        "event_watermark": watermark,
-        "format": SNAPSHOT_FORMAT,
-        "requested_at": None,
-    }
-    with transaction.atomic():
-        if StatsSnapshot.objects.filter(campaign_id=campaign_id).update(**values):
-            return
-        try:
-            with transaction.atomic():
-                StatsSnapshot.objects.create(campaign_id=campaign_id, **values)
-        except IntegrityError:  # created meanwhile (SQLite has no lock)
-            StatsSnapshot.objects.filter(campaign_id=campaign_id).update(**values)
+) -> StatsSnapshot:
+    snapshot, _created = StatsSnapshot.objects.update_or_create(
+        campaign_id=campaign_id,
+        defaults={
+            "data": data,
+            "computed_at": computed_at,
+            "compute_seconds": seconds,
+            "event_watermark": watermark,
+            "format": SNAPSHOT_FORMAT,
+            "requested_at": None,
+        },
+    )
+    return snapshot
 
 
 def stats_snapshot_refresh(*, campaign_id: int, wait: bool = False) -> StatsSnapshot | None:
@@ -226,11 +222,10 @@ def stats_snapshot_refresh(*, campaign_id: int, wait: bool = False) -> StatsSnap
             if campaign is None:
                 return None
             data = json.dumps(campaign_overview(campaign), cls=DjangoJSONEncoder)
-        _store(
+        return _store(
             campaign_id,
             data=data,
             computed_at=computed_at,
             seconds=time.perf_counter() - started,
             watermark=watermark,
         )
-    return snapshot_get(campaign_id)
